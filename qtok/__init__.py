@@ -1,0 +1,20 @@
+"""qtok: a fast, exact tokenizer for the Qwen vocabulary.
+
+    import qtok
+    enc = qtok.get_encoding("qwen")
+    enc.encode("hello world")        # same ids as Qwen's tokenizer
+
+The API follows tiktoken's (``get_encoding``, ``Encoding.encode`` ...).
+"""
+from .core import Encoding, InvalidToken
+from .registry import (encoding_for_model, get_encoding, list_encoding_names, load_tiktoken_file,
+                       load_tokenizer_json, load_vocab_merges)
+from .vocab import QWEN_PATTERN, QWEN_SPECIAL_TOKENS, VocabularyError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Encoding", "InvalidToken", "VocabularyError", "get_encoding", "encoding_for_model",
+    "list_encoding_names", "load_tiktoken_file", "load_tokenizer_json", "load_vocab_merges",
+    "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS",
+]

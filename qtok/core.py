@@ -1,0 +1,310 @@
+"""The Python face of qtok: ``Encoding``, shaped like ``tiktoken.Encoding``.
+
+Names, arguments, defaults and errors follow tiktoken, so switching is a
+one-line import change.  Two things differ on purpose:
+
+* Text is normalized to NFC before encoding, as Qwen's own tokenizer does
+  (``normalization=None`` turns that off).
+* ``count(text)`` returns the number of tokens without building a list.
+"""
+from __future__ import annotations
+
+import functools
+import unicodedata
+from typing import AbstractSet, Collection, Iterable, Literal, Sequence
+
+from ._bpe import CoreBPE, InvalidToken
+from .vocab import VocabSpec, ranks_spec
+
+__all__ = ["Encoding", "InvalidToken"]
+
+
+class Encoding:
+    """A byte-level BPE tokenizer for the Qwen pattern.
+
+    Build one with ``qtok.get_encoding("qwen")`` or one of the loaders in
+    ``qtok`` (``load_tiktoken_file``, ``load_tokenizer_json``,
+    ``load_vocab_merges``).  The constructor mirrors tiktoken's, for code that
+    builds an Encoding from a ranks dict.
+    """
+
+    def __init__(self, name: str, *, pat_str: str, mergeable_ranks: dict[bytes, int],
+                 special_tokens: dict[str, int], explicit_n_vocab: int | None = None,
+                 normalization: str | None = "NFC"):
+        spec = ranks_spec(mergeable_ranks, special_tokens, pat_str, normalization, name)
+        spec.recipe = (_spec_from_ranks, (mergeable_ranks, special_tokens, pat_str, normalization))
+        self._setup(name, spec)
+        if explicit_n_vocab is not None and explicit_n_vocab != self.n_vocab:
+            raise ValueError(f"explicit_n_vocab is {explicit_n_vocab}, the vocabulary has {self.n_vocab}")
+
+    @classmethod
+    def _from_spec(cls, name: str, spec: VocabSpec) -> "Encoding":
+        self = cls.__new__(cls)
+        self._setup(name, spec)
+        return self
+
+    def _setup(self, name: str, spec: VocabSpec) -> None:
+        self.name = name
+        self._core: CoreBPE = spec.core
+        self._pat_str = spec.pat_str
+        self._special_tokens = dict(spec.special_tokens)
+        self._normalization = spec.normalization
+        self._recipe = spec.recipe
+        if spec.normalization not in (None, "NFC"):
+            raise ValueError(f"normalization must be 'NFC' or None, not {spec.normalization!r}")
+
+    def __repr__(self) -> str:
+        return f"<Encoding {self.name!r}>"
+
+    # -- pickling: rebuild from the recipe, never ship the tables ---------------
+
+    def __reduce__(self):
+        if not self._recipe:
+            raise TypeError(f"{self!r} cannot be pickled: it was not built by a qtok loader")
+        return (_rebuild, (self.name, self._recipe))
+
+    # -- text preparation ------------------------------------------------------
+
+    def _prepare(self, text: str) -> str:
+        if type(text) is not str:
+            if isinstance(text, str):
+                text = str(text)
+            else:
+                raise TypeError(f"expected str, got {type(text).__name__}")
+        if self._normalization is not None:
+            text = unicodedata.normalize(self._normalization, text)
+        return text
+
+    @staticmethod
+    def _fix_surrogates(text: str) -> str:
+        # Lone surrogates cannot be UTF-8; tiktoken replaces them with U+FFFD
+        # by a UTF-16 round trip, and so do we, so ids still match.
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    def _call(self, fn, text: str):
+        try:
+            return fn(text)
+        except UnicodeEncodeError:
+            return fn(self._fix_surrogates(text))
+
+    def _check_special(self, text: str, allowed_special, disallowed_special) -> frozenset[str]:
+        """Resolve allowed_special / disallowed_special as tiktoken does, and
+        raise if text holds a disallowed special token.  Returns the allowed set."""
+        specials = self._special_tokens
+        if allowed_special == "all":
+            allowed = frozenset(specials)
+        else:
+            allowed = frozenset(allowed_special)
+        if disallowed_special == "all":
+            disallowed = [s for s in specials if s not in allowed]
+        else:
+            disallowed = [s for s in disallowed_special]
+        if disallowed:
+            first = None
+            for s in disallowed:
+                i = text.find(s)
+                if i >= 0 and (first is None or i < first[0]):
+                    first = (i, s)
+            if first is not None:
+                _raise_disallowed(first[1])
+        return allowed
+
+    # -- encoding ----------------------------------------------------------------
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode text, treating special tokens as plain text."""
+        return self._call(self._core.encode_ordinary, self._prepare(text))
+
+    def encode(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
+               disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
+        """Encode text; special tokens in ``allowed_special`` become their ids.
+
+        Text that spells a special token in ``disallowed_special`` (by default
+        every special token not allowed) raises ValueError, as in tiktoken.
+        """
+        text = self._prepare(text)
+        allowed = self._check_special(text, allowed_special, disallowed_special)
+        if not allowed:
+            return self._call(self._core.encode_ordinary, text)
+        out: list[int] = []
+        for segment, special in self._split_specials(text, allowed):
+            if segment:
+                out += self._call(self._core.encode_ordinary, segment)
+            if special is not None:
+                out.append(self._special_tokens[special])
+        return out
+
+    def _split_specials(self, text: str, allowed: frozenset[str]):
+        """Yield (plain text, special token or None), leftmost match first,
+        longest first when two specials start at the same place."""
+        pos = 0
+        order = sorted(allowed, key=len, reverse=True)
+        while True:
+            best = None
+            for s in order:
+                i = text.find(s, pos)
+                if i >= 0 and (best is None or i < best[0]):
+                    best = (i, s)
+            if best is None:
+                yield text[pos:], None
+                return
+            yield text[pos:best[0]], best[1]
+            pos = best[0] + len(best[1])
+
+    def encode_to_numpy(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
+                        disallowed_special: Literal["all"] | Collection[str] = "all"):
+        """Encode to a numpy uint32 array, without building a Python list."""
+        import numpy as np
+        text = self._prepare(text)
+        allowed = self._check_special(text, allowed_special, disallowed_special)
+        if allowed and any(s in text for s in allowed):
+            return np.asarray(self.encode(text, allowed_special=allowed, disallowed_special=()),
+                              dtype=np.uint32)
+        factory = functools.partial(np.empty, dtype=np.uint32)
+        return self._call(lambda t: self._core.encode_ordinary_into(t, factory), text)
+
+    def count(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
+              disallowed_special: Literal["all"] | Collection[str] = "all") -> int:
+        """The number of tokens ``encode`` would return, without the list."""
+        text = self._prepare(text)
+        allowed = self._check_special(text, allowed_special, disallowed_special)
+        if allowed and any(s in text for s in allowed):
+            return len(self.encode(text, allowed_special=allowed, disallowed_special=()))
+        return self._call(self._core.count, text)
+
+    def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
+        """Encode many texts on native threads (the GIL is released)."""
+        texts = self._prepare_batch(text)
+        return self._core.encode_ordinary_batch(texts, num_threads)
+
+    def encode_batch(self, text: Sequence[str], *, num_threads: int = 8,
+                     allowed_special: Literal["all"] | AbstractSet[str] = set(),
+                     disallowed_special: Literal["all"] | Collection[str] = "all") -> list[list[int]]:
+        """``encode`` over many texts, on native threads."""
+        texts = self._prepare_batch(text)
+        allowed = None
+        for t in texts:
+            allowed = self._check_special(t, allowed_special, disallowed_special)
+        if allowed and any(s in t for t in texts for s in allowed):
+            return [self.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
+        return self._core.encode_ordinary_batch(texts, num_threads)
+
+    def count_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[int]:
+        """Token counts of many texts (special tokens counted as plain text)."""
+        return self._core.encode_ordinary_batch(self._prepare_batch(text), num_threads, True)
+
+    def _prepare_batch(self, texts: Sequence[str]) -> list[str]:
+        if isinstance(texts, str):
+            raise TypeError("expected a sequence of str, got a single str")
+        out = [self._prepare(t) for t in texts]
+        for i, t in enumerate(out):
+            try:
+                t.encode("utf-8") if not t.isascii() else None
+            except UnicodeEncodeError:
+                out[i] = self._fix_surrogates(t)
+        return out
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The id of a text that is exactly one token; KeyError otherwise."""
+        if isinstance(text_or_bytes, str):
+            if text_or_bytes in self._special_tokens:
+                return self._special_tokens[text_or_bytes]
+            text_or_bytes = text_or_bytes.encode("utf-8")
+        rank = self._core.lookup_bytes(bytes(text_or_bytes))
+        if rank is None:
+            raise KeyError(text_or_bytes)
+        return rank
+
+    # -- decoding ----------------------------------------------------------------
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """The bytes of a sequence of ids (InvalidToken, a ValueError, for a bad id)."""
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """Decode ids to text; invalid UTF-8 is handled per ``errors``."""
+        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        return self._core.token_bytes(_as_index(token))
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        return [self._core.token_bytes(_as_index(t)) for t in tokens]
+
+    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+        """Text and, per token, the character offset where it starts (as tiktoken)."""
+        token_bytes = self.decode_tokens_bytes(tokens)
+        text_len = 0
+        offsets = []
+        for token in token_bytes:
+            # A continuation byte (0b10xxxxxx) does not start a character.
+            offsets.append(max(0, text_len - (0x80 <= token[0] < 0xC0)))
+            text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
+        return b"".join(token_bytes).decode("utf-8", errors="strict"), offsets
+
+    def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace",
+                     num_threads: int = 8) -> list[str]:
+        return [self.decode(tokens, errors=errors) for tokens in batch]
+
+    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+        return [self.decode_bytes(tokens) for tokens in batch]
+
+    # -- the vocabulary ------------------------------------------------------------
+
+    def token_byte_values(self) -> list[bytes]:
+        """The bytes of every regular token, sorted (as tiktoken returns them)."""
+        return sorted(b for b, _ in self._core.regular_token_bytes())
+
+    @functools.cached_property
+    def _mergeable_ranks(self) -> dict[bytes, int]:
+        return dict(self._core.regular_token_bytes())
+
+    @property
+    def eot_token(self) -> int:
+        return self._special_tokens["<|endoftext|>"]
+
+    @functools.cached_property
+    def special_tokens_set(self) -> set[str]:
+        return set(self._special_tokens)
+
+    def is_special_token(self, token: int) -> bool:
+        return token in self._special_tokens.values()
+
+    @property
+    def n_vocab(self) -> int:
+        """Number of ids: one more than the largest (regular or special)."""
+        return self._core.n_ids
+
+    @property
+    def max_token_value(self) -> int:
+        return self._core.n_ids - 1
+
+    @property
+    def normalization(self) -> str | None:
+        return self._normalization
+
+
+def _as_index(token) -> int:
+    try:
+        return int(token.__index__())
+    except AttributeError:
+        raise TypeError(f"token ids are ints, got {type(token).__name__}") from None
+
+
+def _raise_disallowed(token: str):
+    raise ValueError(
+        f"The text contains the special token {token!r}, which is disallowed. "
+        f"To encode it as that special token, pass allowed_special={{{token!r}}} (or \"all\"); "
+        f"to encode it as plain text, pass disallowed_special=() or leave it out of disallowed_special."
+    )
+
+
+def _spec_from_ranks(mergeable_ranks, special_tokens, pat_str, normalization) -> VocabSpec:
+    spec = ranks_spec(mergeable_ranks, special_tokens, pat_str, normalization)
+    spec.recipe = (_spec_from_ranks, (mergeable_ranks, special_tokens, pat_str, normalization))
+    return spec
+
+
+def _rebuild(name: str, recipe: tuple) -> Encoding:
+    from .registry import cached_spec
+    return Encoding._from_spec(name, cached_spec(recipe))

@@ -1,0 +1,247 @@
+"""Loading vocabularies: tiktoken files, Hugging Face tokenizer files.
+
+Every loader returns a ``VocabSpec``: what an Encoding needs to be built
+(the native core, the pattern, the special tokens, whether to apply NFC)
+plus a recipe to load it again, which is what gets pickled.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+
+from ._bpe import CoreBPE
+
+#: The Qwen / Qwen2 pre-tokenization pattern.  qtok's scanner implements this
+#: pattern natively; it is kept as a string for tiktoken compatibility
+#: (``Encoding._pat_str``) and to recognise it in tokenizer files.
+QWEN_PATTERN = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+QWEN_SPECIAL_TOKENS = {
+    "<|endoftext|>": 151643,
+    "<|im_start|>": 151644,
+    "<|im_end|>": 151645,
+}
+
+#: The vocabulary qtok ships: qwen.tiktoken as published in the dashscope
+#: 2.0.2 wheel (and, identically, by Qwen2 under Apache-2.0).
+QWEN_FILE = "qwen.tiktoken"
+QWEN_SHA256 = "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186"
+QWEN_SIZE = 2_561_218
+
+
+class VocabularyError(ValueError):
+    """A vocabulary file that is missing, damaged, or of the wrong kind."""
+
+
+@dataclass
+class VocabSpec:
+    core: CoreBPE
+    pat_str: str
+    special_tokens: dict[str, int]
+    normalization: str | None
+    recipe: tuple = field(default=())   # (callable, args) that rebuilds this spec
+
+
+def _read(path: str | os.PathLike) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise VocabularyError(f"{os.fspath(path)}: no such vocabulary file") from None
+    except IsADirectoryError:
+        raise VocabularyError(f"{os.fspath(path)}: is a folder, expected a vocabulary file") from None
+
+
+def check_sha256(data: bytes, expected: str, source: str) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected.lower():
+        raise VocabularyError(
+            f"{source}: sha256 is {actual}, expected {expected}: the file is damaged "
+            "or is not the vocabulary it claims to be (reinstall qtok, or pass the right file)"
+        )
+
+
+def check_pattern(pat_str: str, source: str) -> None:
+    if pat_str != QWEN_PATTERN:
+        raise VocabularyError(
+            f"{source}: qtok's native scanner implements the Qwen pattern only, "
+            f"got {pat_str!r}; use tiktoken for other patterns"
+        )
+
+
+# -- tiktoken files -------------------------------------------------------------
+
+def load_qwen() -> bytes:
+    """The bundled qwen.tiktoken, checksum verified."""
+    ref = resources.files("qtok").joinpath(QWEN_FILE)
+    source = str(ref)
+    try:
+        data = ref.read_bytes()
+    except FileNotFoundError:
+        raise VocabularyError(f"{source}: the bundled vocabulary is missing; reinstall qtok") from None
+    check_sha256(data, QWEN_SHA256, source)
+    return data
+
+
+def qwen_spec(normalization: str | None = "NFC") -> VocabSpec:
+    core = CoreBPE.from_tiktoken_data(load_qwen(), QWEN_SPECIAL_TOKENS, QWEN_FILE)
+    return VocabSpec(core, QWEN_PATTERN, dict(QWEN_SPECIAL_TOKENS), normalization,
+                     recipe=(qwen_spec, (normalization,)))
+
+
+def tiktoken_file_spec(path: str | os.PathLike, *, special_tokens: dict[str, int] | None = None,
+                       pat_str: str = QWEN_PATTERN, expected_sha256: str | None = None,
+                       normalization: str | None = "NFC") -> VocabSpec:
+    """Any tiktoken-format file: one ``base64-token rank`` per line."""
+    source = os.fspath(path)
+    check_pattern(pat_str, source)
+    data = _read(path)
+    if expected_sha256 is not None:
+        check_sha256(data, expected_sha256, source)
+    specials = dict(special_tokens or {})
+    try:
+        core = CoreBPE.from_tiktoken_data(data, specials, source)
+    except VocabularyError:
+        raise
+    except ValueError as e:
+        raise VocabularyError(str(e)) from None
+    return VocabSpec(core, pat_str, specials, normalization,
+                     recipe=(tiktoken_file_spec, (path,), dict(
+                         special_tokens=specials, pat_str=pat_str,
+                         expected_sha256=expected_sha256, normalization=normalization)))
+
+
+def ranks_spec(mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int], pat_str: str,
+               normalization: str | None, source: str = "mergeable_ranks") -> VocabSpec:
+    check_pattern(pat_str, source)
+    try:
+        core = CoreBPE.from_ranks(mergeable_ranks, dict(special_tokens), source)
+    except ValueError as e:
+        raise VocabularyError(str(e)) from None
+    return VocabSpec(core, pat_str, dict(special_tokens), normalization)
+
+
+# -- Hugging Face files ------------------------------------------------------------
+
+def _byte_level_alphabet() -> dict[str, int]:
+    """GPT-2's byte-level alphabet: printable character -> the byte it stands for.
+
+    Bytes that are printable Latin-1 map to themselves; the other 68 map, in
+    order, to U+0100 onwards.  tokenizer.json and vocab.json spell tokens in it.
+    """
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1))
+                 + list(range(0xAE, 0xFF + 1)))
+    mapping = {chr(b): b for b in printable}
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            mapping[chr(256 + extra)] = b
+            extra += 1
+    return mapping
+
+
+def _ranks_from_byte_level(vocab: dict[str, int], source: str) -> dict[bytes, int]:
+    alphabet = _byte_level_alphabet()
+    ranks: dict[bytes, int] = {}
+    for text, rank in vocab.items():
+        try:
+            ranks[bytes(alphabet[ch] for ch in text)] = rank
+        except KeyError as e:
+            raise VocabularyError(
+                f"{source}: token {text!r} is not spelled in the byte-level alphabet "
+                f"(character {e.args[0]!r}); is this a byte-level BPE vocabulary?") from None
+    return ranks
+
+
+def _json(path: str | os.PathLike):
+    source = os.fspath(path)
+    try:
+        return json.loads(_read(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise VocabularyError(f"{source}: not valid JSON ({e})") from None
+
+
+def _find_split_pattern(pre: dict | None) -> str | None:
+    """The regex of the Split pre-tokenizer in a tokenizer.json, if any."""
+    if not pre:
+        return None
+    if pre.get("type") == "Split":
+        pattern = pre.get("pattern", {})
+        return pattern.get("Regex") or pattern.get("String")
+    for sub in pre.get("pretokenizers", []) or []:
+        found = _find_split_pattern(sub)
+        if found:
+            return found
+    return None
+
+
+def _normalizer_of(norm: dict | None) -> str | None:
+    if not norm:
+        return None
+    kind = norm.get("type")
+    if kind == "NFC":
+        return "NFC"
+    if kind == "Sequence" and [n.get("type") for n in norm.get("normalizers", [])] == ["NFC"]:
+        return "NFC"
+    raise VocabularyError(f"unsupported normalizer {kind!r}: qtok applies NFC or nothing")
+
+
+def tokenizer_json_spec(path: str | os.PathLike) -> VocabSpec:
+    """A Qwen2-style Hugging Face tokenizer.json (byte-level BPE, Qwen pattern).
+
+    Ids are used as ranks, as tiktoken does; added tokens become special
+    tokens.  The normalizer (NFC or none) is taken from the file.
+    """
+    source = os.fspath(path)
+    doc = _json(path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("model"), dict):
+        raise VocabularyError(f"{source}: not a tokenizer.json (no 'model' object)")
+    model = doc["model"]
+    if model.get("type") not in (None, "BPE") or not isinstance(model.get("vocab"), dict):
+        raise VocabularyError(f"{source}: expected a BPE model with a vocab, got {model.get('type')!r}")
+    pattern = _find_split_pattern(doc.get("pre_tokenizer"))
+    if pattern is not None:
+        check_pattern(pattern, source)
+    try:
+        normalization = _normalizer_of(doc.get("normalizer"))
+    except VocabularyError as e:
+        raise VocabularyError(f"{source}: {e}") from None
+    ranks = _ranks_from_byte_level(model["vocab"], source)
+    specials = {t["content"]: t["id"] for t in doc.get("added_tokens", []) or []
+                if t["content"].encode("utf-8") not in ranks}
+    spec = ranks_spec(ranks, specials, QWEN_PATTERN, normalization, source)
+    spec.recipe = (tokenizer_json_spec, (path,))
+    return spec
+
+
+def vocab_merges_spec(vocab_path: str | os.PathLike, merges_path: str | os.PathLike | None = None,
+                      *, special_tokens: dict[str, int] | None = None,
+                      normalization: str | None = "NFC") -> VocabSpec:
+    """A vocab.json (+ merges.txt) pair in the byte-level alphabet.
+
+    The merges file is only checked to exist and parse: tiktoken's rule
+    needs the ranks alone (ids are ranks), which is how Qwen2 defines them.
+    """
+    source = os.fspath(vocab_path)
+    vocab = _json(vocab_path)
+    if not isinstance(vocab, dict):
+        raise VocabularyError(f"{source}: expected a JSON object of token -> id")
+    if merges_path is not None:
+        for line_no, line in enumerate(_read(merges_path).decode("utf-8", "replace").splitlines(), 1):
+            if line.startswith("#version") or not line.strip():
+                continue
+            if len(line.split(" ")) != 2:
+                raise VocabularyError(f"{os.fspath(merges_path)}, line {line_no}: expected 'left right'")
+    ranks = _ranks_from_byte_level(vocab, source)
+    specials = dict(special_tokens if special_tokens is not None else
+                    {k: v for k, v in QWEN_SPECIAL_TOKENS.items() if v not in set(vocab.values())})
+    spec = ranks_spec(ranks, specials, QWEN_PATTERN, normalization, source)
+    spec.recipe = (vocab_merges_spec, (vocab_path, merges_path),
+                   dict(special_tokens=special_tokens, normalization=normalization))
+    return spec
