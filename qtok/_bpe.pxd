@@ -3,11 +3,32 @@
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 
+cdef enum:
+    # Ids are packed three to a 64-bit word in the pair table, so a
+    # vocabulary may hold up to 2**21 - 1 ids (Qwen has 151,646).
+    ID_BITS = 21
+    ID_MASK = 2097151
+    # The piece cache: 16,384 entries of 64 bytes per encoding thread.
+    CACHE_SLOTS = 16384
+    CACHE_MAX_BYTES = 32   # longer pieces are not cached
+    CACHE_MAX_IDS = 5      # nor pieces that merge into more tokens
+    CACHE_POOL = 16        # tables kept per vocabulary (threads at once)
+    SHORT_SLOTS = 32768    # the cache of pieces of up to 16 bytes (64 bytes each)
+    SHORT_MAX_IDS = 11
+
+
 cdef struct TokenVec:
     # A growable array of token ids, filled without the GIL.
     uint32_t* data
     size_t len
     size_t cap
+
+
+cdef struct Slot:
+    # One entry of the token hash: the token's first 8 bytes (zero-padded),
+    # and meta = (rank + 1) << 40 | length << 32 | offset in the blob.
+    uint64_t prefix
+    uint64_t meta           # 0: empty
 
 
 cdef struct Tables:
@@ -17,16 +38,51 @@ cdef struct Tables:
     uint64_t* tok_start      # token r is blob[tok_start[r] : tok_start[r] + tok_len[r]]
     uint32_t* tok_len        # 0 = no token has this id
     uint32_t n_ids           # ids run from 0 to n_ids - 1 (regular and special)
-    uint64_t* slots          # open-addressing hash of regular tokens: (tag << 32) | (rank + 1)
+    Slot* slots              # token bytes -> rank
     uint64_t slot_mask
+    uint64_t* pairs          # (a, b) -> rank of a+b: (a << 42) | (b << 21) | (rank + 1)
+    uint64_t pair_mask
+    uint32_t* byte_pair      # 65,536 entries: rank of the two bytes (x, y), for first joins
     uint32_t byte_rank[256]  # rank of each single byte
     uint32_t max_token_len   # longest regular token, in bytes
 
 
+cdef struct CacheEntry:      # 64 bytes: one cache line
+    uint64_t hash            # 0: empty
+    uint32_t ids[CACHE_MAX_IDS]
+    uint8_t len
+    uint8_t n_ids
+    uint8_t pad[2]
+    uint8_t piece[CACHE_MAX_BYTES]
+
+
+cdef struct ShortEntry:      # 64 bytes: a piece of up to 16 bytes and its ids
+    uint64_t w0              # the piece's bytes as two zero-padded words
+    uint64_t w1
+    uint32_t ids[SHORT_MAX_IDS]
+    uint8_t len              # 0: empty
+    uint8_t n_ids
+    uint8_t pad[2]
+
+
+cdef struct PieceCache:
+    ShortEntry* short        # every piece of 2..16 bytes, tokens included
+    CacheEntry* long         # merged pieces of 17..32 bytes
+
+
+cdef struct CachePool:
+    # Piece caches, one per thread encoding at the same time; a slot is
+    # taken with an atomic compare-and-swap on busy[k].
+    PieceCache tables[CACHE_POOL]
+    int busy[CACHE_POOL]
+
+
 cdef class CoreBPE:
     cdef Tables t
+    cdef CachePool pool
     cdef readonly uint32_t n_regular       # regular (mergeable) tokens
     cdef readonly uint32_t max_regular_rank
+    cdef readonly uint32_t n_pairs         # entries of the pair table
     cdef dict special_ids                  # str -> id
     cdef list id_objects                   # id -> the int object, reused in output lists
 
@@ -35,8 +91,10 @@ cdef class CoreBPE:
                    uint64_t max_rank, uint8_t* blob, uint64_t blob_used,
                    dict special_tokens, str source) except -1
     cdef int _build_hash(self) except -1
+    cdef int _build_pairs(self) except -1
     cdef int _add_specials(self, dict special_tokens, uint64_t blob_used) except -1
     cdef int _finish(self) except -1
+    cdef uint64_t _blob_size(self)
     cdef int _encode(self, str text, TokenVec* out) except -1
     cdef object _to_list(self, TokenVec* v)
     cdef object _decode_u32(self, const uint32_t[::1] ids)

@@ -27,8 +27,10 @@ from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, calloc, realloc, free, qsort
 from libc.string cimport memcpy, memcmp, memset
+from libc.stdio cimport FILE, fopen, fread, fclose
+import os
 
 cdef extern from "Python.h":
     # Borrowed-reference list access, for filling result lists with the
@@ -44,6 +46,25 @@ cdef extern from "_unicode_classes.h":
     int QTOK_LETTER_RANGES_COUNT
     int QTOK_NUMBER_RANGES_COUNT
     int QTOK_SPACE_RANGES_COUNT
+
+cdef extern from *:
+    """
+    /* Compiler builtins (GCC and Clang) for the few atomic operations the
+       thread pool and the piece caches need, and count-trailing-zeros. */
+    static inline int qtok_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+    static inline size_t qtok_fetch_add(size_t* p, size_t v) {
+        return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+    static inline void qtok_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+    static inline int qtok_try_acquire(int* flag) {
+        int expected = 0;
+        return __atomic_compare_exchange_n(flag, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED); }
+    static inline void qtok_release(int* flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
+    """
+    int ctz64 "qtok_ctz64"(uint64_t x) nogil
+    size_t atomic_fetch_add "qtok_fetch_add"(size_t* p, size_t v) nogil
+    void atomic_store_int "qtok_store_int"(int* p, int v) nogil
+    bint atomic_try_acquire "qtok_try_acquire"(int* flag) nogil
+    void atomic_release "qtok_release"(int* flag) nogil
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -234,8 +255,14 @@ cdef size_t piece_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
-# 3. The vocabulary hash
+# 3. The vocabulary hashes
 # ---------------------------------------------------------------------------
+# Two read-only open-addressing tables, built once per vocabulary:
+#   slots: token bytes -> rank, for whole pieces (most pieces are one token);
+#   pairs: (rank a, rank b) -> rank of a's bytes followed by b's.
+# During a merge every part is a token, so "is the concatenation of these two
+# parts a token, and which" is one probe of `pairs` on two integers -- no
+# hashing of bytes and no comparison against the token blob.
 
 cdef inline uint64_t mix(uint64_t h) noexcept nogil:
     h ^= h >> 33
@@ -260,31 +287,128 @@ cdef inline uint64_t hash_bytes(const uint8_t* p, size_t n) noexcept nogil:
     return mix(h ^ w)
 
 
+cdef uint64_t checksum(uint64_t seed, const uint8_t* p, size_t n) noexcept nogil:
+    """A 64-bit checksum of a large buffer: four independent lanes, so it
+    runs at memory speed rather than at one multiply per word."""
+    cdef uint64_t a = seed ^ 0x243F6A8885A308D3ULL, b = seed ^ 0x13198A2E03707344ULL
+    cdef uint64_t c = seed ^ 0xA4093822299F31D0ULL, d = seed ^ 0x082EFA98EC4E6C89ULL
+    cdef uint64_t w[4]
+    while n >= 32:
+        memcpy(w, p, 32)
+        a = (a ^ w[0]) * 0x9E3779B97F4A7C15ULL
+        b = (b ^ w[1]) * 0xC2B2AE3D27D4EB4FULL
+        c = (c ^ w[2]) * 0x165667B19E3779F9ULL
+        d = (d ^ w[3]) * 0xD6E8FEB86659FD93ULL
+        a ^= a >> 31
+        b ^= b >> 29
+        c ^= c >> 32
+        d ^= d >> 27
+        p += 32
+        n -= 32
+    return mix(a ^ mix(b ^ mix(c ^ mix(d ^ hash_bytes(p, n)))))
+
+
+cdef inline uint64_t hash_step(uint64_t h, uint64_t w) noexcept nogil:
+    h = (h ^ w) * 0x100000001B3ULL + 0x2545F4914F6CDD1DULL
+    return h ^ (h >> 29)
+
+
+cdef inline uint64_t hash16(uint64_t w0, uint64_t w1, size_t n) noexcept nogil:
+    """hash_bytes() of a piece of n <= 16 bytes given as two zero-padded
+    little-endian words -- the same value, without touching the bytes again."""
+    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xC2B2AE3D27D4EB4FULL)
+    if n < 8:
+        return mix(h ^ w0)
+    h = hash_step(h, w0)
+    if n < 16:
+        return mix(h ^ w1)
+    return mix(hash_step(h, w1))
+
+
+cdef inline void load16(const uint8_t* p, size_t n, size_t avail,
+                        uint64_t* w0, uint64_t* w1) noexcept nogil:
+    """The first min(n, 16) bytes of p as two zero-padded words.  avail is
+    how many bytes may be read from p, so the fast path never reads past the
+    end of the text."""
+    cdef size_t k
+    if avail >= 16:
+        memcpy(w0, p, 8)
+        memcpy(w1, p + 8, 8)
+        if n < 8:
+            w0[0] &= (1ULL << (8 * n)) - 1
+            w1[0] = 0
+        elif n < 16:
+            w1[0] &= (1ULL << (8 * (n - 8))) - 1
+        return
+    w0[0] = 0
+    w1[0] = 0
+    for k in range(n if n < 8 else 8):
+        w0[0] |= (<uint64_t>p[k]) << (8 * k)
+    for k in range(8, n if n < 16 else 16):
+        w1[0] |= (<uint64_t>p[k]) << (8 * (k - 8))
+
+
+cdef inline uint32_t lookup_hashed(const Tables* t, const uint8_t* p, size_t n,
+                                   uint64_t h, uint64_t w0) noexcept nogil:
+    """Rank of the regular token p[:n], or NOT_FOUND.  h is hash_bytes(p, n)
+    and w0 the piece's first 8 bytes, zero-padded.
+
+    A slot holds its token's first 8 bytes, length, rank and place in the
+    blob, so tokens of up to 8 bytes are confirmed by the slot alone, and
+    longer ones by one more comparison of their tail."""
+    cdef uint64_t i = h & t.slot_mask
+    cdef uint64_t meta
+    while True:
+        meta = t.slots[i].meta
+        if meta == 0:
+            return NOT_FOUND
+        if ((meta >> 32) & 0xFF) == n and t.slots[i].prefix == w0:
+            if n <= 8 or memcmp(t.blob + (meta & 0xFFFFFFFFULL) + 8, p + 8, n - 8) == 0:
+                return <uint32_t>(meta >> 40) - 1
+        i = (i + 1) & t.slot_mask
+
+
+cdef inline uint64_t prefix8(const uint8_t* p, size_t n) noexcept nogil:
+    """The first min(n, 8) bytes of p as a zero-padded word."""
+    cdef uint64_t w0, w1
+    load16(p, n if n < 8 else 8, 0, &w0, &w1)
+    return w0
+
+
 cdef inline uint32_t lookup(const Tables* t, const uint8_t* p, size_t n) noexcept nogil:
     """Rank of the regular token whose bytes are p[:n], or NOT_FOUND."""
     if n == 1:
         return t.byte_rank[p[0]]
     if n > t.max_token_len:
         return NOT_FOUND
-    cdef uint64_t h = hash_bytes(p, n)
-    cdef uint64_t tag = h >> 32
-    cdef uint64_t i = h & t.slot_mask
+    return lookup_hashed(t, p, n, hash_bytes(p, n), prefix8(p, n))
+
+
+cdef inline uint32_t pair_rank(const Tables* t, uint32_t a, uint32_t b) noexcept nogil:
+    """Rank of the token spelled by token a then token b, or NOT_FOUND."""
+    cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
+    cdef uint64_t i = mix(key) & t.pair_mask
     cdef uint64_t e
-    cdef uint32_t r
     while True:
-        e = t.slots[i]
+        e = t.pairs[i]
         if e == 0:
             return NOT_FOUND
-        if (e >> 32) == tag:
-            r = <uint32_t>(e & 0xFFFFFFFFULL) - 1
-            if t.tok_len[r] == n and memcmp(t.blob + t.tok_start[r], p, n) == 0:
-                return r
-        i = (i + 1) & t.slot_mask
+        if (e >> ID_BITS) == key:
+            return <uint32_t>(e & ID_MASK) - 1
+        i = (i + 1) & t.pair_mask
 
 
 # ---------------------------------------------------------------------------
 # 4. BPE on one piece
 # ---------------------------------------------------------------------------
+# tiktoken's rule: start from the piece's bytes; while some adjacent pair of
+# parts joins into a token, join the pair with the lowest rank (the leftmost
+# one on ties).  Three implementations of that one rule, by piece length:
+#   merge_small  (<= 64 bytes): arrays on the stack, a linear scan per join;
+#   merge_heap   (<= 4 KiB):    a linked list of parts and a binary heap;
+#   merge_huge   (longer):      a linked list and a bucket queue over ranks,
+#                               O(1) per join, for megabyte-long pieces.
+# All three are checked against tiktoken by the tests.
 
 cdef inline int push(TokenVec* v, uint32_t x) noexcept nogil:
     cdef size_t cap
@@ -302,53 +426,49 @@ cdef inline int push(TokenVec* v, uint32_t x) noexcept nogil:
 
 
 cdef enum:
-    SMALL_PIECE = 64   # pieces up to this many bytes merge with a plain scan
+    SMALL_PIECE = 64      # up to this many bytes: merge_small
+    HUGE_PIECE = 4096     # from this many bytes: merge_huge
 
 
 cdef int merge_small(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
-    """tiktoken's merge loop for a short piece, on stack arrays.
-
-    start[0..m] are the part boundaries (start[m] == n); pair[i] is the rank
-    of parts i and i+1 joined.  Each round finds the lowest pair (leftmost on
-    ties), joins it, and re-ranks the two pairs that touch the new part.
-    """
-    cdef uint32_t start[SMALL_PIECE + 1]
+    """tok[0..m) are the parts' ranks; pair[i] joins tok[i] and tok[i+1]."""
+    cdef uint32_t tok[SMALL_PIECE]
     cdef uint32_t pair[SMALL_PIECE]
     cdef size_t m = n, i, best_i
     cdef uint32_t best
-    for i in range(n + 1):
-        start[i] = i
+    for i in range(n):
+        tok[i] = t.byte_rank[p[i]]
     for i in range(n - 1):
-        pair[i] = lookup(t, p + i, 2)
+        pair[i] = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]]
     while m > 1:
         best = NOT_FOUND
         best_i = 0
         for i in range(m - 1):
-            if pair[i] < best:
+            if pair[i] < best:           # strict: the leftmost wins a tie
                 best = pair[i]
                 best_i = i
         if best == NOT_FOUND:
             break
-        # Join parts best_i and best_i + 1: drop boundary best_i + 1.
-        for i in range(best_i + 1, m):
-            start[i] = start[i + 1]
-        for i in range(best_i + 1, m - 1):
-            pair[i] = pair[i + 1]
+        # Part best_i becomes the joined token; part best_i + 1 goes away.
+        tok[best_i] = best
         m -= 1
-        if best_i + 1 < m:
-            pair[best_i] = lookup(t, p + start[best_i], start[best_i + 2] - start[best_i])
-        else:
-            pair[best_i] = NOT_FOUND
+        for i in range(best_i + 1, m):
+            tok[i] = tok[i + 1]
+            pair[i] = pair[i + 1]
+        pair[best_i] = pair_rank(t, best, tok[best_i + 1]) if best_i + 1 < m else NOT_FOUND
         if best_i > 0:
-            pair[best_i - 1] = lookup(t, p + start[best_i - 1], start[best_i + 1] - start[best_i - 1])
+            pair[best_i - 1] = pair_rank(t, tok[best_i - 1], best)
     for i in range(m):
-        if push(out, lookup(t, p + start[i], start[i + 1] - start[i])) < 0:
+        if push(out, tok[i]) < 0:
             return -1
     return 0
 
 
-# A binary min-heap of (rank << 32 | position) keys: comparing keys compares
-# ranks first and positions second, which is exactly "lowest rank, leftmost".
+# --- merge_heap --------------------------------------------------------------
+# Parts form a doubly linked list over byte positions (a part is named by its
+# first byte).  A min-heap holds (pair rank << 32 | position) keys, so the
+# smallest key is the lowest rank, leftmost.  Entries go stale when a part
+# changes; an entry counts only while pair[position] still equals its rank.
 
 cdef inline void heap_sift_down(uint64_t* h, size_t n, size_t i) noexcept nogil:
     cdef uint64_t x = h[i]
@@ -378,127 +498,366 @@ cdef inline void heap_sift_up(uint64_t* h, size_t i) noexcept nogil:
     h[i] = x
 
 
-cdef struct LargeMerge:
-    # Working arrays of merge_large, one slot per byte of the piece.
-    uint32_t* nxt        # start of the next part (n = none)
-    uint32_t* prv        # start of the previous part
+cdef struct Parts:
+    # The linked list of parts shared by merge_heap and merge_huge.
+    uint32_t* nxt        # first byte of the next part (n: none)
+    uint32_t* prv        # first byte of the previous part (NOT_FOUND: none)
+    uint32_t* tok        # rank of the part starting here
     uint32_t* pair       # rank of this part joined with the next, or NOT_FOUND
-    uint8_t* dead        # 1 once a part has been joined into the one before it
-    uint64_t* heap
-    size_t heap_cap
 
 
-cdef int merge_large(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
-    """The same merge rule for a long piece, in O(n log n) (see merge_heap)."""
-    cdef LargeMerge w
-    cdef int status = -1
-    w.heap_cap = 2 * n + 16
+cdef int parts_init(const Tables* t, const uint8_t* p, size_t n, Parts* w) noexcept nogil:
+    cdef size_t i
     w.nxt = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
     w.prv = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
+    w.tok = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
     w.pair = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
-    w.dead = <uint8_t*>calloc(n + 1, 1)
-    w.heap = <uint64_t*>malloc(w.heap_cap * sizeof(uint64_t))
-    if w.nxt != NULL and w.prv != NULL and w.pair != NULL and w.dead != NULL and w.heap != NULL:
-        status = merge_heap(t, p, n, &w, out)
-    free(w.nxt)
-    free(w.prv)
-    free(w.pair)
-    free(w.dead)
-    free(w.heap)
-    return status
-
-
-cdef inline int heap_push(LargeMerge* w, size_t* heap_len, uint32_t rank, size_t pos) noexcept nogil:
-    cdef uint64_t* grown
-    if heap_len[0] == w.heap_cap:
-        grown = <uint64_t*>realloc(w.heap, 2 * w.heap_cap * sizeof(uint64_t))
-        if grown == NULL:
-            return -1
-        w.heap = grown
-        w.heap_cap *= 2
-    w.heap[heap_len[0]] = (<uint64_t>rank << 32) | pos
-    heap_sift_up(w.heap, heap_len[0])
-    heap_len[0] += 1
+    if w.nxt == NULL or w.prv == NULL or w.tok == NULL or w.pair == NULL:
+        return -1
+    for i in range(n):
+        w.nxt[i] = i + 1
+        w.prv[i] = i - 1 if i else <uint32_t>NOT_FOUND
+        w.tok[i] = t.byte_rank[p[i]]
+        w.pair[i] = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]] if i + 1 < n else NOT_FOUND
     return 0
 
 
-cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, LargeMerge* w, TokenVec* out) noexcept nogil:
-    """Parts form a doubly linked list over byte positions (a part is named by
-    its first byte).  The heap holds (pair rank, part) keys; entries go stale
-    when a part changes, and one is used only if its part is still alive and
-    still has that pair rank -- so the heap always yields the lowest current
-    pair, leftmost on ties, as tiktoken's loop would.
-    """
-    cdef uint32_t* nxt = w.nxt
-    cdef uint32_t* prv = w.prv
-    cdef uint32_t* pair = w.pair
-    cdef uint8_t* dead = w.dead
-    cdef size_t heap_len = 0, i, j, k
+cdef void parts_free(Parts* w) noexcept nogil:
+    free(w.nxt)
+    free(w.prv)
+    free(w.tok)
+    free(w.pair)
+
+
+cdef inline void parts_join(const Tables* t, Parts* w, size_t n, size_t i, uint32_t r) noexcept nogil:
+    """Join part i with the next one into token r and re-rank the pairs
+    (i, next) and (previous, i).  The caller queues the new pairs."""
+    cdef size_t j = w.nxt[i], k
+    w.tok[i] = r
+    w.pair[j] = NOT_FOUND                 # j is gone; its stale entries never match
+    w.nxt[i] = w.nxt[j]
+    if w.nxt[j] < n:
+        w.prv[w.nxt[j]] = i
+    k = w.nxt[i]
+    w.pair[i] = pair_rank(t, r, w.tok[k]) if k < n else NOT_FOUND
+    if i > 0:
+        k = w.prv[i]
+        w.pair[k] = pair_rank(t, w.tok[k], r)
+
+
+cdef int parts_emit(Parts* w, size_t n, TokenVec* out) noexcept nogil:
+    cdef size_t i = 0
+    while i < n:
+        if push(out, w.tok[i]) < 0:
+            return -1
+        i = w.nxt[i]
+    return 0
+
+
+cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
+    cdef Parts w
+    memset(&w, 0, sizeof(Parts))
+    cdef uint64_t* heap = <uint64_t*>malloc((3 * n + 16) * sizeof(uint64_t))
+    cdef size_t heap_len = 0, i, k
     cdef uint64_t key
     cdef uint32_t r
-
+    cdef int status = -1
+    if heap == NULL or parts_init(t, p, n, &w) < 0:
+        parts_free(&w)
+        free(heap)
+        return -1
     for i in range(n):
-        nxt[i] = i + 1
-        prv[i] = i - 1 if i else <uint32_t>NOT_FOUND
-        pair[i] = lookup(t, p + i, 2) if i + 1 < n else NOT_FOUND
-        if pair[i] != NOT_FOUND:
-            w.heap[heap_len] = (<uint64_t>pair[i] << 32) | i
+        if w.pair[i] != NOT_FOUND:
+            heap[heap_len] = (<uint64_t>w.pair[i] << 32) | i
             heap_len += 1
     i = heap_len // 2
     while i > 0:
         i -= 1
-        heap_sift_down(w.heap, heap_len, i)
-
+        heap_sift_down(heap, heap_len, i)
+    # Each join pushes at most two keys and pops one, so 3n slots suffice.
     while heap_len:
-        key = w.heap[0]
+        key = heap[0]
         heap_len -= 1
         if heap_len:
-            w.heap[0] = w.heap[heap_len]
-            heap_sift_down(w.heap, heap_len, 0)
+            heap[0] = heap[heap_len]
+            heap_sift_down(heap, heap_len, 0)
         r = <uint32_t>(key >> 32)
         i = key & 0xFFFFFFFFULL
-        if dead[i] or pair[i] != r:
+        if w.pair[i] != r:
             continue                      # stale entry
-        # Join part i with the part j after it.
-        j = nxt[i]
-        dead[j] = 1
-        nxt[i] = nxt[j]
-        if nxt[j] < n:
-            prv[nxt[j]] = i
-        # Re-rank the pair (i, next) and the pair (previous, i).
-        k = nxt[i]
-        pair[i] = lookup(t, p + i, nxt[k] - i) if k < n else NOT_FOUND
-        if pair[i] != NOT_FOUND and heap_push(w, &heap_len, pair[i], i) < 0:
-            return -1
+        parts_join(t, &w, n, i, r)
+        if w.pair[i] != NOT_FOUND:
+            heap[heap_len] = (<uint64_t>w.pair[i] << 32) | i
+            heap_sift_up(heap, heap_len)
+            heap_len += 1
         if i > 0:
-            k = prv[i]
-            pair[k] = lookup(t, p + k, nxt[i] - k)
-            if pair[k] != NOT_FOUND and heap_push(w, &heap_len, pair[k], k) < 0:
-                return -1
+            k = w.prv[i]
+            if w.pair[k] != NOT_FOUND:
+                heap[heap_len] = (<uint64_t>w.pair[k] << 32) | k
+                heap_sift_up(heap, heap_len)
+                heap_len += 1
+    status = parts_emit(&w, n, out)
+    parts_free(&w)
+    free(heap)
+    return status
 
-    i = 0
-    while i < n:
-        if push(out, lookup(t, p + i, nxt[i] - i)) < 0:
+
+# --- merge_huge ----------------------------------------------------------------
+# The same loop with a bucket queue in place of the heap: one bucket of
+# positions per rank, and a two-level bitmap of the non-empty buckets.  The
+# lowest rank is found with two count-trailing-zeros; within a bucket,
+# positions come out in increasing order (the leftmost on ties).  Positions are
+# mostly appended in order; a bucket that received one out of order is sorted
+# before its next pop.  Joining two parts never creates a pair of the rank
+# being joined (the new pairs spell longer tokens), so the order is exactly
+# the heap's.
+
+cdef struct Bucket:
+    uint32_t* pos
+    uint32_t len
+    uint32_t cap
+    uint32_t head        # pos[head:len] are still queued
+    uint32_t unsorted
+
+
+cdef struct BucketQueue:
+    uint32_t* bucket_of  # rank -> index into buckets, NOT_FOUND if none yet
+    Bucket* buckets
+    uint32_t n_buckets
+    uint32_t cap_buckets
+    uint64_t* bits       # bit r: bucket of rank r is non-empty
+    uint64_t* summary    # bit w: bits[w] != 0
+    uint32_t n_words
+    uint32_t lowest      # no non-empty bucket has a lower rank
+
+
+cdef int cmp_u32(const void* a, const void* b) noexcept nogil:
+    cdef uint32_t x = (<const uint32_t*>a)[0], y = (<const uint32_t*>b)[0]
+    return (x > y) - (x < y)
+
+
+cdef int bq_push(BucketQueue* q, uint32_t r, uint32_t pos) noexcept nogil:
+    cdef uint32_t bi = q.bucket_of[r], w
+    cdef Bucket* b
+    cdef void* grown
+    if bi == NOT_FOUND:
+        if q.n_buckets == q.cap_buckets:
+            grown = realloc(q.buckets, 2 * q.cap_buckets * sizeof(Bucket))
+            if grown == NULL:
+                return -1
+            q.buckets = <Bucket*>grown
+            q.cap_buckets *= 2
+        bi = q.n_buckets
+        q.n_buckets += 1
+        memset(&q.buckets[bi], 0, sizeof(Bucket))
+        q.bucket_of[r] = bi
+    b = &q.buckets[bi]
+    if b.len == b.cap:
+        grown = realloc(b.pos, (2 * b.cap + 16) * sizeof(uint32_t))
+        if grown == NULL:
             return -1
-        i = nxt[i]
+        b.pos = <uint32_t*>grown
+        b.cap = 2 * b.cap + 16
+    if b.len > b.head and pos < b.pos[b.len - 1]:
+        b.unsorted = 1
+    if b.len == b.head:                   # was empty: mark it in the bitmaps
+        w = r >> 6
+        q.bits[w] |= 1ULL << (r & 63)
+        q.summary[w >> 6] |= 1ULL << (w & 63)
+    b.pos[b.len] = pos
+    b.len += 1
+    if r < q.lowest:
+        q.lowest = r
     return 0
 
 
-cdef inline int encode_piece(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
-    cdef uint32_t r = lookup(t, p, n)
+cdef inline uint32_t bq_min_rank(BucketQueue* q) noexcept nogil:
+    """The lowest rank with a non-empty bucket, or NOT_FOUND."""
+    cdef uint32_t w = q.lowest >> 6, sw
+    cdef uint64_t x, s
+    if w >= q.n_words:
+        return NOT_FOUND
+    x = q.bits[w] & (~0ULL << (q.lowest & 63))
+    if x:
+        return (w << 6) + <uint32_t>ctz64(x)
+    w += 1
+    sw = w >> 6
+    if w < q.n_words:
+        s = q.summary[sw] & (~0ULL << (w & 63))
+        while True:
+            if s:
+                w = (sw << 6) + <uint32_t>ctz64(s)
+                return (w << 6) + <uint32_t>ctz64(q.bits[w])
+            sw += 1
+            if (sw << 6) >= q.n_words:
+                break
+            s = q.summary[sw]
+    return NOT_FOUND
+
+
+cdef inline uint32_t bq_pop(BucketQueue* q, uint32_t r) noexcept nogil:
+    """Remove and return the leftmost position queued under rank r."""
+    cdef Bucket* b = &q.buckets[q.bucket_of[r]]
+    cdef uint32_t pos, w
+    if b.unsorted:
+        qsort(b.pos + b.head, b.len - b.head, sizeof(uint32_t), cmp_u32)
+        b.unsorted = 0
+    pos = b.pos[b.head]
+    b.head += 1
+    if b.head == b.len:
+        b.head = 0
+        b.len = 0
+        w = r >> 6
+        q.bits[w] &= ~(1ULL << (r & 63))
+        if q.bits[w] == 0:
+            q.summary[w >> 6] &= ~(1ULL << (w & 63))
+    q.lowest = r
+    return pos
+
+
+cdef int merge_huge(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
+    cdef Parts w
+    cdef BucketQueue q
+    cdef size_t i, k
+    cdef uint32_t r
+    cdef int status = -1
+    memset(&q, 0, sizeof(BucketQueue))
+    q.n_words = (t.n_ids + 63) >> 6
+    q.bucket_of = <uint32_t*>malloc(t.n_ids * sizeof(uint32_t))
+    q.bits = <uint64_t*>calloc(q.n_words, sizeof(uint64_t))
+    q.summary = <uint64_t*>calloc((q.n_words >> 6) + 1, sizeof(uint64_t))
+    q.cap_buckets = 64
+    q.buckets = <Bucket*>malloc(q.cap_buckets * sizeof(Bucket))
+    if (parts_init(t, p, n, &w) == 0 and q.bucket_of != NULL and q.bits != NULL
+            and q.summary != NULL and q.buckets != NULL):
+        memset(q.bucket_of, 0xFF, t.n_ids * sizeof(uint32_t))
+        status = 0
+        for i in range(n):
+            if w.pair[i] != NOT_FOUND and bq_push(&q, w.pair[i], i) < 0:
+                status = -1
+                break
+        q.lowest = 0
+        while status == 0:
+            r = bq_min_rank(&q)
+            if r == NOT_FOUND:
+                break
+            i = bq_pop(&q, r)
+            if w.pair[i] != r:
+                continue                  # stale entry
+            parts_join(t, &w, n, i, r)
+            if w.pair[i] != NOT_FOUND and bq_push(&q, w.pair[i], i) < 0:
+                status = -1
+            if i > 0:
+                k = w.prv[i]
+                if w.pair[k] != NOT_FOUND and bq_push(&q, w.pair[k], k) < 0:
+                    status = -1
+        if status == 0:
+            status = parts_emit(&w, n, out)
+    parts_free(&w)
+    if q.buckets != NULL:
+        for i in range(q.n_buckets):
+            free(q.buckets[i].pos)
+    free(q.buckets)
+    free(q.bucket_of)
+    free(q.bits)
+    free(q.summary)
+    return status
+
+
+# --- the piece cache -----------------------------------------------------------
+# Words repeat, so the result of merging a short piece is remembered in a
+# direct-mapped table keyed by the piece's hash.  An entry holds the piece's
+# bytes, which are compared in full, so a hit is exact.  Each thread that is
+# encoding holds its own table (see CoreBPE._acquire_cache), so no locks.
+
+cdef inline int push_cached(TokenVec* out, const uint32_t* ids, size_t k) noexcept nogil:
+    cdef size_t j
+    for j in range(k):
+        if push(out, ids[j]) < 0:
+            return -1
+    return 0
+
+
+cdef int encode_short(const Tables* t, ShortEntry* cache, const uint8_t* p, size_t n,
+                      size_t avail, TokenVec* out) noexcept nogil:
+    """A piece of 2..16 bytes: the cache first, then the vocabulary, then BPE."""
+    cdef uint64_t w0, w1, h
+    cdef uint32_t r
+    cdef size_t before
+    cdef ShortEntry* e = NULL
+    load16(p, n, avail, &w0, &w1)
+    h = hash16(w0, w1, n)
+    if cache != NULL:
+        e = &cache[(h >> 17) & (SHORT_SLOTS - 1)]
+        if e.len == n and e.w0 == w0 and e.w1 == w1:
+            return push_cached(out, e.ids, e.n_ids)
+    before = out.len
+    r = lookup_hashed(t, p, n, h, w0) if n <= t.max_token_len else NOT_FOUND
     if r != NOT_FOUND:
-        return push(out, r)          # most pieces are a token already
-    if n <= SMALL_PIECE:
+        if push(out, r) < 0:
+            return -1
+    elif merge_small(t, p, n, out) < 0:
+        return -1
+    if e != NULL and out.len - before <= SHORT_MAX_IDS:
+        e.w0 = w0
+        e.w1 = w1
+        e.len = <uint8_t>n
+        e.n_ids = <uint8_t>(out.len - before)
+        memcpy(e.ids, out.data + before, (out.len - before) * sizeof(uint32_t))
+    return 0
+
+
+cdef int encode_long(const Tables* t, CacheEntry* cache, const uint8_t* p, size_t n,
+                     TokenVec* out) noexcept nogil:
+    """A piece of more than 16 bytes."""
+    cdef uint64_t h, w0
+    cdef uint32_t r
+    cdef size_t before
+    cdef CacheEntry* e = NULL
+    h = hash_bytes(p, n)
+    if n <= t.max_token_len:
+        memcpy(&w0, p, 8)
+        r = lookup_hashed(t, p, n, h, w0)
+        if r != NOT_FOUND:
+            return push(out, r)
+    if n > SMALL_PIECE:
+        return merge_heap(t, p, n, out) if n < HUGE_PIECE else merge_huge(t, p, n, out)
+    if cache == NULL or n > CACHE_MAX_BYTES:
         return merge_small(t, p, n, out)
-    return merge_large(t, p, n, out)
+    h |= 1                               # never 0, the empty mark
+    e = &cache[(h >> 17) & (CACHE_SLOTS - 1)]
+    if e.hash == h and e.len == n and memcmp(e.piece, p, n) == 0:
+        return push_cached(out, e.ids, e.n_ids)
+    before = out.len
+    if merge_small(t, p, n, out) < 0:
+        return -1
+    if out.len - before <= CACHE_MAX_IDS:
+        e.hash = h
+        e.len = <uint8_t>n
+        e.n_ids = <uint8_t>(out.len - before)
+        memcpy(e.piece, p, n)
+        memcpy(e.ids, out.data + before, (out.len - before) * sizeof(uint32_t))
+    return 0
 
 
-cdef int encode_utf8(const Tables* t, const uint8_t* s, size_t n, TokenVec* out) noexcept nogil:
-    """Append the ids of UTF-8 text s[:n] to out.  -1 when out of memory."""
-    cdef size_t i = 0, end
+cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_t n,
+                     TokenVec* out) noexcept nogil:
+    """Append the ids of UTF-8 text s[:n] to out.  -1 when out of memory.
+    cache may be NULL (then nothing is remembered)."""
+    cdef size_t i = 0, end, k
+    cdef int status
+    cdef ShortEntry* short_cache = cache.short if cache != NULL else NULL
+    cdef CacheEntry* long_cache = cache.long if cache != NULL else NULL
     while i < n:
         end = piece_end(s, n, i)
-        if encode_piece(t, s + i, end - i, out) < 0:
+        k = end - i
+        if k == 1:
+            status = push(out, t.byte_rank[s[i]])
+        elif k <= 16:
+            status = encode_short(t, short_cache, s + i, k, n - i, out)
+        else:
+            status = encode_long(t, long_cache, s + i, k, out)
+        if status < 0:
             return -1
         i = end
     return 0
@@ -507,26 +866,66 @@ cdef int encode_utf8(const Tables* t, const uint8_t* s, size_t n, TokenVec* out)
 # ---------------------------------------------------------------------------
 # Batches on native threads
 # ---------------------------------------------------------------------------
+# The pool of piece caches: a slot is taken with an atomic compare-and-swap,
+# and its table allocated by the thread that first takes it.
 
-cdef struct BatchSlice:
+cdef PieceCache* pool_acquire(CachePool* pool, int* slot) noexcept nogil:
+    cdef int k
+    cdef PieceCache* c
+    for k in range(CACHE_POOL):
+        if atomic_try_acquire(&pool.busy[k]):
+            c = &pool.tables[k]
+            if c.short == NULL:
+                c.short = <ShortEntry*>calloc(SHORT_SLOTS, sizeof(ShortEntry))
+                c.long = <CacheEntry*>calloc(CACHE_SLOTS, sizeof(CacheEntry))
+                if c.short == NULL or c.long == NULL:
+                    free(c.short)
+                    free(c.long)
+                    c.short = NULL
+                    c.long = NULL
+                    atomic_release(&pool.busy[k])
+                    break
+            slot[0] = k
+            return c
+    slot[0] = -1
+    return NULL                           # every table in use: encode uncached
+
+
+cdef void pool_release(CachePool* pool, int slot) noexcept nogil:
+    if slot >= 0:
+        atomic_release(&pool.busy[slot])
+
+
+# Threads take the next text from a shared atomic counter, so a thread that
+# drew long texts does not hold the others up.
+
+cdef struct BatchJob:
     const Tables* t
     const uint8_t** texts
     size_t* lens
     TokenVec* outs
-    size_t first
-    size_t last
+    size_t n
+    size_t next_index     # shared; advanced with an atomic fetch-and-add
+    void* pool            # the CoreBPE's cache pool
     int status
 
 
-cdef void* encode_slice(void* arg) noexcept nogil:
-    cdef BatchSlice* job = <BatchSlice*>arg
+cdef void* encode_batch_worker(void* arg) noexcept nogil:
+    cdef BatchJob* job = <BatchJob*>arg
     cdef size_t i
-    for i in range(job.first, job.last):
-        if encode_utf8(job.t, job.texts[i], job.lens[i], &job.outs[i]) < 0:
-            job.status = -1
-            return NULL
-    job.status = 0
+    cdef int slot
+    cdef PieceCache* cache = pool_acquire(<CachePool*>job.pool, &slot)
+    while True:
+        i = atomic_fetch_add(&job.next_index, 1)
+        if i >= job.n:
+            break
+        if encode_utf8(job.t, cache, job.texts[i], job.lens[i], &job.outs[i]) < 0:
+            atomic_store_int(&job.status, -1)
+            break
+    pool_release(<CachePool*>job.pool, slot)
     return NULL
+
+
 
 
 # ---------------------------------------------------------------------------
@@ -541,6 +940,21 @@ cdef inline const uint8_t* utf8_of(str text, size_t* n) except NULL:
     return <const uint8_t*>s
 
 
+cdef enum:
+    CACHE_HEADER = 96
+    CACHE_FORMAT = 2
+
+
+cdef uint64_t read_part(FILE* f, void* dest, size_t n, uint64_t h) noexcept nogil:
+    """Read n bytes into dest and chain their checksum onto h (a short read
+    leaves a mismatching checksum behind)."""
+    if fread(dest, 1, n, f) != n:
+        return h ^ 0xBADBADBADULL
+    return checksum(h, <const uint8_t*>dest, n)
+
+cdef const char* CACHE_MAGIC = b"QTOKTBL\x01"
+
+
 cdef class CoreBPE:
     """The vocabulary in C arrays, and the encode / decode entry points.
 
@@ -550,17 +964,26 @@ cdef class CoreBPE:
 
     def __cinit__(self):
         memset(&self.t, 0, sizeof(Tables))
+        memset(&self.pool, 0, sizeof(CachePool))
 
     def __dealloc__(self):
+        cdef int k
         free(self.t.blob)
         free(self.t.tok_start)
         free(self.t.tok_len)
         free(self.t.slots)
+        free(self.t.pairs)
+        free(self.t.byte_pair)
+        for k in range(CACHE_POOL):
+            free(self.pool.tables[k].short)
+            free(self.pool.tables[k].long)
 
     # -- building --------------------------------------------------------
 
     cdef int _allocate(self, uint32_t n_ids, size_t blob_size) except -1:
         self.t.n_ids = n_ids
+        if blob_size >= 0xFFFFFFFF:
+            raise ValueError("the vocabulary's tokens add up to more than 4 GB")
         self.t.blob = <uint8_t*>malloc(blob_size + 1)
         self.t.tok_start = <uint64_t*>calloc(n_ids, sizeof(uint64_t))
         self.t.tok_len = <uint32_t*>calloc(n_ids, sizeof(uint32_t))
@@ -571,11 +994,13 @@ cdef class CoreBPE:
     cdef int _build_hash(self) except -1:
         """Hash every regular token, refusing duplicates, and check that the
         256 single bytes are all tokens (byte-level BPE starts from them)."""
-        cdef uint64_t cap = 1024, h, i, e
-        cdef uint32_t r, n, other
-        while cap < 2 * <uint64_t>self.n_regular:
+        cdef uint64_t cap = 1024, h, i, w0, w1
+        cdef uint32_t r, n
+        cdef const uint8_t* tok
+        # Load factor at most 0.6: linear probes stay within a cache line or two.
+        while cap * 6 < 10 * <uint64_t>self.n_regular:
             cap *= 2
-        self.t.slots = <uint64_t*>calloc(cap, sizeof(uint64_t))
+        self.t.slots = <Slot*>calloc(cap, sizeof(Slot))
         if self.t.slots == NULL:
             raise MemoryError()
         self.t.slot_mask = cap - 1
@@ -586,26 +1011,89 @@ cdef class CoreBPE:
             n = self.t.tok_len[r]
             if n == 0:
                 continue
+            tok = self.t.blob + self.t.tok_start[r]
+            if n > 255:
+                raise ValueError(f"the token with rank {r} is {n} bytes long; qtok supports "
+                                 "tokens of up to 255 bytes")
             if n == 1:
-                self.t.byte_rank[self.t.blob[self.t.tok_start[r]]] = r
+                self.t.byte_rank[tok[0]] = r
             if n > self.t.max_token_len:
                 self.t.max_token_len = n
-            h = hash_bytes(self.t.blob + self.t.tok_start[r], n)
-            i = h & self.t.slot_mask
-            while self.t.slots[i] != 0:
-                e = self.t.slots[i]
-                other = <uint32_t>(e & 0xFFFFFFFFULL) - 1
-                if ((e >> 32) == (h >> 32) and self.t.tok_len[other] == n
-                        and memcmp(self.t.blob + self.t.tok_start[other],
-                                   self.t.blob + self.t.tok_start[r], n) == 0):
-                    raise ValueError(f"the token {self.token_bytes(r)!r} has two ranks: {other} and {r}")
+            if lookup_hashed(&self.t, tok, n, hash_bytes(tok, n), prefix8(tok, n)) != NOT_FOUND:
+                raise ValueError(f"the token {self.token_bytes(r)!r} has two ranks: "
+                                 f"{lookup(&self.t, tok, n)} and {r}")
+            i = hash_bytes(tok, n) & self.t.slot_mask
+            while self.t.slots[i].meta != 0:
                 i = (i + 1) & self.t.slot_mask
-            self.t.slots[i] = ((h >> 32) << 32) | (<uint64_t>r + 1)
+            self.t.slots[i].prefix = prefix8(tok, n)
+            self.t.slots[i].meta = ((<uint64_t>r + 1) << 40) | (<uint64_t>n << 32) | self.t.tok_start[r]
         for i in range(256):
             if self.t.byte_rank[i] == NOT_FOUND:
                 raise ValueError(
                     f"the vocabulary has no token for the single byte 0x{i:02x}; "
                     "byte-level BPE needs all 256")
+        return 0
+
+    cdef int _build_pairs(self) except -1:
+        """The pair table: for every token T and every split T = A + B where A
+        and B are tokens too, (rank A, rank B) -> rank T.  These are all the
+        joins BPE can ever make, since every part is a token."""
+        cdef uint32_t r, n, k, a, b, x, y, count = 0, cap_found = 1 << 16
+        cdef uint64_t cap = 1024, key, i
+        cdef const uint8_t* tok
+        cdef uint64_t* found = <uint64_t*>malloc(cap_found * sizeof(uint64_t))
+        cdef uint64_t* grown
+        try:
+            if found == NULL:
+                raise MemoryError()
+            with nogil:
+                for r in range(self.max_regular_rank + 1):
+                    n = self.t.tok_len[r]
+                    if n < 2:
+                        continue
+                    tok = self.t.blob + self.t.tok_start[r]
+                    for k in range(1, n):
+                        a = lookup(&self.t, tok, k)
+                        if a == NOT_FOUND:
+                            continue
+                        b = lookup(&self.t, tok + k, n - k)
+                        if b == NOT_FOUND:
+                            continue
+                        if count == cap_found:
+                            grown = <uint64_t*>realloc(found, 2 * cap_found * sizeof(uint64_t))
+                            if grown == NULL:
+                                break
+                            found = grown
+                            cap_found *= 2
+                        found[count] = (((<uint64_t>a << ID_BITS) | b) << ID_BITS) | (r + 1)
+                        count += 1
+            if count == cap_found:
+                raise MemoryError()
+            while cap * 6 < 10 * <uint64_t>count:       # load factor at most 0.6
+                cap *= 2
+            self.t.pairs = <uint64_t*>calloc(cap, sizeof(uint64_t))
+            self.t.byte_pair = <uint32_t*>malloc(65536 * sizeof(uint32_t))
+            if self.t.pairs == NULL or self.t.byte_pair == NULL:
+                raise MemoryError()
+            self.t.pair_mask = cap - 1
+            self.n_pairs = count
+            for k in range(65536):
+                self.t.byte_pair[k] = NOT_FOUND
+            with nogil:
+                for k in range(count):
+                    key = found[k] >> ID_BITS
+                    i = mix(key) & self.t.pair_mask
+                    while self.t.pairs[i] != 0:
+                        i = (i + 1) & self.t.pair_mask
+                    self.t.pairs[i] = found[k]
+                    a = <uint32_t>(key >> ID_BITS)
+                    b = <uint32_t>(key & ID_MASK)
+                    if self.t.tok_len[a] == 1 and self.t.tok_len[b] == 1:
+                        x = self.t.blob[self.t.tok_start[a]]
+                        y = self.t.blob[self.t.tok_start[b]]
+                        self.t.byte_pair[(x << 8) | y] = <uint32_t>(found[k] & ID_MASK) - 1
+        finally:
+            free(found)
         return 0
 
     cdef int _add_specials(self, dict special_tokens, uint64_t blob_used) except -1:
@@ -779,11 +1267,16 @@ cdef class CoreBPE:
         """Lay parsed tokens out by rank and append the special tokens."""
         cdef uint64_t n_ids = max_rank + 1
         cdef uint32_t i
+        if max_rank >= ID_MASK:
+            raise ValueError(f"{source}: rank {max_rank} is too large; qtok supports ranks "
+                             f"below {ID_MASK}")
         for text, rank in special_tokens.items():
             if not isinstance(text, str) or not isinstance(rank, int) or rank < 0 or rank > 0xFFFFFFF:
                 raise ValueError(f"{source}: invalid special token {text!r}: {rank!r}")
             if rank + 1 > n_ids:
                 n_ids = rank + 1
+        if n_ids > ID_MASK:
+            raise ValueError(f"{source}: special token ids must be below {ID_MASK}")
         self._allocate(<uint32_t>n_ids, blob_used + sum(len(k.encode("utf-8")) for k in special_tokens))
         memcpy(self.t.blob, blob, blob_used)
         for i in range(count):
@@ -799,8 +1292,119 @@ cdef class CoreBPE:
         if len(set(special_tokens.values())) != len(special_tokens):
             raise ValueError(f"{source}: two special tokens share an id")
         self._build_hash()          # before the specials: they are never merged
+        self._build_pairs()
         self._add_specials(special_tokens, blob_used)
         return 0
+
+    # -- the compiled cache ------------------------------------------------
+    # Building the tables from a tiktoken file takes ~100 ms, most of it the
+    # pair table.  The finished tables are saved as one flat file (see
+    # qtok/vocab.py for where) and loaded back with a few memcpy calls.
+    # Layout, all little-endian: a 96-byte header -- magic, format version,
+    # sizes, and a hash_bytes() checksum of the payload -- then the payload:
+    # byte_rank, blob, tok_start, tok_len, slots, pairs, byte_pair.
+
+    def to_cache_bytes(self):
+        """The tables as one bytes object, for from_cache_bytes()."""
+        cdef uint64_t blob_size = self._blob_size()
+        cdef uint64_t slot_cap = self.t.slot_mask + 1, pair_cap = self.t.pair_mask + 1
+        cdef uint64_t n_ids = self.t.n_ids
+        cdef uint64_t payload = (256 * 4 + blob_size + n_ids * 8 + n_ids * 4
+                                 + slot_cap * sizeof(Slot) + pair_cap * 8 + 65536 * 4)
+        out = PyBytes_FromStringAndSize(NULL, CACHE_HEADER + payload)
+        cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
+        cdef uint8_t* q = o + CACHE_HEADER
+        cdef uint64_t* hdr = <uint64_t*>o
+        cdef uint64_t h
+        memset(o, 0, CACHE_HEADER)
+        memcpy(o, CACHE_MAGIC, 8)
+        hdr[1] = CACHE_FORMAT
+        hdr[2] = n_ids
+        hdr[3] = self.t.max_token_len
+        hdr[4] = self.n_regular
+        hdr[5] = self.max_regular_rank
+        hdr[6] = self.n_pairs
+        hdr[7] = blob_size
+        hdr[8] = slot_cap
+        hdr[9] = pair_cap
+        memcpy(q, self.t.byte_rank, 256 * 4); q += 256 * 4
+        memcpy(q, self.t.blob, blob_size); q += blob_size
+        memcpy(q, self.t.tok_start, n_ids * 8); q += n_ids * 8
+        memcpy(q, self.t.tok_len, n_ids * 4); q += n_ids * 4
+        memcpy(q, self.t.slots, slot_cap * sizeof(Slot)); q += slot_cap * sizeof(Slot)
+        memcpy(q, self.t.pairs, pair_cap * 8); q += pair_cap * 8
+        memcpy(q, self.t.byte_pair, 65536 * 4)
+        q = o + CACHE_HEADER
+        h = checksum(CACHE_FORMAT, q, 256 * 4); q += 256 * 4
+        h = checksum(h, q, blob_size); q += blob_size
+        h = checksum(h, q, n_ids * 8); q += n_ids * 8
+        h = checksum(h, q, n_ids * 4); q += n_ids * 4
+        h = checksum(h, q, slot_cap * sizeof(Slot)); q += slot_cap * sizeof(Slot)
+        h = checksum(h, q, pair_cap * 8); q += pair_cap * 8
+        hdr[10] = checksum(h, q, 65536 * 4)
+        return out
+
+    cdef uint64_t _blob_size(self):
+        cdef uint64_t end = 0
+        cdef uint32_t r
+        for r in range(self.t.n_ids):
+            if self.t.tok_len[r] and self.t.tok_start[r] + self.t.tok_len[r] > end:
+                end = self.t.tok_start[r] + self.t.tok_len[r]
+        return end
+
+    @staticmethod
+    def from_cache_file(str path, dict special_tokens):
+        """Tables saved by to_cache_bytes(), read straight into place.
+        Raises OSError if the file cannot be read and ValueError if it is not
+        a complete, intact cache of this format (the caller then rebuilds)."""
+        cdef CoreBPE core = CoreBPE.__new__(CoreBPE)
+        cdef uint64_t hdr[12]
+        cdef uint64_t n_ids, blob_size, slot_cap, pair_cap, h
+        cdef uint8_t extra
+        cdef bytes fspath = os.fsencode(path)
+        cdef FILE* f = fopen(fspath, "rb")
+        if f == NULL:
+            raise OSError(f"cannot open {path}")
+        try:
+            if fread(hdr, 1, CACHE_HEADER, f) != CACHE_HEADER or memcmp(hdr, CACHE_MAGIC, 8) != 0:
+                raise ValueError(f"{path}: not a qtok table cache")
+            n_ids, blob_size, slot_cap, pair_cap = hdr[2], hdr[7], hdr[8], hdr[9]
+            if (hdr[1] != CACHE_FORMAT or n_ids == 0 or n_ids >= ID_MASK or blob_size >= 0xFFFFFFFF
+                    or slot_cap == 0 or slot_cap & (slot_cap - 1) or slot_cap > (1ULL << 32)
+                    or pair_cap == 0 or pair_cap & (pair_cap - 1) or pair_cap > (1ULL << 32)):
+                raise ValueError(f"{path}: unsupported or damaged qtok table cache")
+            core._allocate(<uint32_t>n_ids, blob_size)
+            core.t.slots = <Slot*>malloc(slot_cap * sizeof(Slot))
+            core.t.pairs = <uint64_t*>malloc(pair_cap * 8)
+            core.t.byte_pair = <uint32_t*>malloc(65536 * 4)
+            if core.t.slots == NULL or core.t.pairs == NULL or core.t.byte_pair == NULL:
+                raise MemoryError()
+            with nogil:
+                h = read_part(f, core.t.byte_rank, 256 * 4, CACHE_FORMAT)
+                h = read_part(f, core.t.blob, blob_size, h)
+                h = read_part(f, core.t.tok_start, n_ids * 8, h)
+                h = read_part(f, core.t.tok_len, n_ids * 4, h)
+                h = read_part(f, core.t.slots, slot_cap * sizeof(Slot), h)
+                h = read_part(f, core.t.pairs, pair_cap * 8, h)
+                h = read_part(f, core.t.byte_pair, 65536 * 4, h)
+            if h != hdr[10] or fread(&extra, 1, 1, f) != 0:
+                raise ValueError(f"{path}: damaged qtok table cache (size or checksum)")
+        finally:
+            fclose(f)
+        core.t.max_token_len = <uint32_t>hdr[3]
+        core.n_regular = <uint32_t>hdr[4]
+        core.max_regular_rank = <uint32_t>hdr[5]
+        core.n_pairs = <uint32_t>hdr[6]
+        core.t.slot_mask = slot_cap - 1
+        core.t.pair_mask = pair_cap - 1
+        # The specials must be the ones the cache was made with.
+        core.special_ids = {}
+        for text, rank in special_tokens.items():
+            if not (0 <= rank < n_ids) or core.token_bytes(rank) != text.encode("utf-8"):
+                raise ValueError(f"{path}: the cache was made with other special tokens")
+            core.special_ids[text] = rank
+        core._finish()
+        return core
 
     # -- properties ------------------------------------------------------
 
@@ -851,8 +1455,12 @@ cdef class CoreBPE:
                 out.cap = 0
                 raise MemoryError()
             out.cap = n // 4 + 16
+        cdef int slot
+        cdef PieceCache* cache
         with nogil:
-            status = encode_utf8(&self.t, s, n, out)
+            cache = pool_acquire(&self.pool, &slot)
+            status = encode_utf8(&self.t, cache, s, n, out)
+            pool_release(&self.pool, slot)
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding")
         return 0
@@ -899,17 +1507,18 @@ cdef class CoreBPE:
             free(v.data)
 
     def encode_ordinary_batch(self, list texts, int num_threads=1, bint as_count=False):
-        """Encode many texts, spread over num_threads native threads.
+        """Encode many texts on num_threads native threads, without the GIL.
 
-        Each thread takes a contiguous slice holding about the same number of
-        bytes.  Returns a list of id lists, or of counts with as_count.
+        Threads pull the next text from a shared counter, so the work stays
+        balanced however the lengths vary.  Returns a list of id lists, or of
+        counts with as_count.
         """
-        cdef size_t n = len(texts), i, total = 0, acc, target
-        cdef int k, n_threads, status = 0
+        cdef size_t n = len(texts), i, total = 0
+        cdef int k, n_threads
         cdef const uint8_t** ptrs = <const uint8_t**>calloc(n + 1, sizeof(uint8_t*))
         cdef size_t* lens = <size_t*>calloc(n + 1, sizeof(size_t))
         cdef TokenVec* outs = <TokenVec*>calloc(n + 1, sizeof(TokenVec))
-        cdef BatchSlice* jobs = NULL
+        cdef BatchJob job
         cdef pthread_t* threads = NULL
         cdef int* started = NULL
         try:
@@ -922,40 +1531,28 @@ cdef class CoreBPE:
                 ptrs[i] = utf8_of(<str>item, &lens[i])
                 total += lens[i]
             n_threads = max(1, min(num_threads, <int>n))
-            if total < 65536:
-                n_threads = 1          # not worth a thread
-            jobs = <BatchSlice*>calloc(n_threads, sizeof(BatchSlice))
+            if total < 32768:
+                n_threads = 1          # less work than starting a thread
             threads = <pthread_t*>calloc(n_threads, sizeof(pthread_t))
             started = <int*>calloc(n_threads, sizeof(int))
-            if jobs == NULL or threads == NULL or started == NULL:
+            if threads == NULL or started == NULL:
                 raise MemoryError()
-            # Cut the batch into n_threads slices of about equal bytes.
-            i = 0
-            acc = 0
-            for k in range(n_threads):
-                jobs[k].t = &self.t
-                jobs[k].texts = ptrs
-                jobs[k].lens = lens
-                jobs[k].outs = outs
-                jobs[k].first = i
-                target = total * (k + 1) // n_threads
-                while i < n and (acc < target or k == n_threads - 1):
-                    acc += lens[i]
-                    i += 1
-                jobs[k].last = i
+            job.t = &self.t
+            job.texts = ptrs
+            job.lens = lens
+            job.outs = outs
+            job.n = n
+            job.next_index = 0
+            job.pool = &self.pool
+            job.status = 0
             with nogil:
                 for k in range(1, n_threads):
-                    started[k] = pthread_create(&threads[k], NULL, encode_slice, &jobs[k]) == 0
-                    if not started[k]:
-                        encode_slice(&jobs[k])        # could not start a thread: do it here
-                encode_slice(&jobs[0])
+                    started[k] = pthread_create(&threads[k], NULL, encode_batch_worker, &job) == 0
+                encode_batch_worker(&job)     # this thread works too
                 for k in range(1, n_threads):
                     if started[k]:
                         pthread_join(threads[k], NULL)
-                for k in range(n_threads):
-                    if jobs[k].status < 0:
-                        status = -1
-            if status < 0:
+            if job.status < 0:
                 raise MemoryError("qtok: out of memory while encoding a batch")
             if as_count:
                 return [outs[i].len for i in range(n)]
@@ -967,7 +1564,6 @@ cdef class CoreBPE:
             free(ptrs)
             free(lens)
             free(outs)
-            free(jobs)
             free(threads)
             free(started)
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from typing import AbstractSet, Collection, Iterable, Literal, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings anyway
+    from typing import AbstractSet, Collection, Literal, Sequence
 
 from ._bpe import CoreBPE, InvalidToken
 from .vocab import VocabSpec, ranks_spec
@@ -94,7 +97,8 @@ class Encoding:
         if allowed_special == "all":
             allowed = frozenset(specials)
         else:
-            allowed = frozenset(allowed_special)
+            # tiktoken ignores allowed strings that are not special tokens.
+            allowed = frozenset(s for s in allowed_special if s in specials)
         if disallowed_special == "all":
             disallowed = [s for s in specials if s not in allowed]
         else:
@@ -139,10 +143,16 @@ class Encoding:
         longest first when two specials start at the same place."""
         pos = 0
         order = sorted(allowed, key=len, reverse=True)
+        # Where each special next occurs; searched again only once passed,
+        # so each special costs one scan of the text in total (searching
+        # all of them after every match was quadratic on text with many).
+        upcoming = {s: text.find(s) for s in order}
         while True:
             best = None
             for s in order:
-                i = text.find(s, pos)
+                i = upcoming[s]
+                if 0 <= i < pos:
+                    i = upcoming[s] = text.find(s, pos)
                 if i >= 0 and (best is None or i < best[0]):
                     best = (i, s)
             if best is None:
@@ -219,17 +229,32 @@ class Encoding:
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """The bytes of a sequence of ids (InvalidToken, a ValueError, for a bad id)."""
-        return self._core.decode_bytes(tokens)
+        if tokens is None:
+            # The core would take None for an empty buffer and return b"".
+            raise TypeError("expected a sequence of token ids, got None")
+        try:
+            return self._core.decode_bytes(tokens)
+        except TypeError:
+            _raise_if_not_ids(tokens)   # the core's message does not say which item
+            raise
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
         """Decode ids to text; invalid UTF-8 is handled per ``errors``."""
-        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
 
     def decode_single_token_bytes(self, token: int) -> bytes:
-        return self._core.token_bytes(_as_index(token))
+        return self._core.token_bytes(self._checked_id(token))
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
-        return [self._core.token_bytes(_as_index(t)) for t in tokens]
+        return [self._core.token_bytes(self._checked_id(t)) for t in tokens]
+
+    def _checked_id(self, token) -> int:
+        index = _as_index(token)
+        # Range-check here: the core takes a C ssize_t, and ids beyond it
+        # would raise OverflowError instead of InvalidToken.
+        if not 0 <= index < self._core.n_ids:
+            raise InvalidToken(f"invalid token id {token!r}: not in the vocabulary")
+        return index
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
         """Text and, per token, the character offset where it starts (as tiktoken)."""
@@ -288,7 +313,18 @@ def _as_index(token) -> int:
     try:
         return int(token.__index__())
     except AttributeError:
-        raise TypeError(f"token ids are ints, got {type(token).__name__}") from None
+        raise TypeError(f"token ids are ints, got {token!r} ({type(token).__name__})") from None
+
+
+def _raise_if_not_ids(tokens) -> None:
+    """After the core rejected ``tokens`` with a TypeError: raise one that
+    names the first item that is not an int (only lists and tuples can be
+    re-read; for anything else the core's own error stands)."""
+    if isinstance(tokens, (list, tuple)):
+        for i, token in enumerate(tokens):
+            if not hasattr(type(token), "__index__"):
+                raise TypeError(f"token ids are ints, got {token!r} ({type(token).__name__}) "
+                                f"at position {i}") from None
 
 
 def _raise_disallowed(token: str):

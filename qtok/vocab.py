@@ -7,10 +7,7 @@ plus a recipe to load it again, which is what gets pickled.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import dataclass, field
-from importlib import resources
 
 from ._bpe import CoreBPE
 
@@ -39,13 +36,19 @@ class VocabularyError(ValueError):
     """A vocabulary file that is missing, damaged, or of the wrong kind."""
 
 
-@dataclass
 class VocabSpec:
-    core: CoreBPE
-    pat_str: str
-    special_tokens: dict[str, int]
-    normalization: str | None
-    recipe: tuple = field(default=())   # (callable, args) that rebuilds this spec
+    """What an Encoding is made of.  (A plain class, not a dataclass: importing
+    dataclasses costs ~10 ms, a fifth of qtok's load budget.)"""
+
+    __slots__ = ("core", "pat_str", "special_tokens", "normalization", "recipe")
+
+    def __init__(self, core: CoreBPE, pat_str: str, special_tokens: dict[str, int],
+                 normalization: str | None, recipe: tuple = ()):
+        self.core = core
+        self.pat_str = pat_str
+        self.special_tokens = special_tokens
+        self.normalization = normalization
+        self.recipe = recipe            # (callable, args[, kwargs]) that rebuilds this spec
 
 
 def _read(path: str | os.PathLike) -> bytes:
@@ -56,6 +59,13 @@ def _read(path: str | os.PathLike) -> bytes:
         raise VocabularyError(f"{os.fspath(path)}: no such vocabulary file") from None
     except IsADirectoryError:
         raise VocabularyError(f"{os.fspath(path)}: is a folder, expected a vocabulary file") from None
+
+
+def _naming(error: ValueError, source: str) -> VocabularyError:
+    """The error as a VocabularyError whose message names the file: some
+    checks in the core (a duplicate token, a missing single byte) do not."""
+    message = str(error)
+    return VocabularyError(message if message.startswith(source) else f"{source}: {message}")
 
 
 def check_sha256(data: bytes, expected: str, source: str) -> None:
@@ -75,14 +85,68 @@ def check_pattern(pat_str: str, source: str) -> None:
         )
 
 
+# -- the compiled table cache ------------------------------------------------------
+# Parsing a tiktoken file and building the hash and pair tables takes ~100 ms;
+# reading the finished tables back takes a few.  They are kept in
+# $QTOK_CACHE_DIR, else $XDG_CACHE_HOME/qtok, else ~/.cache/qtok, under a name
+# derived from the vocabulary's sha256 and its special tokens, so a changed
+# file never meets stale tables.  QTOK_CACHE_DIR="" turns the cache off.  A
+# damaged cache file is detected by its checksum and rebuilt; a cache folder
+# that cannot be written is silently not used.
+
+def cache_dir() -> str | None:
+    configured = os.environ.get("QTOK_CACHE_DIR")
+    if configured is not None:
+        return configured or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "qtok")
+
+
+def _cache_path(vocab_sha256: str, special_tokens: dict[str, int]) -> str | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    key = vocab_sha256 + "".join(f"|{t}={i}" for t, i in sorted(special_tokens.items()))
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+    return os.path.join(folder, f"tables-v2-{digest}.bin")
+
+
+def _core_from_tiktoken(data: bytes, vocab_sha256: str, special_tokens: dict[str, int],
+                        source: str) -> CoreBPE:
+    path = _cache_path(vocab_sha256, special_tokens)
+    if path is not None:
+        try:
+            return CoreBPE.from_cache_file(path, special_tokens)
+        except (OSError, ValueError):
+            pass                        # absent or damaged: rebuild below
+    core = CoreBPE.from_tiktoken_data(data, special_tokens, source)
+    if path is not None:
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            import tempfile
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tables-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(core.to_cache_bytes())
+                os.replace(tmp, path)   # atomic: readers see the old file or the new one
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        except OSError:
+            pass
+    return core
+
+
 # -- tiktoken files -------------------------------------------------------------
 
 def load_qwen() -> bytes:
     """The bundled qwen.tiktoken, checksum verified."""
-    ref = resources.files("qtok").joinpath(QWEN_FILE)
-    source = str(ref)
+    # The file sits next to this module in every normal install; reading it
+    # by path avoids importing importlib.resources (and zipfile), ~7 ms.
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), QWEN_FILE)
     try:
-        data = ref.read_bytes()
+        with open(source, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise VocabularyError(f"{source}: the bundled vocabulary is missing; reinstall qtok") from None
     check_sha256(data, QWEN_SHA256, source)
@@ -90,7 +154,7 @@ def load_qwen() -> bytes:
 
 
 def qwen_spec(normalization: str | None = "NFC") -> VocabSpec:
-    core = CoreBPE.from_tiktoken_data(load_qwen(), QWEN_SPECIAL_TOKENS, QWEN_FILE)
+    core = _core_from_tiktoken(load_qwen(), QWEN_SHA256, QWEN_SPECIAL_TOKENS, QWEN_FILE)
     return VocabSpec(core, QWEN_PATTERN, dict(QWEN_SPECIAL_TOKENS), normalization,
                      recipe=(qwen_spec, (normalization,)))
 
@@ -106,11 +170,11 @@ def tiktoken_file_spec(path: str | os.PathLike, *, special_tokens: dict[str, int
         check_sha256(data, expected_sha256, source)
     specials = dict(special_tokens or {})
     try:
-        core = CoreBPE.from_tiktoken_data(data, specials, source)
+        core = _core_from_tiktoken(data, hashlib.sha256(data).hexdigest(), specials, source)
     except VocabularyError:
         raise
     except ValueError as e:
-        raise VocabularyError(str(e)) from None
+        raise _naming(e, source) from None
     return VocabSpec(core, pat_str, specials, normalization,
                      recipe=(tiktoken_file_spec, (path,), dict(
                          special_tokens=specials, pat_str=pat_str,
@@ -123,7 +187,7 @@ def ranks_spec(mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int]
     try:
         core = CoreBPE.from_ranks(mergeable_ranks, dict(special_tokens), source)
     except ValueError as e:
-        raise VocabularyError(str(e)) from None
+        raise _naming(e, source) from None
     return VocabSpec(core, pat_str, dict(special_tokens), normalization)
 
 
@@ -161,9 +225,11 @@ def _ranks_from_byte_level(vocab: dict[str, int], source: str) -> dict[bytes, in
 
 def _json(path: str | os.PathLike):
     source = os.fspath(path)
+    import json                         # here: only tokenizer files need it
+    data = _read(path)
     try:
-        return json.loads(_read(path))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:    # json.JSONDecodeError is a ValueError
         raise VocabularyError(f"{source}: not valid JSON ({e})") from None
 
 

@@ -1,0 +1,296 @@
+"""The ``qtok`` command line: encode, decode, count, verify and report.
+
+Every subcommand reads text from its arguments, from ``--file`` paths or, when
+neither is given, from standard input.  User errors print one line starting
+with ``qtok <command>: error:`` and exit with status 2; ``verify`` exits with
+1 when it finds a difference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import unicodedata
+from typing import Iterator, Sequence
+
+from . import __version__
+from .registry import get_encoding
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: reported in one line, exit 2."""
+
+
+# -- input helpers ---------------------------------------------------------------
+
+def _read_text_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory; give a file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.start}); convert it first") from None
+
+
+def _input_texts(args) -> list[str]:
+    """The texts a subcommand works on: arguments, else files, else stdin."""
+    if args.text and args.file:
+        raise UserError("give text as arguments or with --file, not both")
+    if args.text:
+        return [" ".join(args.text)]
+    if args.file:
+        return [_read_text_file(p) for p in args.file]
+    if sys.stdin.isatty():
+        raise UserError("no input: give text as arguments, --file PATH, or pipe it on stdin")
+    return [sys.stdin.read()]
+
+
+def _encoding(args):
+    return get_encoding(args.encoding, normalization=None if args.no_nfc else "NFC")
+
+
+def _allowed_special(value: str):
+    if value == "all":
+        return "all"
+    if value == "none":
+        return set()
+    return {s for s in value.split(",") if s}
+
+
+# -- subcommands -------------------------------------------------------------------
+
+def cmd_encode(args) -> int:
+    enc = _encoding(args)
+    allowed = _allowed_special(args.allowed_special)
+    for text in _input_texts(args):
+        try:
+            ids = enc.encode_ordinary(text) if args.plain else enc.encode(text, allowed_special=allowed)
+        except ValueError:
+            found = sorted(s for s in enc.special_tokens_set if s in text)
+            raise UserError(f"the text contains the special token {found[0] if found else '?'}; "
+                            "pass --allowed-special all to encode it as one, or --plain to "
+                            "encode it as text") from None
+        if args.json:
+            print(json.dumps(ids))
+        else:
+            print(" ".join(map(str, ids)))
+    return 0
+
+
+def _parse_ids(raw: str, as_json: bool) -> list[int]:
+    raw = raw.strip()
+    if as_json or raw.startswith("["):
+        try:
+            ids = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise UserError(f"input is not valid JSON ({e.msg} at position {e.pos})") from None
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                for i in ids):
+            raise UserError("JSON input must be a list of integer token ids")
+        return ids
+    ids = []
+    for word in raw.replace(",", " ").split():
+        try:
+            ids.append(int(word))
+        except ValueError:
+            raise UserError(f"not a token id: {word!r}") from None
+    return ids
+
+
+def cmd_decode(args) -> int:
+    enc = _encoding(args)
+    sources = [" ".join(args.ids)] if args.ids else [
+        _read_text_file(p) for p in args.file] if args.file else None
+    if sources is None:
+        if sys.stdin.isatty():
+            raise UserError("no input: give token ids as arguments, --file PATH, or pipe them on stdin")
+        sources = [sys.stdin.read()]
+    for raw in sources:
+        ids = _parse_ids(raw, args.json)
+        try:
+            data = enc.decode_bytes(ids)
+        except (ValueError, KeyError, TypeError, OverflowError) as e:
+            raise UserError(str(e)) from None
+        text = data.decode("utf-8", errors=args.errors)
+        sys.stdout.write(text)
+        if not text.endswith("\n"):
+            sys.stdout.write("\n")
+    return 0
+
+
+def cmd_count(args) -> int:
+    enc = _encoding(args)
+    texts = _input_texts(args)
+    counts = [enc.count(t, allowed_special="all" if args.allowed_special == "all" else set(),
+                        disallowed_special=()) for t in texts]
+    if args.json:
+        names = args.file if args.file else ["-"]
+        print(json.dumps({"total": sum(counts),
+                          "files": [{"path": n, "tokens": c} for n, c in zip(names, counts)]}))
+    elif args.file and len(args.file) > 1:
+        for path, n in zip(args.file, counts):
+            print(f"{n}\t{path}")
+        print(f"{sum(counts)}\ttotal")
+    else:
+        print(counts[0])
+    return 0
+
+
+def _verify_files(paths: Sequence[str]) -> Iterator[str]:
+    """Every text file under the given files and folders, sorted."""
+    for path in paths:
+        if os.path.isdir(path):
+            found = False
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.endswith((".txt", ".xml", ".md", ".tsv", ".jsonl", ".json", ".csv")):
+                        found = True
+                        yield os.path.join(root, name)
+            if not found:
+                raise UserError(f"{path} holds no text files (.txt, .xml, .md, .tsv, .json, .jsonl, .csv)")
+        elif os.path.exists(path):
+            yield path
+        else:
+            raise UserError(f"no such file or folder: {path}")
+
+
+def _bundled_corpus_dir() -> str:
+    try:
+        from importlib.resources import files
+        folder = files("qtok._corpus")
+        candidate = os.fspath(folder)          # a real folder for installed and editable trees
+        if os.path.isdir(candidate):
+            return candidate
+    except (ImportError, TypeError):
+        pass
+    candidate = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "corpora")
+    if os.path.isdir(candidate):
+        return candidate
+    raise UserError("the bundled corpus is missing from this installation; give paths to verify")
+
+
+def cmd_verify(args) -> int:
+    try:
+        import tiktoken
+    except ImportError:
+        raise UserError("verify compares with tiktoken, which is not installed: "
+                        "pip install 'qtok[test]' (or pip install tiktoken)") from None
+    enc = get_encoding(args.encoding)
+    reference = tiktoken.Encoding(
+        name="qtok-verify-reference", pat_str=enc._pat_str,
+        mergeable_ranks=enc._mergeable_ranks, special_tokens=dict(enc._special_tokens))
+    paths = list(_verify_files(args.paths or [_bundled_corpus_dir()]))
+    strings = tokens = differed = 0
+    for path in paths:
+        text = unicodedata.normalize("NFC", _read_text_file(path))
+        # The whole file, then every line on its own (line breaks change pieces).
+        pieces = [text] + ([line for line in text.splitlines() if line] if not args.files_only else [])
+        expected = reference.encode_ordinary_batch(pieces)
+        got = enc.encode_ordinary_batch(pieces)
+        file_diffs = 0
+        for piece, want, have in zip(pieces, expected, got):
+            strings += 1
+            tokens += len(want)
+            if want != have:
+                file_diffs += 1
+                if file_diffs <= 3:
+                    at = next((i for i, (a, b) in enumerate(zip(want, have)) if a != b),
+                              min(len(want), len(have)))
+                    print(f"DIFF {path}: {piece[:60]!r}... first difference at token {at}",
+                          file=sys.stderr)
+        differed += file_diffs
+        if args.verbose:
+            print(f"{path}: {len(pieces)} strings, {file_diffs} differ")
+    print(f"verified {len(paths)} files: {strings} strings, {tokens} tokens compared with "
+          f"tiktoken {tiktoken.__version__}; {differed} differed")
+    return 1 if differed else 0
+
+
+# -- parser ------------------------------------------------------------------------------
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--encoding", default="qwen", help="encoding name (default: qwen)")
+    p.add_argument("--no-nfc", action="store_true",
+                   help="do not normalize text to NFC first (Qwen's tokenizer does)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qtok", description="Fast, exact tokenizer for the Qwen vocabulary, and a "
+                                 "compression analyser for many languages.")
+    parser.add_argument("--version", action="version", version=f"qtok {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("encode", help="text -> token ids",
+                       description="Encode text to token ids (space-separated, or --json).")
+    p.add_argument("text", nargs="*", help="text to encode (default: --file or stdin)")
+    p.add_argument("-f", "--file", action="append", help="read text from this file (repeatable)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--allowed-special", default="none",
+                   help="'all', 'none' (default) or a comma-separated list of special tokens")
+    p.add_argument("--plain", action="store_true",
+                   help="encode special-token text such as <|endoftext|> as ordinary text")
+    _add_common(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="token ids -> text",
+                       description="Decode token ids (space/comma separated or a JSON list).")
+    p.add_argument("ids", nargs="*", help="token ids (default: --file or stdin)")
+    p.add_argument("-f", "--file", action="append", help="read ids from this file (repeatable)")
+    p.add_argument("--json", action="store_true", help="input is a JSON list")
+    p.add_argument("--errors", default="replace", choices=["replace", "strict", "ignore"],
+                   help="what to do with bytes that are not UTF-8 (default: replace)")
+    _add_common(p)
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("count", help="count tokens",
+                       description="Count tokens; special-token text counts as plain text "
+                                   "unless --allowed-special all.")
+    p.add_argument("text", nargs="*", help="text to count (default: --file or stdin)")
+    p.add_argument("-f", "--file", action="append", help="count this file (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--allowed-special", default="none", choices=["none", "all"])
+    _add_common(p)
+    p.set_defaults(func=cmd_count)
+
+    p = sub.add_parser("verify", help="compare ids with tiktoken on files",
+                       description="Encode files (default: the bundled corpus) with qtok and with "
+                                   "tiktoken loaded with the same vocabulary; every whole file and "
+                                   "every line is compared. Exit 1 if any differ.")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the bundled corpus)")
+    p.add_argument("--files-only", action="store_true", help="compare whole files, not each line")
+    p.add_argument("-v", "--verbose", action="store_true", help="a line per file")
+    p.add_argument("--encoding", default="qwen", help="encoding name (default: qwen)")
+    p.set_defaults(func=cmd_verify)
+
+    from . import report
+    report.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"qtok {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:         # `qtok encode ... | head`
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
