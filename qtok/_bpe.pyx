@@ -61,6 +61,7 @@ cdef extern from *:
     static inline void qtok_release(int* flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
     """
     int ctz64 "qtok_ctz64"(uint64_t x) nogil
+    void prefetch "__builtin_prefetch"(const void* p) nogil
     size_t atomic_fetch_add "qtok_fetch_add"(size_t* p, size_t v) nogil
     void atomic_store_int "qtok_store_int"(int* p, int v) nogil
     bint atomic_try_acquire "qtok_try_acquire"(int* flag) nogil
@@ -779,14 +780,12 @@ cdef inline int push_cached(TokenVec* out, const uint32_t* ids, size_t k) noexce
 
 
 cdef int encode_short(const Tables* t, ShortEntry* cache, const uint8_t* p, size_t n,
-                      size_t avail, TokenVec* out) noexcept nogil:
-    """A piece of 2..16 bytes: the cache first, then the vocabulary, then BPE."""
-    cdef uint64_t w0, w1, h
+                      uint64_t w0, uint64_t w1, uint64_t h, TokenVec* out) noexcept nogil:
+    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them): the
+    cache first, then the vocabulary, then BPE."""
     cdef uint32_t r
     cdef size_t before
     cdef ShortEntry* e = NULL
-    load16(p, n, avail, &w0, &w1)
-    h = hash16(w0, w1, n)
     if cache != NULL:
         e = &cache[(h >> 17) & (SHORT_SLOTS - 1)]
         if e.len == n and e.w0 == w0 and e.w1 == w1:
@@ -808,15 +807,12 @@ cdef int encode_short(const Tables* t, ShortEntry* cache, const uint8_t* p, size
 
 
 cdef int encode_long(const Tables* t, CacheEntry* cache, const uint8_t* p, size_t n,
-                     TokenVec* out) noexcept nogil:
-    """A piece of more than 16 bytes."""
-    cdef uint64_t h, w0
+                     uint64_t w0, uint64_t h, TokenVec* out) noexcept nogil:
+    """A piece of more than 16 bytes (w0: its first 8; h: hash_bytes of it)."""
     cdef uint32_t r
     cdef size_t before
     cdef CacheEntry* e = NULL
-    h = hash_bytes(p, n)
     if n <= t.max_token_len:
-        memcpy(&w0, p, 8)
         r = lookup_hashed(t, p, n, h, w0)
         if r != NOT_FOUND:
             return push(out, r)
@@ -840,27 +836,66 @@ cdef int encode_long(const Tables* t, CacheEntry* cache, const uint8_t* p, size_
     return 0
 
 
+cdef struct Pending:
+    # A piece found by the scanner, waiting to be encoded.
+    size_t start
+    size_t n
+    uint64_t w0, w1      # its first 16 bytes, zero-padded
+    uint64_t h           # its hash
+
+
+cdef enum:
+    LOOKAHEAD = 8        # pieces scanned ahead of the one being encoded
+
+
 cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_t n,
                      TokenVec* out) noexcept nogil:
     """Append the ids of UTF-8 text s[:n] to out.  -1 when out of memory.
-    cache may be NULL (then nothing is remembered)."""
-    cdef size_t i = 0, end, k
+    cache may be NULL (then nothing is remembered).
+
+    On unseen text most of the time goes in waiting for memory: each piece's
+    slot in the token hash is a random place in a table of megabytes.  So the
+    scanner runs LOOKAHEAD pieces ahead, hashing each piece and prefetching
+    its cache entry and hash slot; by the time a piece is encoded, its memory
+    is usually on its way.
+    """
+    cdef Pending ring[LOOKAHEAD]
+    cdef Pending* q
+    cdef size_t i = 0, end, head = 0, tail = 0
     cdef int status
     cdef ShortEntry* short_cache = cache.short if cache != NULL else NULL
     cdef CacheEntry* long_cache = cache.long if cache != NULL else NULL
-    while i < n:
-        end = piece_end(s, n, i)
-        k = end - i
-        if k == 1:
-            status = push(out, t.byte_rank[s[i]])
-        elif k <= 16:
-            status = encode_short(t, short_cache, s + i, k, n - i, out)
+    while True:
+        while tail - head < LOOKAHEAD and i < n:
+            end = piece_end(s, n, i)
+            q = &ring[tail % LOOKAHEAD]
+            q.start = i
+            q.n = end - i
+            if q.n >= 2:
+                if q.n <= 16:
+                    load16(s + i, q.n, n - i, &q.w0, &q.w1)
+                    q.h = hash16(q.w0, q.w1, q.n)
+                    if short_cache != NULL:
+                        prefetch(&short_cache[(q.h >> 17) & (SHORT_SLOTS - 1)])
+                else:
+                    memcpy(&q.w0, s + i, 8)
+                    q.h = hash_bytes(s + i, q.n)
+                if q.n <= t.max_token_len:
+                    prefetch(&t.slots[q.h & t.slot_mask])
+            tail += 1
+            i = end
+        if head == tail:
+            return 0
+        q = &ring[head % LOOKAHEAD]
+        head += 1
+        if q.n == 1:
+            status = push(out, t.byte_rank[s[q.start]])
+        elif q.n <= 16:
+            status = encode_short(t, short_cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
         else:
-            status = encode_long(t, long_cache, s + i, k, out)
+            status = encode_long(t, long_cache, s + q.start, q.n, q.w0, q.h, out)
         if status < 0:
             return -1
-        i = end
-    return 0
 
 
 # ---------------------------------------------------------------------------
