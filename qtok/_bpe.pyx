@@ -27,7 +27,7 @@ from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
-from libc.stdlib cimport malloc, calloc, realloc, free, qsort
+from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
 from libc.stdio cimport FILE, fopen, fread, fclose
 import os
@@ -499,59 +499,63 @@ cdef inline void heap_sift_up(uint64_t* h, size_t i) noexcept nogil:
     h[i] = x
 
 
+cdef struct Part:
+    # One part of a piece being merged, named by the position of its first
+    # byte; the four fields sit together so a join touches one cache line.
+    uint32_t nxt         # first byte of the next part (n: none)
+    uint32_t prv         # first byte of the previous part (NOT_FOUND: none)
+    uint32_t tok         # rank of this part
+    uint32_t pair        # rank of this part joined with the next, or NOT_FOUND
+
+
 cdef struct Parts:
     # The linked list of parts shared by merge_heap and merge_huge.
-    uint32_t* nxt        # first byte of the next part (n: none)
-    uint32_t* prv        # first byte of the previous part (NOT_FOUND: none)
-    uint32_t* tok        # rank of the part starting here
-    uint32_t* pair       # rank of this part joined with the next, or NOT_FOUND
+    Part* at
 
 
 cdef int parts_init(const Tables* t, const uint8_t* p, size_t n, Parts* w) noexcept nogil:
     cdef size_t i
-    w.nxt = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
-    w.prv = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
-    w.tok = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
-    w.pair = <uint32_t*>malloc((n + 1) * sizeof(uint32_t))
-    if w.nxt == NULL or w.prv == NULL or w.tok == NULL or w.pair == NULL:
+    w.at = <Part*>malloc((n + 1) * sizeof(Part))
+    if w.at == NULL:
         return -1
     for i in range(n):
-        w.nxt[i] = i + 1
-        w.prv[i] = i - 1 if i else <uint32_t>NOT_FOUND
-        w.tok[i] = t.byte_rank[p[i]]
-        w.pair[i] = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]] if i + 1 < n else NOT_FOUND
+        w.at[i].nxt = i + 1
+        w.at[i].prv = i - 1 if i else <uint32_t>NOT_FOUND
+        w.at[i].tok = t.byte_rank[p[i]]
+        w.at[i].pair = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]] if i + 1 < n else NOT_FOUND
     return 0
 
 
 cdef void parts_free(Parts* w) noexcept nogil:
-    free(w.nxt)
-    free(w.prv)
-    free(w.tok)
-    free(w.pair)
+    free(w.at)
+    w.at = NULL
 
 
 cdef inline void parts_join(const Tables* t, Parts* w, size_t n, size_t i, uint32_t r) noexcept nogil:
     """Join part i with the next one into token r and re-rank the pairs
     (i, next) and (previous, i).  The caller queues the new pairs."""
-    cdef size_t j = w.nxt[i], k
-    w.tok[i] = r
-    w.pair[j] = NOT_FOUND                 # j is gone; its stale entries never match
-    w.nxt[i] = w.nxt[j]
-    if w.nxt[j] < n:
-        w.prv[w.nxt[j]] = i
-    k = w.nxt[i]
-    w.pair[i] = pair_rank(t, r, w.tok[k]) if k < n else NOT_FOUND
+    cdef Part* a = w.at
+    cdef size_t j = a[i].nxt, k
+    a[i].tok = r
+    a[j].pair = NOT_FOUND                 # j is gone; its stale entries never match
+    a[i].nxt = a[j].nxt
+    k = a[i].nxt
+    if k < n:
+        a[k].prv = i
+        a[i].pair = pair_rank(t, r, a[k].tok)
+    else:
+        a[i].pair = NOT_FOUND
     if i > 0:
-        k = w.prv[i]
-        w.pair[k] = pair_rank(t, w.tok[k], r)
+        k = a[i].prv
+        a[k].pair = pair_rank(t, a[k].tok, r)
 
 
 cdef int parts_emit(Parts* w, size_t n, TokenVec* out) noexcept nogil:
     cdef size_t i = 0
     while i < n:
-        if push(out, w.tok[i]) < 0:
+        if push(out, w.at[i].tok) < 0:
             return -1
-        i = w.nxt[i]
+        i = w.at[i].nxt
     return 0
 
 
@@ -568,8 +572,8 @@ cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
         free(heap)
         return -1
     for i in range(n):
-        if w.pair[i] != NOT_FOUND:
-            heap[heap_len] = (<uint64_t>w.pair[i] << 32) | i
+        if w.at[i].pair != NOT_FOUND:
+            heap[heap_len] = (<uint64_t>w.at[i].pair << 32) | i
             heap_len += 1
     i = heap_len // 2
     while i > 0:
@@ -584,17 +588,17 @@ cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
             heap_sift_down(heap, heap_len, 0)
         r = <uint32_t>(key >> 32)
         i = key & 0xFFFFFFFFULL
-        if w.pair[i] != r:
+        if w.at[i].pair != r:
             continue                      # stale entry
         parts_join(t, &w, n, i, r)
-        if w.pair[i] != NOT_FOUND:
-            heap[heap_len] = (<uint64_t>w.pair[i] << 32) | i
+        if w.at[i].pair != NOT_FOUND:
+            heap[heap_len] = (<uint64_t>w.at[i].pair << 32) | i
             heap_sift_up(heap, heap_len)
             heap_len += 1
         if i > 0:
-            k = w.prv[i]
-            if w.pair[k] != NOT_FOUND:
-                heap[heap_len] = (<uint64_t>w.pair[k] << 32) | k
+            k = w.at[i].prv
+            if w.at[k].pair != NOT_FOUND:
+                heap[heap_len] = (<uint64_t>w.at[k].pair << 32) | k
                 heap_sift_up(heap, heap_len)
                 heap_len += 1
     status = parts_emit(&w, n, out)
@@ -607,18 +611,22 @@ cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
 # The same loop with a bucket queue in place of the heap: one bucket of
 # positions per rank, and a two-level bitmap of the non-empty buckets.  The
 # lowest rank is found with two count-trailing-zeros; within a bucket,
-# positions come out in increasing order (the leftmost on ties).  Positions are
-# mostly appended in order; a bucket that received one out of order is sorted
-# before its next pop.  Joining two parts never creates a pair of the rank
+# positions come out in increasing order (the leftmost on ties).  Joining two parts never creates a pair of the rank
 # being joined (the new pairs spell longer tokens), so the order is exactly
 # the heap's.
 
 cdef struct Bucket:
+    # Positions queued under one rank.  Most arrive in increasing order and
+    # are appended to pos (consumed from head); the few that arrive out of
+    # order go to a small min-heap, late.  A pop takes the smaller of the
+    # two fronts, so every operation is O(1) or O(log late), never a sort.
     uint32_t* pos
     uint32_t len
     uint32_t cap
-    uint32_t head        # pos[head:len] are still queued
-    uint32_t unsorted
+    uint32_t head        # pos[head:len] are still queued, in increasing order
+    uint32_t* late
+    uint32_t late_len
+    uint32_t late_cap
 
 
 cdef struct BucketQueue:
@@ -632,13 +640,17 @@ cdef struct BucketQueue:
     uint32_t lowest      # no non-empty bucket has a lower rank
 
 
-cdef int cmp_u32(const void* a, const void* b) noexcept nogil:
-    cdef uint32_t x = (<const uint32_t*>a)[0], y = (<const uint32_t*>b)[0]
-    return (x > y) - (x < y)
+cdef inline int grow_u32(uint32_t** data, uint32_t* cap) noexcept nogil:
+    cdef uint32_t* grown = <uint32_t*>realloc(data[0], (2 * <size_t>cap[0] + 16) * sizeof(uint32_t))
+    if grown == NULL:
+        return -1
+    data[0] = grown
+    cap[0] = 2 * cap[0] + 16
+    return 0
 
 
 cdef int bq_push(BucketQueue* q, uint32_t r, uint32_t pos) noexcept nogil:
-    cdef uint32_t bi = q.bucket_of[r], w
+    cdef uint32_t bi = q.bucket_of[r], w, k, parent
     cdef Bucket* b
     cdef void* grown
     if bi == NOT_FOUND:
@@ -653,20 +665,29 @@ cdef int bq_push(BucketQueue* q, uint32_t r, uint32_t pos) noexcept nogil:
         memset(&q.buckets[bi], 0, sizeof(Bucket))
         q.bucket_of[r] = bi
     b = &q.buckets[bi]
-    if b.len == b.cap:
-        grown = realloc(b.pos, (2 * b.cap + 16) * sizeof(uint32_t))
-        if grown == NULL:
-            return -1
-        b.pos = <uint32_t*>grown
-        b.cap = 2 * b.cap + 16
-    if b.len > b.head and pos < b.pos[b.len - 1]:
-        b.unsorted = 1
-    if b.len == b.head:                   # was empty: mark it in the bitmaps
+    if b.len == b.head and b.late_len == 0:    # was empty: mark it in the bitmaps
+        b.len = 0
+        b.head = 0
         w = r >> 6
         q.bits[w] |= 1ULL << (r & 63)
         q.summary[w >> 6] |= 1ULL << (w & 63)
-    b.pos[b.len] = pos
-    b.len += 1
+    if b.len == b.head or pos >= b.pos[b.len - 1]:
+        if b.len == b.cap and grow_u32(&b.pos, &b.cap) < 0:
+            return -1
+        b.pos[b.len] = pos
+        b.len += 1
+    else:                                     # out of order: into the heap
+        if b.late_len == b.late_cap and grow_u32(&b.late, &b.late_cap) < 0:
+            return -1
+        k = b.late_len
+        b.late_len += 1
+        while k > 0:
+            parent = (k - 1) >> 1
+            if b.late[parent] <= pos:
+                break
+            b.late[k] = b.late[parent]
+            k = parent
+        b.late[k] = pos
     if r < q.lowest:
         q.lowest = r
     return 0
@@ -699,15 +720,29 @@ cdef inline uint32_t bq_min_rank(BucketQueue* q) noexcept nogil:
 cdef inline uint32_t bq_pop(BucketQueue* q, uint32_t r) noexcept nogil:
     """Remove and return the leftmost position queued under rank r."""
     cdef Bucket* b = &q.buckets[q.bucket_of[r]]
-    cdef uint32_t pos, w
-    if b.unsorted:
-        qsort(b.pos + b.head, b.len - b.head, sizeof(uint32_t), cmp_u32)
-        b.unsorted = 0
-    pos = b.pos[b.head]
-    b.head += 1
-    if b.head == b.len:
-        b.head = 0
-        b.len = 0
+    cdef uint32_t pos, w, x, k, c, n
+    if b.late_len and (b.head == b.len or b.late[0] < b.pos[b.head]):
+        pos = b.late[0]
+        b.late_len -= 1
+        n = b.late_len
+        if n:                                 # sift the last element down from the root
+            x = b.late[n]
+            k = 0
+            while True:
+                c = 2 * k + 1
+                if c >= n:
+                    break
+                if c + 1 < n and b.late[c + 1] < b.late[c]:
+                    c += 1
+                if b.late[c] >= x:
+                    break
+                b.late[k] = b.late[c]
+                k = c
+            b.late[k] = x
+    else:
+        pos = b.pos[b.head]
+        b.head += 1
+    if b.head == b.len and b.late_len == 0:
         w = r >> 6
         q.bits[w] &= ~(1ULL << (r & 63))
         if q.bits[w] == 0:
@@ -734,7 +769,7 @@ cdef int merge_huge(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
         memset(q.bucket_of, 0xFF, t.n_ids * sizeof(uint32_t))
         status = 0
         for i in range(n):
-            if w.pair[i] != NOT_FOUND and bq_push(&q, w.pair[i], i) < 0:
+            if w.at[i].pair != NOT_FOUND and bq_push(&q, w.at[i].pair, i) < 0:
                 status = -1
                 break
         q.lowest = 0
@@ -743,14 +778,14 @@ cdef int merge_huge(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
             if r == NOT_FOUND:
                 break
             i = bq_pop(&q, r)
-            if w.pair[i] != r:
+            if w.at[i].pair != r:
                 continue                  # stale entry
             parts_join(t, &w, n, i, r)
-            if w.pair[i] != NOT_FOUND and bq_push(&q, w.pair[i], i) < 0:
+            if w.at[i].pair != NOT_FOUND and bq_push(&q, w.at[i].pair, i) < 0:
                 status = -1
             if i > 0:
-                k = w.prv[i]
-                if w.pair[k] != NOT_FOUND and bq_push(&q, w.pair[k], k) < 0:
+                k = w.at[i].prv
+                if w.at[k].pair != NOT_FOUND and bq_push(&q, w.at[k].pair, k) < 0:
                     status = -1
         if status == 0:
             status = parts_emit(&w, n, out)
@@ -758,6 +793,7 @@ cdef int merge_huge(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
     if q.buckets != NULL:
         for i in range(q.n_buckets):
             free(q.buckets[i].pos)
+            free(q.buckets[i].late)
     free(q.buckets)
     free(q.bucket_of)
     free(q.bits)

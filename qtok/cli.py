@@ -160,17 +160,12 @@ def _verify_files(paths: Sequence[str]) -> Iterator[str]:
 
 
 def _bundled_corpus_dir() -> str:
-    try:
-        from importlib.resources import files
-        folder = files("qtok._corpus")
-        candidate = os.fspath(folder)          # a real folder for installed and editable trees
+    # Installed: qtok/_corpus (setuptools maps corpora/ there).  A source
+    # checkout or an editable install: corpora/ next to the qtok folder.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for candidate in (os.path.join(here, "_corpus"), os.path.join(os.path.dirname(here), "corpora")):
         if os.path.isdir(candidate):
             return candidate
-    except (ImportError, TypeError):
-        pass
-    candidate = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "corpora")
-    if os.path.isdir(candidate):
-        return candidate
     raise UserError("the bundled corpus is missing from this installation; give paths to verify")
 
 
