@@ -8,13 +8,14 @@ cdef enum:
     # vocabulary may hold up to 2**21 - 1 ids (Qwen has 151,646).
     ID_BITS = 21
     ID_MASK = 2097151
-    # The piece cache: 16,384 entries of 64 bytes per encoding thread.
-    CACHE_SLOTS = 16384
-    CACHE_MAX_BYTES = 32   # longer pieces are not cached
-    CACHE_MAX_IDS = 5      # nor pieces that merge into more tokens
-    CACHE_POOL = 16        # tables kept per vocabulary (threads at once)
-    SHORT_SLOTS = 32768    # the cache of pieces of up to 16 bytes (64 bytes each)
-    SHORT_MAX_IDS = 11
+    # The piece caches, per encoding thread (see "the piece caches" in _bpe.pyx).
+    CACHE_POOL = 16        # caches kept per vocabulary (threads at once)
+    BIG_SLOTS = 65536      # index of the cache of other pieces (24 bytes each)
+    BIG_ARENA = 8388608    # its storage for their bytes and ids
+    BIG_MAX_PIECE = 4096   # longer pieces are not cached
+    PAIR_CACHE_SLOTS = 32768   # recent pair-table answers (8 bytes each)
+    SHORT_SLOTS = 131072   # the cache of pieces of up to 16 bytes (32 bytes each)
+    SHORT_MAX_IDS = 3
 
 
 cdef struct TokenVec:
@@ -47,16 +48,7 @@ cdef struct Tables:
     uint32_t max_token_len   # longest regular token, in bytes
 
 
-cdef struct CacheEntry:      # 64 bytes: one cache line
-    uint64_t hash            # 0: empty
-    uint32_t ids[CACHE_MAX_IDS]
-    uint8_t len
-    uint8_t n_ids
-    uint8_t pad[2]
-    uint8_t piece[CACHE_MAX_BYTES]
-
-
-cdef struct ShortEntry:      # 64 bytes: a piece of up to 16 bytes and its ids
+cdef struct ShortEntry:      # 32 bytes: a piece of up to 16 bytes and its ids
     uint64_t w0              # the piece's bytes as two zero-padded words
     uint64_t w1
     uint32_t ids[SHORT_MAX_IDS]
@@ -65,9 +57,21 @@ cdef struct ShortEntry:      # 64 bytes: a piece of up to 16 bytes and its ids
     uint8_t pad[2]
 
 
+cdef struct BigSlot:         # an entry of the cache of longer pieces
+    uint64_t hash            # 0: empty
+    uint32_t off             # where its bytes, then its ids, start in the arena
+    uint32_t len             # bytes of the piece
+    uint32_t n_ids
+    uint32_t pad
+
+
 cdef struct PieceCache:
     ShortEntry* short        # every piece of 2..16 bytes, tokens included
-    CacheEntry* long         # merged pieces of 17..32 bytes
+    BigSlot* big             # other merged pieces of up to BIG_MAX_PIECE bytes
+    uint8_t* arena
+    size_t arena_used
+    size_t big_entries
+    uint64_t* pair_cache     # compact copy of the pair-table answers in use
 
 
 cdef struct CachePool:

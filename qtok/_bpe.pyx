@@ -428,10 +428,33 @@ cdef inline int push(TokenVec* v, uint32_t x) noexcept nogil:
 
 cdef enum:
     SMALL_PIECE = 64      # up to this many bytes: merge_small
+    STACK_PIECE = 256     # up to this many bytes merge_heap works on the stack
     HUGE_PIECE = 4096     # from this many bytes: merge_huge
 
 
-cdef int merge_small(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
+cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t a,
+                                      uint32_t b) noexcept nogil:
+    """pair_rank() through a small direct-mapped cache of recent answers
+    (found or not).  The pair table is megabytes with one useful word per
+    cache line; the pairs one text keeps asking about fit in a few hundred
+    kilobytes when packed, so most questions are answered from L2.
+    An entry is 1 << 63 | (a << 42 | b << 21) | (rank + 1, or 0 for none)."""
+    cdef uint64_t key, e, i
+    cdef uint32_t r
+    if cache == NULL:
+        return pair_rank(t, a, b)
+    key = (<uint64_t>a << ID_BITS) | b
+    i = (key * 0x9E3779B97F4A7C15ULL) >> (64 - 15)
+    e = cache[i]
+    if (e >> ID_BITS) == ((1ULL << 42) | key):
+        return <uint32_t>(e & ID_MASK) - 1          # NOT_FOUND comes back as 0 - 1
+    r = pair_rank(t, a, b)
+    cache[i] = (((1ULL << 42) | key) << ID_BITS) | (<uint64_t>r + 1 if r != NOT_FOUND else 0)
+    return r
+
+
+cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
+                     TokenVec* out) noexcept nogil:
     """tok[0..m) are the parts' ranks; pair[i] joins tok[i] and tok[i+1]."""
     cdef uint32_t tok[SMALL_PIECE]
     cdef uint32_t pair[SMALL_PIECE]
@@ -456,9 +479,9 @@ cdef int merge_small(const Tables* t, const uint8_t* p, size_t n, TokenVec* out)
         for i in range(best_i + 1, m):
             tok[i] = tok[i + 1]
             pair[i] = pair[i + 1]
-        pair[best_i] = pair_rank(t, best, tok[best_i + 1]) if best_i + 1 < m else NOT_FOUND
+        pair[best_i] = pair_rank_cached(t, pair_cache, best, tok[best_i + 1]) if best_i + 1 < m else NOT_FOUND
         if best_i > 0:
-            pair[best_i - 1] = pair_rank(t, tok[best_i - 1], best)
+            pair[best_i - 1] = pair_rank_cached(t, pair_cache, tok[best_i - 1], best)
     for i in range(m):
         if push(out, tok[i]) < 0:
             return -1
@@ -511,11 +534,16 @@ cdef struct Part:
 cdef struct Parts:
     # The linked list of parts shared by merge_heap and merge_huge.
     Part* at
+    bint owned           # at was malloc'ed here (not a caller's stack buffer)
+    uint64_t* pair_cache # see pair_rank_cached; may be NULL
 
 
-cdef int parts_init(const Tables* t, const uint8_t* p, size_t n, Parts* w) noexcept nogil:
+cdef int parts_init(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
+                    Parts* w, Part* buf) noexcept nogil:
     cdef size_t i
-    w.at = <Part*>malloc((n + 1) * sizeof(Part))
+    w.pair_cache = pair_cache
+    w.owned = buf == NULL
+    w.at = <Part*>malloc((n + 1) * sizeof(Part)) if buf == NULL else buf
     if w.at == NULL:
         return -1
     for i in range(n):
@@ -527,7 +555,8 @@ cdef int parts_init(const Tables* t, const uint8_t* p, size_t n, Parts* w) noexc
 
 
 cdef void parts_free(Parts* w) noexcept nogil:
-    free(w.at)
+    if w.owned:
+        free(w.at)
     w.at = NULL
 
 
@@ -542,12 +571,12 @@ cdef inline void parts_join(const Tables* t, Parts* w, size_t n, size_t i, uint3
     k = a[i].nxt
     if k < n:
         a[k].prv = i
-        a[i].pair = pair_rank(t, r, a[k].tok)
+        a[i].pair = pair_rank_cached(t, w.pair_cache, r, a[k].tok)
     else:
         a[i].pair = NOT_FOUND
     if i > 0:
         k = a[i].prv
-        a[k].pair = pair_rank(t, a[k].tok, r)
+        a[k].pair = pair_rank_cached(t, w.pair_cache, a[k].tok, r)
 
 
 cdef int parts_emit(Parts* w, size_t n, TokenVec* out) noexcept nogil:
@@ -559,17 +588,28 @@ cdef int parts_emit(Parts* w, size_t n, TokenVec* out) noexcept nogil:
     return 0
 
 
-cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
+cdef int merge_heap(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
+                    TokenVec* out) noexcept nogil:
     cdef Parts w
-    memset(&w, 0, sizeof(Parts))
-    cdef uint64_t* heap = <uint64_t*>malloc((3 * n + 16) * sizeof(uint64_t))
+    cdef Part part_buf[STACK_PIECE + 1]
+    cdef uint64_t heap_buf[3 * STACK_PIECE + 16]
+    cdef bint on_stack = n <= STACK_PIECE
+    cdef uint64_t* heap
+    cdef Part* parts_at = NULL
+    if on_stack:
+        heap = &heap_buf[0]
+        parts_at = &part_buf[0]
+    else:
+        heap = <uint64_t*>malloc((3 * n + 16) * sizeof(uint64_t))
     cdef size_t heap_len = 0, i, k
     cdef uint64_t key
     cdef uint32_t r
     cdef int status = -1
-    if heap == NULL or parts_init(t, p, n, &w) < 0:
+    memset(&w, 0, sizeof(Parts))
+    if heap == NULL or parts_init(t, pair_cache, p, n, &w, parts_at) < 0:
         parts_free(&w)
-        free(heap)
+        if not on_stack:
+            free(heap)
         return -1
     for i in range(n):
         if w.at[i].pair != NOT_FOUND:
@@ -603,7 +643,8 @@ cdef int merge_heap(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
                 heap_len += 1
     status = parts_emit(&w, n, out)
     parts_free(&w)
-    free(heap)
+    if not on_stack:
+        free(heap)
     return status
 
 
@@ -751,7 +792,8 @@ cdef inline uint32_t bq_pop(BucketQueue* q, uint32_t r) noexcept nogil:
     return pos
 
 
-cdef int merge_huge(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
+cdef int merge_huge(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
+                    TokenVec* out) noexcept nogil:
     cdef Parts w
     cdef BucketQueue q
     cdef size_t i, k
@@ -764,7 +806,8 @@ cdef int merge_huge(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) 
     q.summary = <uint64_t*>calloc((q.n_words >> 6) + 1, sizeof(uint64_t))
     q.cap_buckets = 64
     q.buckets = <Bucket*>malloc(q.cap_buckets * sizeof(Bucket))
-    if (parts_init(t, p, n, &w) == 0 and q.bucket_of != NULL and q.bits != NULL
+    memset(&w, 0, sizeof(Parts))
+    if (parts_init(t, pair_cache, p, n, &w, NULL) == 0 and q.bucket_of != NULL and q.bits != NULL
             and q.summary != NULL and q.buckets != NULL):
         memset(q.bucket_of, 0xFF, t.n_ids * sizeof(uint32_t))
         status = 0
@@ -815,60 +858,127 @@ cdef inline int push_cached(TokenVec* out, const uint32_t* ids, size_t k) noexce
     return 0
 
 
-cdef int encode_short(const Tables* t, ShortEntry* cache, const uint8_t* p, size_t n,
+# The big cache: an open-addressing index of BigSlot over an arena holding
+# each piece's bytes and ids.  Entries are never removed one by one; when the
+# arena or the index fills up, the whole cache is emptied at once (cheap, and
+# it keeps memory bounded).
+
+cdef inline const BigSlot* big_find(const PieceCache* c, const uint8_t* p, size_t n,
+                                    uint64_t h) noexcept nogil:
+    cdef size_t i = h & (BIG_SLOTS - 1)
+    cdef const BigSlot* e
+    h |= 1                                # never 0, the empty mark
+    while c.big[i].hash != 0:
+        e = &c.big[i]
+        if e.hash == h and e.len == n and memcmp(c.arena + e.off, p, n) == 0:
+            return e
+        i = (i + 1) & (BIG_SLOTS - 1)
+    return NULL
+
+
+cdef inline const uint32_t* big_ids(const PieceCache* c, const BigSlot* e) noexcept nogil:
+    return <const uint32_t*>(c.arena + e.off + ((e.len + 3) & ~(<size_t>3)))
+
+
+cdef void big_store(PieceCache* c, const uint8_t* p, size_t n, uint64_t h,
+                    const uint32_t* ids, size_t k) noexcept nogil:
+    cdef size_t need = ((n + 3) & ~(<size_t>3)) + k * sizeof(uint32_t), i
+    cdef BigSlot* e
+    cdef uint8_t* a
+    if need > BIG_ARENA:
+        return
+    if c.arena_used + need > BIG_ARENA or 10 * (c.big_entries + 1) > 7 * BIG_SLOTS:
+        memset(c.big, 0, BIG_SLOTS * sizeof(BigSlot))       # full: start afresh
+        c.arena_used = 0
+        c.big_entries = 0
+    i = h & (BIG_SLOTS - 1)
+    while c.big[i].hash != 0:
+        i = (i + 1) & (BIG_SLOTS - 1)
+    e = &c.big[i]
+    e.hash = h | 1
+    e.off = <uint32_t>c.arena_used
+    e.len = <uint32_t>n
+    e.n_ids = <uint32_t>k
+    a = c.arena + c.arena_used
+    memcpy(a, p, n)
+    memcpy(a + ((n + 3) & ~(<size_t>3)), ids, k * sizeof(uint32_t))
+    c.arena_used += need
+    c.big_entries += 1
+
+
+cdef inline int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
+                          TokenVec* out) noexcept nogil:
+    cdef uint64_t* pc = c.pair_cache if c != NULL else NULL
+    if n <= SMALL_PIECE:
+        return merge_small(t, pc, p, n, out)
+    return merge_heap(t, pc, p, n, out) if n < HUGE_PIECE else merge_huge(t, pc, p, n, out)
+
+
+cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
                       uint64_t w0, uint64_t w1, uint64_t h, TokenVec* out) noexcept nogil:
-    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them): the
-    cache first, then the vocabulary, then BPE."""
+    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them).
+
+    The short cache is two-way set-associative: a piece may sit in either
+    entry of its pair (one 64-byte line); a new piece goes in front and the
+    older one moves behind.  Pieces that merge into more than SHORT_MAX_IDS
+    tokens go to the big cache instead."""
     cdef uint32_t r
-    cdef size_t before
+    cdef size_t before, k
     cdef ShortEntry* e = NULL
+    cdef const BigSlot* b
     if cache != NULL:
-        e = &cache[(h >> 17) & (SHORT_SLOTS - 1)]
-        if e.len == n and e.w0 == w0 and e.w1 == w1:
-            return push_cached(out, e.ids, e.n_ids)
+        e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
+        if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
+            return push_cached(out, e[0].ids, e[0].n_ids)
+        if e[1].len == n and e[1].w0 == w0 and e[1].w1 == w1:
+            return push_cached(out, e[1].ids, e[1].n_ids)
     before = out.len
     r = lookup_hashed(t, p, n, h, w0) if n <= t.max_token_len else NOT_FOUND
     if r != NOT_FOUND:
         if push(out, r) < 0:
             return -1
-    elif merge_small(t, p, n, out) < 0:
-        return -1
-    if e != NULL and out.len - before <= SHORT_MAX_IDS:
-        e.w0 = w0
-        e.w1 = w1
-        e.len = <uint8_t>n
-        e.n_ids = <uint8_t>(out.len - before)
-        memcpy(e.ids, out.data + before, (out.len - before) * sizeof(uint32_t))
+    else:
+        if cache != NULL:
+            b = big_find(cache, p, n, h)
+            if b != NULL:
+                return push_cached(out, big_ids(cache, b), b.n_ids)
+        if merge_any(t, cache, p, n, out) < 0:
+            return -1
+    if e == NULL:
+        return 0
+    k = out.len - before
+    if k <= SHORT_MAX_IDS:
+        e[1] = e[0]
+        e[0].w0 = w0
+        e[0].w1 = w1
+        e[0].len = <uint8_t>n
+        e[0].n_ids = <uint8_t>k
+        memcpy(e[0].ids, out.data + before, k * sizeof(uint32_t))
+    else:
+        big_store(cache, p, n, h, out.data + before, k)
     return 0
 
 
-cdef int encode_long(const Tables* t, CacheEntry* cache, const uint8_t* p, size_t n,
+cdef int encode_long(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
                      uint64_t w0, uint64_t h, TokenVec* out) noexcept nogil:
-    """A piece of more than 16 bytes (w0: its first 8; h: hash_bytes of it)."""
+    """A piece of more than 16 bytes (w0: its first 8; h: hash_bytes of it):
+    the vocabulary, then the big cache, then BPE."""
     cdef uint32_t r
     cdef size_t before
-    cdef CacheEntry* e = NULL
+    cdef const BigSlot* b
     if n <= t.max_token_len:
         r = lookup_hashed(t, p, n, h, w0)
         if r != NOT_FOUND:
             return push(out, r)
-    if n > SMALL_PIECE:
-        return merge_heap(t, p, n, out) if n < HUGE_PIECE else merge_huge(t, p, n, out)
-    if cache == NULL or n > CACHE_MAX_BYTES:
-        return merge_small(t, p, n, out)
-    h |= 1                               # never 0, the empty mark
-    e = &cache[(h >> 17) & (CACHE_SLOTS - 1)]
-    if e.hash == h and e.len == n and memcmp(e.piece, p, n) == 0:
-        return push_cached(out, e.ids, e.n_ids)
+    if cache == NULL or n > BIG_MAX_PIECE:
+        return merge_any(t, cache, p, n, out)
+    b = big_find(cache, p, n, h)
+    if b != NULL:
+        return push_cached(out, big_ids(cache, b), b.n_ids)
     before = out.len
-    if merge_small(t, p, n, out) < 0:
+    if merge_any(t, cache, p, n, out) < 0:
         return -1
-    if out.len - before <= CACHE_MAX_IDS:
-        e.hash = h
-        e.len = <uint8_t>n
-        e.n_ids = <uint8_t>(out.len - before)
-        memcpy(e.piece, p, n)
-        memcpy(e.ids, out.data + before, (out.len - before) * sizeof(uint32_t))
+    big_store(cache, p, n, h, out.data + before, out.len - before)
     return 0
 
 
@@ -900,7 +1010,6 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
     cdef size_t i = 0, end, head = 0, tail = 0
     cdef int status
     cdef ShortEntry* short_cache = cache.short if cache != NULL else NULL
-    cdef CacheEntry* long_cache = cache.long if cache != NULL else NULL
     while True:
         while tail - head < LOOKAHEAD and i < n:
             end = piece_end(s, n, i)
@@ -912,7 +1021,7 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
                     load16(s + i, q.n, n - i, &q.w0, &q.w1)
                     q.h = hash16(q.w0, q.w1, q.n)
                     if short_cache != NULL:
-                        prefetch(&short_cache[(q.h >> 17) & (SHORT_SLOTS - 1)])
+                        prefetch(&short_cache[(q.h >> 17) & (SHORT_SLOTS - 2)])
                 else:
                     memcpy(&q.w0, s + i, 8)
                     q.h = hash_bytes(s + i, q.n)
@@ -927,9 +1036,9 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
         if q.n == 1:
             status = push(out, t.byte_rank[s[q.start]])
         elif q.n <= 16:
-            status = encode_short(t, short_cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
+            status = encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
         else:
-            status = encode_long(t, long_cache, s + q.start, q.n, q.w0, q.h, out)
+            status = encode_long(t, cache, s + q.start, q.n, q.w0, q.h, out)
         if status < 0:
             return -1
 
@@ -948,12 +1057,20 @@ cdef PieceCache* pool_acquire(CachePool* pool, int* slot) noexcept nogil:
             c = &pool.tables[k]
             if c.short == NULL:
                 c.short = <ShortEntry*>calloc(SHORT_SLOTS, sizeof(ShortEntry))
-                c.long = <CacheEntry*>calloc(CACHE_SLOTS, sizeof(CacheEntry))
-                if c.short == NULL or c.long == NULL:
+                c.big = <BigSlot*>calloc(BIG_SLOTS, sizeof(BigSlot))
+                c.arena = <uint8_t*>malloc(BIG_ARENA)
+                c.pair_cache = <uint64_t*>calloc(PAIR_CACHE_SLOTS, sizeof(uint64_t))
+                c.arena_used = 0
+                c.big_entries = 0
+                if c.short == NULL or c.big == NULL or c.arena == NULL or c.pair_cache == NULL:
                     free(c.short)
-                    free(c.long)
+                    free(c.big)
+                    free(c.arena)
+                    free(c.pair_cache)
                     c.short = NULL
-                    c.long = NULL
+                    c.big = NULL
+                    c.arena = NULL
+                    c.pair_cache = NULL
                     atomic_release(&pool.busy[k])
                     break
             slot[0] = k
@@ -1047,7 +1164,9 @@ cdef class CoreBPE:
         free(self.t.byte_pair)
         for k in range(CACHE_POOL):
             free(self.pool.tables[k].short)
-            free(self.pool.tables[k].long)
+            free(self.pool.tables[k].big)
+            free(self.pool.tables[k].arena)
+            free(self.pool.tables[k].pair_cache)
 
     # -- building --------------------------------------------------------
 

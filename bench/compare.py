@@ -1,0 +1,345 @@
+"""One table: qtok against tiktoken, HF tokenizers and the other installed peers.
+
+    python bench/compare.py              # a few minutes
+    python bench/compare.py --quick      # under a minute: fewer lines, fewer rounds
+    python bench/compare.py --markdown   # the same table as Markdown
+
+Every encoder runs in a child process of its own (``worker.py``): caches and
+memory of one never help or hurt another, the first pass really meets unseen
+text, and a crash is contained (reported as "crash").  The ratios are to
+tiktoken's figure from the same run, so they compare like with like even when
+the machine is busy.  See ``bench/README.md`` for what every row means.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import references as ref  # noqa: E402
+from encoders import ADAPTERS  # noqa: E402
+from worker import ChildRun, run_isolated  # noqa: E402
+
+BASELINE = "tiktoken"
+CORPUS_TASKS = ["first", "whole", "lines", "batch1", "batch2", "list", "numpy", "count", "decode"]
+PATH_TASKS = [f"path:{name}" for name in ref.PATHOLOGICAL]
+
+
+@dataclass
+class Settings:
+    rounds: int
+    max_lines: int | None
+    load_runs: int
+    path_chars: int
+    task_timeout: float
+
+
+FULL = Settings(rounds=3, max_lines=None, load_runs=3, path_chars=ref.PATHOLOGICAL_CHARS,
+                task_timeout=120.0)
+# --quick: 100 lines per file (~0.35 MB), best of 2, one load, pathological
+# inputs of 500k characters (HF alone spends ~1 s per 1M; they stay big enough
+# for anything quadratic to show).
+QUICK = Settings(rounds=2, max_lines=100, load_runs=1, path_chars=ref.PATHOLOGICAL_CHARS // 2,
+                 task_timeout=60.0)
+
+
+# -- running ---------------------------------------------------------------------------
+
+def ensure_hf_cache() -> None:
+    """Build the HF tokenizer.json once, outside any timed load."""
+    if not ref.hf_cache_path().is_file():
+        print("building the HF reference tokenizer.json (once) ...", file=sys.stderr)
+        run_isolated("hf", [])
+
+
+def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
+                cpu_time: bool = False) -> dict[str, ChildRun]:
+    runs: dict[str, ChildRun] = {}
+    for key in keys:
+        t0 = time.perf_counter()
+        log(f"{ADAPTERS[key].label}: measuring ...")
+        run = run_isolated(key, CORPUS_TASKS + PATH_TASKS, rounds=settings.rounds,
+                           max_lines=settings.max_lines, path_chars=settings.path_chars,
+                           task_timeout=settings.task_timeout, cpu_time=cpu_time)
+        # Extra fresh processes that only load, for a steadier load time.
+        for _ in range(settings.load_runs - 1):
+            if run.unavailable:
+                break
+            run.loads.extend(run_isolated(key, []).loads)
+        runs[key] = run
+        log(f"{ADAPTERS[key].label}: done in {time.perf_counter() - t0:.1f} s"
+            + (f" ({run.unavailable})" if run.unavailable else ""))
+    return runs
+
+
+# -- the table ------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    label: str
+    unit: str
+    value: Callable[[ChildRun], float | str | None]
+    ratio: bool = True          # show value / tiktoken's value
+    fmt: str = "{:.1f}"
+    task: str = ""              # the worker task behind it, to flag inexact results
+
+
+def mbps(task: str) -> Callable[[ChildRun], float | str | None]:
+    def get(run: ChildRun) -> float | str | None:
+        r = run.results.get(task)
+        if r is None or "skipped" in r:
+            return None
+        if "failed" in r:
+            return r["failed"]
+        return r["MB/s"]
+    return get
+
+
+def quotient(top: str, bottom: str) -> Callable[[ChildRun], float | None]:
+    def get(run: ChildRun) -> float | None:
+        a, b = mbps(top)(run), mbps(bottom)(run)
+        return a / b if isinstance(a, float) and isinstance(b, float) else None
+    return get
+
+
+def best_load(field_: str) -> Callable[[ChildRun], float | None]:
+    def get(run: ChildRun) -> float | None:
+        values = [load[field_] for load in run.loads if load.get(field_) is not None]
+        return min(values) if values else None
+    return get
+
+
+def size_label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def rows(settings: Settings) -> list[Row]:
+    r = settings.rounds
+    out = [
+        Row("first pass, whole files (fresh process)", "MB/s", mbps("first"), task="first"),
+        Row(f"best of {r}, whole files", "MB/s", mbps("whole"), task="whole"),
+        Row(f"best of {r}, line by line", "MB/s", mbps("lines"), task="lines"),
+        Row("batch of ~9 KB docs, 1 thread", "MB/s", mbps("batch1"), task="batch1"),
+        Row("batch of ~9 KB docs, 2 threads", "MB/s", mbps("batch2"), task="batch2"),
+        Row("batch: 2 threads / 1 thread", "x", quotient("batch2", "batch1"), ratio=False,
+            fmt="{:.2f}"),
+        Row("encode (list), whole files", "MB/s", mbps("list"), task="list"),
+        Row("encode_to_numpy, whole files", "MB/s", mbps("numpy"), task="numpy"),
+        Row("numpy / list", "x", quotient("numpy", "list"), ratio=False, fmt="{:.2f}"),
+        Row("count, whole files", "MB/s", mbps("count"), task="count"),
+        Row("decode (MB/s of text out)", "MB/s", mbps("decode"), task="decode"),
+        Row("import module (fresh process)", "ms", best_load("import_ms")),
+        Row("load vocabulary (fresh process)", "ms", best_load("load_ms")),
+        Row("RSS after load", "MB", best_load("rss_after_mb")),
+    ]
+    for task in PATH_TASKS:
+        out.append(Row(f"{size_label(settings.path_chars)} chars: {task[5:]}", "MB/s", mbps(task),
+                       task=task))
+    return out
+
+
+@dataclass
+class Exactness:
+    corpus: list[str]           # corpus tasks whose ids differ from tiktoken's
+    pathological: list[str]     # pathological tasks whose ids differ from HF's / tiktoken's
+    corpus_checked: bool = True
+
+    def verdict(self) -> str:
+        corpus = ("corpus: not measured" if not self.corpus_checked
+                  else "corpus: exact" if not self.corpus
+                  else f"corpus: DIFFERS ({', '.join(self.corpus)})")
+        path = ("pathological: exact" if not self.pathological
+                else f"pathological: DIFFERS ({', '.join(t[5:] for t in self.pathological)})")
+        return f"{corpus}; {path}"
+
+
+def exactness(runs: dict[str, ChildRun]) -> dict[str, Exactness]:
+    """Per encoder: does it give tiktoken's ids on the corpus, and HF's (the
+    reference, and tiktoken's where it survives) on the pathological inputs?
+    Compared by digest of the ids, task by task."""
+    base = runs.get(BASELINE)
+    hf = runs.get("hf")
+    out: dict[str, Exactness] = {}
+    for key, run in runs.items():
+        if run.unavailable:
+            continue
+        corpus = []
+        for task in CORPUS_TASKS:
+            mine = run.results.get(task, {}).get("digest")
+            theirs = base.results.get(task, {}).get("digest") if base else None
+            if mine and theirs and mine != theirs:
+                corpus.append(task)
+            if run.results.get(task, {}).get("roundtrip") is False:
+                corpus.append(task)          # decode did not give the text back
+        # count has no ids to digest: its total must be tiktoken's number of ids.
+        counted = run.results.get("count", {}).get("tokens")
+        expected = base.results.get("whole", {}).get("tokens") if base else None
+        if counted is not None and expected is not None and counted != expected:
+            corpus.append("count")
+        path = []
+        for task in PATH_TASKS:
+            mine = run.results.get(task, {}).get("digest")
+            refs = [r.results.get(task, {}).get("digest") for r in (hf, base) if r and r is not run]
+            if mine and any(d and d != mine for d in refs):
+                path.append(task)
+        checked = any("digest" in run.results.get(task, {}) for task in CORPUS_TASKS)
+        out[key] = Exactness(corpus, path, corpus_checked=checked)
+    return out
+
+
+def cell(value: float | str | None, base: float | str | None, row: Row, flagged: bool) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value                        # "crash" / "timeout"
+    text = row.fmt.format(value)
+    if row.ratio and isinstance(base, float) and base > 0:
+        text += f" ({value / base:.2f}x)"
+    return text + (" inexact" if flagged else "")
+
+
+def build_table(runs: dict[str, ChildRun], settings: Settings) -> tuple[list[str], list[list[str]]]:
+    keys = [k for k, run in runs.items() if not run.unavailable]
+    header = ["mode", "unit"] + [ADAPTERS[k].label for k in keys]
+    checks = exactness(runs)
+    body = []
+    for row in rows(settings):
+        base = row.value(runs[BASELINE]) if BASELINE in keys else None
+        cells = [cell(row.value(runs[k]), base if k != BASELINE else None, row,
+                      flagged=bool(row.task) and row.task in checks[k].corpus + checks[k].pathological)
+                 for k in keys]
+        if any(c != "-" for c in cells):
+            body.append([row.label, row.unit] + cells)
+    body.append(["exact (ids equal tiktoken's / HF's)", ""] + [
+        "yes" if not (checks[k].corpus or checks[k].pathological) else "NO" for k in keys])
+    return header, body
+
+
+def render(header: list[str], body: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w)   # noqa: E731
+                              for i, (c, w) in enumerate(zip(r, widths)))
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(header), rule] + [fmt(r) for r in body])
+
+
+# -- the context a reader needs --------------------------------------------------------
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, {platform.system()}"
+
+
+def preamble(runs: dict[str, ChildRun], settings: Settings, texts: dict[str, str],
+             argv: list[str], markdown: bool, cpu_time: bool) -> list[str]:
+    folder = ref.corpus_dir()
+    nbytes = ref.utf8_len(texts.values())
+    corpus = (f"corpus: {os.path.relpath(folder, ref.ROOT)}: {len(texts)} files, "
+              f"{nbytes / 1e6:.2f} MB of NFC text"
+              + (f" (first {settings.max_lines} lines of each)" if settings.max_lines else "")
+              if folder else "corpus: none found, corpus rows not measured")
+    lines = [
+        f"command: python bench/compare.py {' '.join(shlex.quote(a) for a in argv)}".rstrip(),
+        f"date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+        f"machine: {machine()}",
+        corpus,
+        f"pathological inputs: {settings.path_chars:,} characters each",
+        "clock: " + ("CPU time of the process (batches: wall clock)" if cpu_time else "wall clock"),
+        "versions: " + ", ".join(f"{ADAPTERS[k].label} {ADAPTERS[k].version()}"
+                                 for k, r in runs.items() if not r.unavailable),
+        "cells: value (value / tiktoken's value in this run); MB = 10^6 bytes of UTF-8; "
+        "for ms and MB rows lower is better",
+    ]
+    prefix = "- " if markdown else ""
+    return [prefix + line for line in lines]
+
+
+def notes(runs: dict[str, ChildRun], markdown: bool) -> list[str]:
+    out = []
+    for key, run in runs.items():
+        label = ADAPTERS[key].label
+        if run.unavailable:
+            out.append(f"{label}: skipped: {run.unavailable}")
+            continue
+        for note in (run.loads[0].get("notes") or []) if run.loads else []:
+            out.append(note)
+        for task, result in run.results.items():
+            if "failed" in result:
+                out.append(f"{label} on {task}: {result['failed']}: {result['detail']}")
+    for key, check in exactness(runs).items():
+        out.append(f"{ADAPTERS[key].label}: {check.verdict()}")
+    prefix = "- " if markdown else "  "
+    return [prefix + n for n in out]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="under a minute: a slice of the corpus")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--encoders", default=",".join(ADAPTERS),
+                        help=f"comma-separated subset of {','.join(ADAPTERS)}")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by the process's CPU time instead of the wall clock (steadier "
+                             "on a busy machine; batches stay on the wall clock)")
+    parser.add_argument("--json", metavar="PATH", help="also save every raw measurement here")
+    args = parser.parse_args(argv)
+
+    keys = [k.strip() for k in args.encoders.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in ADAPTERS]
+    if unknown:
+        parser.error(f"unknown encoder(s) {unknown}; choose from {list(ADAPTERS)}")
+    if BASELINE not in keys:
+        keys.insert(0, BASELINE)            # ratios need it
+    settings = QUICK if args.quick else FULL
+    texts = ref.load_corpus(settings.max_lines)
+    if not texts:
+        print("no corpus found (../shared/corpora/leipzig or corpora/): only the pathological "
+              "inputs and load times will be measured", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr)  # noqa: E731
+    if "hf" in keys:
+        ensure_hf_cache()
+    runs = measure_all(keys, settings, log, cpu_time=args.cpu_time)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {k: {"loads": r.loads, "results": r.results, "unavailable": r.unavailable}
+             for k, r in runs.items()}, indent=1))
+
+    header, body = build_table(runs, settings)
+    print("\n".join(preamble(runs, settings, texts, argv, args.markdown, args.cpu_time)))
+    print()
+    print(render(header, body, args.markdown))
+    print()
+    print("notes:")
+    print("\n".join(notes(runs, args.markdown)))
+    log("finished")
+    missing_required = [k for k in keys if runs[k].unavailable and ADAPTERS[k].required]
+    return 1 if missing_required else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

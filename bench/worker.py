@@ -1,0 +1,292 @@
+"""Measure one encoder in a process of its own (the child side of compare.py).
+
+    python bench/worker.py '{"encoder": "qtok", "tasks": ["first", "whole", "path:spaces"]}'
+
+Runs in a fresh interpreter so that the first pass really is over unseen
+text (no encoder's caches are warm), memory figures are this encoder's alone,
+and a crash (tiktoken overflows its stack on 1M spaces) takes down only this
+process.  It prints one JSON object per line, flushed at once, so the parent
+knows which task was running when a child died:
+
+    {"event": "loaded", ...}             the encoder is ready (load time, RSS)
+    {"event": "begin", "task": T}        about to run T
+    {"event": "result", "task": T, ...}  seconds, bytes, MB/s, digest of the ids
+    {"event": "unavailable", "reason"}   the encoder can't be loaded here
+
+Tasks (every time is the best of ``rounds`` unless said otherwise):
+    first        encode each corpus file once, right after loading (one pass)
+    whole        encode each corpus file
+    lines        encode each line of each file, one call per line
+    batch1/2     encode_ordinary_batch of ~9 KB documents on 1 / 2 threads
+    list/numpy   encode (tiktoken-style, special-token check) vs encode_to_numpy
+    count        count tokens without keeping them
+    decode       ids of each file back to text (MB/s of the text produced)
+    path:NAME    one 1M-character pathological input, one run: the first time
+                 this encoder meets that input, so no cache of pieces helps
+
+The parent's side is ``run_isolated`` at the end of this file: it starts the
+child, reads its lines, and after a crash starts a fresh child for the rest.
+"""
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty, Queue
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import references as ref  # noqa: E402
+from encoders import ADAPTERS, Loaded, Unavailable  # noqa: E402
+
+
+# -- the child's side ------------------------------------------------------------------
+
+def emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def rss_mb() -> dict[str, float]:
+    """Resident memory now and at its peak (Linux /proc; empty elsewhere)."""
+    out: dict[str, float] = {}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+#: The clock of every task but the batches: wall time by default; CPU time of
+#: the whole process (all its threads) with compare.py --cpu-time, which a busy
+#: machine disturbs far less, since time spent waiting for a core is not counted.
+clock: Callable[[], float] = time.perf_counter
+
+
+def best_of(rounds: int, fn: Callable[[], Any], timer: Callable[[], float] | None = None
+            ) -> tuple[float, Any]:
+    """Fastest of ``rounds`` calls, and the last call's result."""
+    timer = timer or clock
+    best = float("inf")
+    result = None
+    for _ in range(max(1, rounds)):
+        result = None           # free the last round's ids before timing the next
+        gc.collect()            # and don't charge this round for their garbage
+        t0 = timer()
+        result = fn()
+        best = min(best, timer() - t0)
+    return best, result
+
+
+def measure(task: str, enc: Loaded, texts: dict[str, str], rounds: int,
+            path_chars: int) -> dict[str, Any] | None:
+    """Run one task; None when this encoder has no API for it."""
+    files = list(texts.values())
+    nbytes = ref.utf8_len(files)
+
+    if task in ("first", "whole"):
+        seconds, ids = best_of(1 if task == "first" else rounds,
+                               lambda: [enc.encode(t) for t in files])
+        return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True),
+                    tokens=sum(map(len, ids)))
+    if task == "lines":
+        lines = ref.corpus_lines(texts)
+        seconds, ids = best_of(rounds, lambda: [enc.encode(t) for t in lines])
+        return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True),
+                    calls=len(lines))
+    if task in ("batch1", "batch2"):
+        if enc.batch is None:
+            return None
+        docs = ref.batch_documents(texts)
+        threads = int(task[-1])
+        # Always wall time: CPU time adds the threads up and hides any speed-up.
+        seconds, ids = best_of(rounds, lambda: enc.batch(docs, threads), timer=time.perf_counter)
+        return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True),
+                    docs=len(docs), threads=threads)
+    if task in ("list", "numpy"):
+        fn = enc.encode_checked if task == "list" else enc.encode_numpy
+        if fn is None:
+            return None
+        seconds, ids = best_of(rounds, lambda: [fn(t) for t in files])
+        return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True))
+    if task == "count":
+        if enc.count is None:
+            return None
+        seconds, counts = best_of(rounds, lambda: [enc.count(t) for t in files])
+        return dict(seconds=seconds, bytes=nbytes, tokens=sum(counts))
+    if task == "decode":
+        if enc.decode is None:
+            return None
+        ids = [enc.encode(t) for t in files]
+        seconds, out = best_of(rounds, lambda: [enc.decode(i) for i in ids])
+        return dict(seconds=seconds, bytes=ref.utf8_len(out), roundtrip=out == files)
+    if task.startswith("path:"):
+        text = ref.pathological_input(task[5:], path_chars)
+        seconds, ids = best_of(1, lambda: enc.encode(text))
+        return dict(seconds=seconds, bytes=ref.utf8_len(text), digest=ref.digest(ids),
+                    tokens=len(ids))
+    raise ValueError(f"unknown task {task!r}")
+
+
+def main(spec: dict[str, Any]) -> int:
+    global clock
+    if spec.get("cpu_time"):
+        clock = time.process_time
+    adapter = ADAPTERS[spec["encoder"]]
+    rounds = int(spec.get("rounds", 3))
+    path_chars = int(spec.get("path_chars", ref.PATHOLOGICAL_CHARS))
+    tasks = list(spec["tasks"])
+
+    # The references read the pattern from qtok; fetch it before the clock
+    # starts so other encoders' load times don't include importing qtok.
+    if not adapter.key.startswith("qtok"):
+        ref.qwen_pattern_and_specials()
+    gc.collect()
+    before = rss_mb()
+    t0 = time.perf_counter()
+    importlib.import_module(adapter.module)
+    t1 = time.perf_counter()
+    try:
+        enc = adapter.load()
+    except Unavailable as e:
+        emit("unavailable", reason=str(e))
+        return 0
+    t2 = time.perf_counter()
+    after = rss_mb()
+    emit("loaded", version=adapter.version(), import_ms=(t1 - t0) * 1e3, load_ms=(t2 - t1) * 1e3,
+         rss_before_mb=before.get("VmRSS"), rss_after_mb=after.get("VmRSS"),
+         rss_peak_mb=after.get("VmHWM"), notes=enc.notes)
+
+    texts = ref.load_corpus(spec.get("max_lines")) if any(
+        not t.startswith("path:") for t in tasks) else {}
+    for task in tasks:
+        if not task.startswith("path:") and not texts:
+            emit("result", task=task, skipped="no corpus")
+            continue
+        emit("begin", task=task)
+        result = measure(task, enc, texts, rounds, path_chars)
+        if result is None:
+            emit("result", task=task, skipped="no API")
+        else:
+            result["MB/s"] = result["bytes"] / result["seconds"] / 1e6
+            emit("result", task=task, **result)
+    return 0
+
+
+# -- the parent's side: run a worker, survive its crashes ----------------------------
+
+@dataclass
+class ChildRun:
+    """What one encoder's child processes reported."""
+    encoder: str
+    loads: list[dict[str, Any]] = field(default_factory=list)   # one per process started
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unavailable: str | None = None
+
+
+def _reader(stream, queue: Queue) -> None:
+    for line in stream:
+        queue.put(line)
+    queue.put(None)
+
+
+def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: int | None = None,
+                 path_chars: int = ref.PATHOLOGICAL_CHARS, task_timeout: float = 120.0,
+                 load_timeout: float = 120.0, stack_bytes: int | None = None,
+                 cpu_time: bool = False) -> ChildRun:
+    """Run ``tasks`` for one encoder in a child process.
+
+    If the child dies (a crash, or a task over ``task_timeout`` seconds, after
+    which it is killed) the task it was running is recorded as failed and a
+    fresh child carries on with the tasks after it.  ``stack_bytes`` caps the
+    child's main-thread stack, to probe with a margin whether an input is safe
+    to run in a process with the usual, larger, stack.
+    """
+    run = ChildRun(encoder)
+    remaining = list(tasks)
+    while True:
+        spec = dict(encoder=encoder, tasks=remaining, rounds=rounds, max_lines=max_lines,
+                    path_chars=path_chars, cpu_time=cpu_time)
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen([sys.executable, __file__, json.dumps(spec)],
+                                    stdout=subprocess.PIPE, stderr=err, text=True,
+                                    preexec_fn=_stack_limiter(stack_bytes))
+            lines: Queue = Queue()
+            threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
+            current: str | None = None
+            loaded = False
+            timed_out = False
+            while True:
+                try:
+                    line = lines.get(timeout=task_timeout if loaded else load_timeout)
+                except Empty:
+                    proc.kill()
+                    timed_out = True
+                    break
+                if line is None:
+                    break
+                msg = json.loads(line)
+                event = msg.pop("event")
+                if event == "loaded":
+                    loaded = True
+                    run.loads.append(msg)
+                elif event == "unavailable":
+                    run.unavailable = msg["reason"]
+                elif event == "begin":
+                    current = msg["task"]
+                elif event == "result":
+                    run.results[msg.pop("task")] = msg
+                    current = None
+            proc.wait()
+            err.seek(0)
+            stderr_tail = [s for s in err.read().strip().splitlines() if s.strip()][-1:]
+        if proc.returncode == 0 and not timed_out:
+            return run
+        why = "timeout" if timed_out else "crash"
+        detail = f"over {task_timeout:.0f} s, killed" if timed_out else (
+            _describe_exit(proc.returncode) + (f": {stderr_tail[0][:160]}" if stderr_tail else ""))
+        if current is None:
+            # Died while loading (or between tasks): nothing more to learn here.
+            run.unavailable = run.unavailable or f"worker {why} ({detail})"
+            return run
+        run.results[current] = dict(failed=why, detail=detail)
+        remaining = remaining[remaining.index(current) + 1:]
+        if not remaining:
+            return run
+
+
+def _stack_limiter(stack_bytes: int | None) -> Callable[[], None] | None:
+    if stack_bytes is None:
+        return None
+
+    def limit() -> None:        # runs in the child between fork and exec
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_STACK)
+        cap = stack_bytes if hard == resource.RLIM_INFINITY else min(stack_bytes, hard)
+        if soft == resource.RLIM_INFINITY or soft > cap:
+            resource.setrlimit(resource.RLIMIT_STACK, (cap, hard))
+    return limit
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[1])))

