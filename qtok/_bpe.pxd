@@ -32,6 +32,13 @@ cdef struct Slot:
     uint64_t meta           # 0: empty
 
 
+cdef struct DecodeEntry:
+    # id -> its bytes, for decoding: up to 8 bytes inline, longer ones in the blob.
+    uint64_t inline_bytes
+    uint32_t off
+    uint32_t len            # 0: no token has this id
+
+
 cdef struct Tables:
     # Everything the encoder and decoder read.  Built once, never written
     # afterwards, so any number of threads may share it.
@@ -44,6 +51,7 @@ cdef struct Tables:
     uint64_t* pairs          # (a, b) -> rank of a+b: (a << 42) | (b << 21) | (rank + 1)
     uint64_t pair_mask
     uint32_t* byte_pair      # 65,536 entries: rank of the two bytes (x, y), for first joins
+    DecodeEntry* dec         # n_ids entries, built from tok_start/tok_len/blob
     uint32_t byte_rank[256]  # rank of each single byte
     uint32_t max_token_len   # longest regular token, in bytes
 

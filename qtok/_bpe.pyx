@@ -26,6 +26,9 @@ from cpython.object cimport PyObject
 from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
+from operator import index as operator_index
+import array as _array
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memset
@@ -1162,6 +1165,7 @@ cdef class CoreBPE:
         free(self.t.slots)
         free(self.t.pairs)
         free(self.t.byte_pair)
+        free(self.t.dec)
         for k in range(CACHE_POOL):
             free(self.pool.tables[k].short)
             free(self.pool.tables[k].big)
@@ -1299,6 +1303,16 @@ cdef class CoreBPE:
         return 0
 
     cdef int _finish(self) except -1:
+        cdef uint32_t r, n
+        self.t.dec = <DecodeEntry*>calloc(self.t.n_ids, sizeof(DecodeEntry))
+        if self.t.dec == NULL:
+            raise MemoryError()
+        for r in range(self.t.n_ids):
+            n = self.t.tok_len[r]
+            self.t.dec[r].len = n
+            self.t.dec[r].off = <uint32_t>self.t.tok_start[r]
+            if n:
+                self.t.dec[r].inline_bytes = prefix8(self.t.blob + self.t.tok_start[r], n)
         self.id_objects = list(range(self.t.n_ids))
         return 0
 
@@ -1761,12 +1775,17 @@ cdef class CoreBPE:
 
     def decode_bytes(self, tokens):
         """Concatenated bytes of the ids in tokens (a list, tuple, uint32
-        array, or any iterable of ints)."""
+        array, or any iterable of ints).
+
+        Ids must be integers (int, numpy integers: anything with __index__);
+        a float or a str raises TypeError, as in tiktoken, rather than being
+        truncated into some other token."""
         cdef const uint32_t[::1] ids32
         cdef Py_ssize_t i, n
         cdef long long v
-        cdef uint64_t total = 0
-        cdef char* out
+        cdef int overflow
+        cdef uint32_t* ids
+        cdef PyObject* item
         if not isinstance(tokens, (list, tuple)):
             try:
                 ids32 = tokens
@@ -1774,44 +1793,79 @@ cdef class CoreBPE:
                 tokens = list(tokens)
             else:
                 return self._decode_u32(ids32)
+        if type(tokens) is not list:
+            tokens = list(tokens)
         n = len(tokens)
-        # Pass 1: check every id and add up the length.
-        for i in range(n):
-            item = tokens[i]
-            try:
-                v = item
-            except OverflowError:
-                raise _invalid_token(item) from None
-            if v < 0 or v >= self.t.n_ids or self.t.tok_len[v] == 0:
-                raise _invalid_token(item)
-            total += self.t.tok_len[v]
-        result = PyBytes_FromStringAndSize(NULL, total)
-        out = PyBytes_AS_STRING(result)
-        # Pass 2: copy.
-        for i in range(n):
-            v = tokens[i]
-            memcpy(out, self.t.blob + self.t.tok_start[v], self.t.tok_len[v])
-            out += self.t.tok_len[v]
-        return result
+        ids = <uint32_t*>malloc(n * sizeof(uint32_t) + 4)
+        if ids == NULL:
+            raise MemoryError()
+        try:
+            # Check and convert every id first, so a bad one raises before
+            # any work and names itself; exact ints take the fast path.
+            for i in range(n):
+                item = qtok_list_get(tokens, i)
+                if PyLong_CheckExact(<object>item):
+                    # Cython's conversion reads small ints' digits directly.
+                    try:
+                        v = <object>item
+                    except OverflowError:
+                        raise _invalid_token(<object>item) from None
+                else:
+                    try:
+                        v = operator_index(<object>item)
+                    except OverflowError:
+                        raise _invalid_token(<object>item) from None
+                    except TypeError:
+                        raise TypeError(f"token ids must be integers, got "
+                                        f"{type(<object>item).__name__} {<object>item!r}") from None
+                if v < 0 or v >= self.t.n_ids:
+                    raise _invalid_token(<object>item)
+                ids[i] = <uint32_t>v        # ids without a token: _decode_u32 names them
+            return self._decode_u32(<uint32_t[:n]>ids if n else _EMPTY_IDS)
+        finally:
+            free(ids)
 
     cdef object _decode_u32(self, const uint32_t[::1] ids):
+        """One pass: tokens of up to 8 bytes are copied from their decode
+        entry with a single 8-byte store (the buffer keeps 8 bytes of slack),
+        longer ones from the blob."""
         cdef Py_ssize_t i, n = ids.shape[0]
-        cdef uint32_t v
-        cdef uint64_t total = 0
-        cdef char* out
-        for i in range(n):
-            v = ids[i]
-            if v >= self.t.n_ids or self.t.tok_len[v] == 0:
-                raise _invalid_token(v)
-            total += self.t.tok_len[v]
-        result = PyBytes_FromStringAndSize(NULL, total)
-        out = PyBytes_AS_STRING(result)
-        with nogil:
-            for i in range(n):
-                v = ids[i]
-                memcpy(out, self.t.blob + self.t.tok_start[v], self.t.tok_len[v])
-                out += self.t.tok_len[v]
-        return result
+        cdef uint32_t v, k
+        cdef size_t used = 0, cap = <size_t>n * 6 + 64
+        cdef uint8_t* buf = <uint8_t*>malloc(cap)
+        cdef uint8_t* grown
+        cdef const DecodeEntry* e
+        cdef Py_ssize_t bad = -1
+        if buf == NULL:
+            raise MemoryError()
+        try:
+            with nogil:
+                for i in range(n):
+                    v = ids[i]
+                    if v >= self.t.n_ids or self.t.dec[v].len == 0:
+                        bad = i
+                        break
+                    e = &self.t.dec[v]
+                    k = e.len
+                    if used + k + 8 > cap:
+                        cap = 2 * cap + k + 8
+                        grown = <uint8_t*>realloc(buf, cap)
+                        if grown == NULL:
+                            bad = -2
+                            break
+                        buf = grown
+                    if k <= 8:
+                        memcpy(buf + used, &e.inline_bytes, 8)
+                    else:
+                        memcpy(buf + used, self.t.blob + e.off, k)
+                    used += k
+            if bad == -2:
+                raise MemoryError()
+            if bad >= 0:
+                raise _invalid_token(ids[bad])
+            return PyBytes_FromStringAndSize(<const char*>buf, used)
+        finally:
+            free(buf)
 
     def __reduce__(self):
         raise TypeError("CoreBPE is not pickled directly; pickle the Encoding that holds it")
@@ -1824,6 +1878,9 @@ class InvalidToken(ValueError, KeyError):
     so code written for either keeps working.
     """
     __str__ = ValueError.__str__
+
+
+_EMPTY_IDS = _array.array("I")
 
 
 def _invalid_token(token):

@@ -184,8 +184,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encode many texts on native threads (the GIL is released)."""
-        texts = self._prepare_batch(text)
-        return self._core.encode_ordinary_batch(texts, num_threads)
+        return self._batch(self._prepare_batch(text), num_threads)
 
     def encode_batch(self, text: Sequence[str], *, num_threads: int = 8,
                      allowed_special: Literal["all"] | AbstractSet[str] = set(),
@@ -197,22 +196,26 @@ class Encoding:
             allowed = self._check_special(t, allowed_special, disallowed_special)
         if allowed and any(s in t for t in texts for s in allowed):
             return [self.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
-        return self._core.encode_ordinary_batch(texts, num_threads)
+        return self._batch(texts, num_threads)
 
     def count_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[int]:
         """Token counts of many texts (special tokens counted as plain text)."""
-        return self._core.encode_ordinary_batch(self._prepare_batch(text), num_threads, True)
+        return self._batch(self._prepare_batch(text), num_threads, True)
 
     def _prepare_batch(self, texts: Sequence[str]) -> list[str]:
         if isinstance(texts, str):
             raise TypeError("expected a sequence of str, got a single str")
-        out = [self._prepare(t) for t in texts]
-        for i, t in enumerate(out):
-            try:
-                t.encode("utf-8") if not t.isascii() else None
-            except UnicodeEncodeError:
-                out[i] = self._fix_surrogates(t)
-        return out
+        return [self._prepare(t) for t in texts]
+
+    def _batch(self, texts: list[str], num_threads: int, as_count: bool = False):
+        try:
+            return self._core.encode_ordinary_batch(texts, num_threads, as_count)
+        except UnicodeEncodeError:
+            # Some text holds a lone surrogate (rare): repair those and retry,
+            # rather than paying a UTF-8 check on every text up front.
+            return self._core.encode_ordinary_batch(
+                [self._fix_surrogates(t) if _has_surrogate(t) else t for t in texts],
+                num_threads, as_count)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of a text that is exactly one token; KeyError otherwise."""
@@ -307,6 +310,14 @@ class Encoding:
     @property
     def normalization(self) -> str | None:
         return self._normalization
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _as_index(token) -> int:

@@ -62,7 +62,7 @@ def test_udhr(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
                 segments + ["\n".join(segments), read_text(path)])
 
 
-@pytest.mark.parametrize("path", file_params(BUNDLED_FILES, "no bundled corpora/*.txt yet"))
+@pytest.mark.parametrize("path", file_params(BUNDLED_FILES, "the project has no corpora/*.txt"))
 def test_bundled_corpus(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
     text = read_text(path)
     check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, read_lines(path) + [text])
