@@ -14,7 +14,7 @@ cdef enum:
     BIG_ARENA = 8388608    # its storage for their bytes and ids
     BIG_MAX_PIECE = 4096   # longer pieces are not cached
     PAIR_CACHE_SLOTS = 32768   # recent pair-table answers (8 bytes each)
-    SHORT_SLOTS = 131072   # the cache of pieces of up to 16 bytes (32 bytes each)
+    SHORT_SLOTS = 262144   # the cache of merged pieces of up to 16 bytes (32 bytes each)
     SHORT_MAX_IDS = 3
 
 
@@ -74,7 +74,7 @@ cdef struct BigSlot:         # an entry of the cache of longer pieces
 
 
 cdef struct PieceCache:
-    ShortEntry* short        # every piece of 2..16 bytes, tokens included
+    ShortEntry* short        # merged pieces of 2..16 bytes (whole tokens are not cached)
     BigSlot* big             # other merged pieces of up to BIG_MAX_PIECE bytes
     uint8_t* arena
     size_t arena_used

@@ -431,6 +431,7 @@ cdef inline int push(TokenVec* v, uint32_t x) noexcept nogil:
 
 cdef enum:
     SMALL_PIECE = 64      # up to this many bytes: merge_small
+    SMALL_GROUPS = 8      # SMALL_PIECE / 8
     STACK_PIECE = 256     # up to this many bytes merge_heap works on the stack
     HUGE_PIECE = 4096     # from this many bytes: merge_huge
 
@@ -456,38 +457,82 @@ cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t
     return r
 
 
+cdef inline void group_min(const uint32_t* pair, size_t n, size_t g,
+                           uint32_t* gmin, uint8_t* gpos) noexcept nogil:
+    """The lowest pair rank in positions 8g .. 8g+7 (the leftmost on ties)."""
+    cdef size_t i, end = 8 * g + 8
+    cdef uint32_t best = NOT_FOUND
+    cdef uint8_t at = 0
+    if end > n:
+        end = n
+    for i in range(8 * g, end):
+        if pair[i] < best:
+            best = pair[i]
+            at = <uint8_t>i
+    gmin[g] = best
+    gpos[g] = at
+
+
 cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
                      TokenVec* out) noexcept nogil:
-    """tok[0..m) are the parts' ranks; pair[i] joins tok[i] and tok[i+1]."""
+    """BPE on a piece of at most 64 bytes, on the stack.
+
+    Parts stay at the position of their first byte (a linked list: nxt/prv);
+    pair[i] is the rank of part i joined with the next part (NOT_FOUND for
+    none or for a position that is no longer a part).  Positions are grouped
+    by eight, each group remembering its lowest pair, so finding the lowest
+    pair reads eight group minima and a join rescans only the groups it
+    touched -- the leftmost lowest pair, as tiktoken picks it, since positions
+    are in text order."""
     cdef uint32_t tok[SMALL_PIECE]
     cdef uint32_t pair[SMALL_PIECE]
-    cdef size_t m = n, i, best_i
+    cdef uint8_t nxt[SMALL_PIECE]
+    cdef uint8_t prv[SMALL_PIECE]
+    cdef uint32_t gmin[SMALL_GROUPS]
+    cdef uint8_t gpos[SMALL_GROUPS]
+    cdef size_t i, j, k, g, bg, ng = (n + 7) >> 3
     cdef uint32_t best
     for i in range(n):
         tok[i] = t.byte_rank[p[i]]
-    for i in range(n - 1):
-        pair[i] = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]]
-    while m > 1:
+        nxt[i] = <uint8_t>(i + 1)
+        prv[i] = <uint8_t>(i - 1)
+        pair[i] = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]] if i + 1 < n else NOT_FOUND
+    for g in range(ng):
+        group_min(pair, n, g, gmin, gpos)
+    while True:
         best = NOT_FOUND
-        best_i = 0
-        for i in range(m - 1):
-            if pair[i] < best:           # strict: the leftmost wins a tie
-                best = pair[i]
-                best_i = i
+        bg = 0
+        for g in range(ng):
+            if gmin[g] < best:            # strict: the leftmost group wins a tie
+                best = gmin[g]
+                bg = g
         if best == NOT_FOUND:
             break
-        # Part best_i becomes the joined token; part best_i + 1 goes away.
-        tok[best_i] = best
-        m -= 1
-        for i in range(best_i + 1, m):
-            tok[i] = tok[i + 1]
-            pair[i] = pair[i + 1]
-        pair[best_i] = pair_rank_cached(t, pair_cache, best, tok[best_i + 1]) if best_i + 1 < m else NOT_FOUND
-        if best_i > 0:
-            pair[best_i - 1] = pair_rank_cached(t, pair_cache, tok[best_i - 1], best)
-    for i in range(m):
+        i = gpos[bg]
+        j = nxt[i]                        # part j joins part i
+        tok[i] = best
+        pair[j] = NOT_FOUND
+        k = nxt[j]
+        nxt[i] = <uint8_t>k
+        if k < n:
+            prv[k] = <uint8_t>i
+            pair[i] = pair_rank_cached(t, pair_cache, best, tok[k])
+        else:
+            pair[i] = NOT_FOUND
+        if i > 0:
+            k = prv[i]
+            pair[k] = pair_rank_cached(t, pair_cache, tok[k], best)
+            if (k >> 3) != (i >> 3):
+                group_min(pair, n, k >> 3, gmin, gpos)
+        # Rescan the groups only after every pair above has its new rank.
+        group_min(pair, n, i >> 3, gmin, gpos)
+        if (j >> 3) != (i >> 3):
+            group_min(pair, n, j >> 3, gmin, gpos)
+    i = 0
+    while i < n:
         if push(out, tok[i]) < 0:
             return -1
+        i = nxt[i]
     return 0
 
 
@@ -919,34 +964,34 @@ cdef inline int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size
 
 cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
                       uint64_t w0, uint64_t w1, uint64_t h, TokenVec* out) noexcept nogil:
-    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them).
+    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them): the
+    vocabulary, then the short cache, then BPE.
 
-    The short cache is two-way set-associative: a piece may sit in either
-    entry of its pair (one 64-byte line); a new piece goes in front and the
-    older one moves behind.  Pieces that merge into more than SHORT_MAX_IDS
-    tokens go to the big cache instead."""
+    The short cache holds only pieces that needed merging (whole tokens are
+    found in the vocabulary just as fast), and is two-way set-associative: a
+    piece may sit in either entry of its pair (one 64-byte line); a new piece
+    goes in front and the older one moves behind.  Pieces that merge into
+    more than SHORT_MAX_IDS tokens go to the big cache instead."""
     cdef uint32_t r
     cdef size_t before, k
     cdef ShortEntry* e = NULL
     cdef const BigSlot* b
+    if n <= t.max_token_len:
+        r = lookup_hashed(t, p, n, h, w0)
+        if r != NOT_FOUND:
+            return push(out, r)
     if cache != NULL:
         e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
         if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
             return push_cached(out, e[0].ids, e[0].n_ids)
         if e[1].len == n and e[1].w0 == w0 and e[1].w1 == w1:
             return push_cached(out, e[1].ids, e[1].n_ids)
+        b = big_find(cache, p, n, h)
+        if b != NULL:
+            return push_cached(out, big_ids(cache, b), b.n_ids)
     before = out.len
-    r = lookup_hashed(t, p, n, h, w0) if n <= t.max_token_len else NOT_FOUND
-    if r != NOT_FOUND:
-        if push(out, r) < 0:
-            return -1
-    else:
-        if cache != NULL:
-            b = big_find(cache, p, n, h)
-            if b != NULL:
-                return push_cached(out, big_ids(cache, b), b.n_ids)
-        if merge_any(t, cache, p, n, out) < 0:
-            return -1
+    if merge_any(t, cache, p, n, out) < 0:
+        return -1
     if e == NULL:
         return 0
     k = out.len - before
