@@ -19,11 +19,6 @@ import functools
 import io
 import pathlib
 from dataclasses import dataclass
-from importlib import resources
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # importlib.resources.abc is 3.11+, importlib.abc.Traversable is gone in 3.14
-    from importlib.resources.abc import Traversable
 
 __all__ = ["Language", "LanguageError", "bundled_dir", "languages", "lookup", "resolve_codes",
            "ENGLISH"]
@@ -62,16 +57,21 @@ class Language:
         return tuple(out)
 
 
-def bundled_dir() -> Traversable:
+def bundled_dir() -> pathlib.Path:
     """The folder that holds the bundled corpus and the manifest.
 
-    Installed: the package data of ``qtok._corpus``.  Development tree (where
-    that package is not importable): ``<repo>/corpora``.
+    Installed: ``qtok/_corpus`` (setuptools copies ``corpora/`` there).  A
+    source tree or an editable install: ``<repo>/corpora``.  Plain paths, not
+    ``importlib.resources``: ``qtok._corpus`` has no ``__init__.py``, and for
+    such a package ``files()`` returns a MultiplexedPath that ``os.fspath``
+    rejects.
     """
-    try:
-        return resources.files("qtok._corpus")
-    except (ModuleNotFoundError, TypeError):
-        return pathlib.Path(__file__).resolve().parent.parent / "corpora"
+    here = pathlib.Path(__file__).resolve().parent
+    for candidate in (here / "_corpus", here.parent / "corpora"):
+        if (candidate / "languages.tsv").is_file():
+            return candidate
+    raise LanguageError("the bundled corpus is missing from this installation (no "
+                        "languages.tsv in qtok/_corpus or corpora/); reinstall qtok")
 
 
 def _key(name: str) -> str:
