@@ -62,6 +62,9 @@ cdef extern from *:
         int expected = 0;
         return __atomic_compare_exchange_n(flag, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED); }
     static inline void qtok_release(int* flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
+    static inline void qtok_set(int* flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
+    static inline int qtok_is_set(int* flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
+    #include <sched.h>
     """
     int ctz64 "qtok_ctz64"(uint64_t x) nogil
     void prefetch "__builtin_prefetch"(const void* p) nogil
@@ -69,6 +72,9 @@ cdef extern from *:
     void atomic_store_int "qtok_store_int"(int* p, int v) nogil
     bint atomic_try_acquire "qtok_try_acquire"(int* flag) nogil
     void atomic_release "qtok_release"(int* flag) nogil
+    void atomic_set "qtok_set"(int* flag) nogil
+    bint atomic_is_set "qtok_is_set"(int* flag) nogil
+    void cpu_yield "sched_yield"() nogil
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
@@ -1143,21 +1149,27 @@ cdef struct BatchJob:
     size_t n
     size_t next_index     # shared; advanced with an atomic fetch-and-add
     void* pool            # the CoreBPE's cache pool
+    int* done             # done[i] = 1 once text i is encoded (or failed)
     int status
+
+
+cdef inline int encode_one(BatchJob* job, PieceCache* cache) noexcept nogil:
+    """Take the next text and encode it.  0 when there was none left."""
+    cdef size_t i = atomic_fetch_add(&job.next_index, 1)
+    if i >= job.n:
+        return 0
+    if encode_utf8(job.t, cache, job.texts[i], job.lens[i], &job.outs[i]) < 0:
+        atomic_store_int(&job.status, -1)
+    atomic_set(&job.done[i])
+    return 1
 
 
 cdef void* encode_batch_worker(void* arg) noexcept nogil:
     cdef BatchJob* job = <BatchJob*>arg
-    cdef size_t i
     cdef int slot
     cdef PieceCache* cache = pool_acquire(<CachePool*>job.pool, &slot)
-    while True:
-        i = atomic_fetch_add(&job.next_index, 1)
-        if i >= job.n:
-            break
-        if encode_utf8(job.t, cache, job.texts[i], job.lens[i], &job.outs[i]) < 0:
-            atomic_store_int(&job.status, -1)
-            break
+    while encode_one(job, cache):
+        pass
     pool_release(<CachePool*>job.pool, slot)
     return NULL
 
@@ -1770,8 +1782,12 @@ cdef class CoreBPE:
         cdef BatchJob job
         cdef pthread_t* threads = NULL
         cdef int* started = NULL
+        cdef int* done = <int*>calloc(n + 1, sizeof(int))
+        cdef int slot
+        cdef PieceCache* cache
+        cdef list results
         try:
-            if ptrs == NULL or lens == NULL or outs == NULL:
+            if ptrs == NULL or lens == NULL or outs == NULL or done == NULL:
                 raise MemoryError()
             for i in range(n):
                 item = texts[i]
@@ -1794,10 +1810,42 @@ cdef class CoreBPE:
             job.next_index = 0
             job.pool = &self.pool
             job.status = 0
+            job.done = done
             with nogil:
                 for k in range(1, n_threads):
                     started[k] = pthread_create(&threads[k], NULL, encode_batch_worker, &job) == 0
-                encode_batch_worker(&job)     # this thread works too
+            if as_count or n_threads == 1:
+                with nogil:
+                    encode_batch_worker(&job)     # this thread works too
+            else:
+                # This thread turns finished results into lists, in order,
+                # while the others keep encoding; when the next result is not
+                # ready it encodes a text itself, so building the lists (which
+                # needs the GIL) overlaps the encoding instead of following it.
+                results = [None] * n
+                cache = pool_acquire(&self.pool, &slot)
+                try:
+                    i = 0
+                    while i < n:
+                        if atomic_is_set(&done[i]):
+                            if job.status == 0:
+                                results[i] = self._to_list(&outs[i])
+                            i += 1
+                            continue
+                        with nogil:
+                            if not encode_one(&job, cache):
+                                while not atomic_is_set(&done[i]):
+                                    cpu_yield()
+                finally:
+                    # Even on an error here, the workers must finish before
+                    # the buffers they write to are freed.
+                    pool_release(&self.pool, slot)
+                    with nogil:
+                        for k in range(1, n_threads):
+                            if started[k]:
+                                pthread_join(threads[k], NULL)
+                                started[k] = 0
+            with nogil:
                 for k in range(1, n_threads):
                     if started[k]:
                         pthread_join(threads[k], NULL)
@@ -1805,7 +1853,9 @@ cdef class CoreBPE:
                 raise MemoryError("qtok: out of memory while encoding a batch")
             if as_count:
                 return [outs[i].len for i in range(n)]
-            return [self._to_list(&outs[i]) for i in range(n)]
+            if n_threads == 1:
+                return [self._to_list(&outs[i]) for i in range(n)]
+            return results
         finally:
             if outs != NULL:
                 for i in range(n):
@@ -1815,6 +1865,7 @@ cdef class CoreBPE:
             free(outs)
             free(threads)
             free(started)
+            free(done)
 
     # -- decoding --------------------------------------------------------
 
