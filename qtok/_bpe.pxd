@@ -52,6 +52,7 @@ cdef struct Tables:
     uint64_t pair_mask
     uint32_t* byte_pair      # 65,536 entries: rank of the two bytes (x, y), for first joins
     DecodeEntry* dec         # n_ids entries, built from tok_start/tok_len/blob
+    uint64_t bigram[1024]    # bit (x << 8 | y): some regular token contains bytes x, y
     uint32_t byte_rank[256]  # rank of each single byte
     uint32_t max_token_len   # longest regular token, in bytes
 

@@ -812,9 +812,15 @@ cdef inline uint32_t bq_min_rank(BucketQueue* q) noexcept nogil:
     return NOT_FOUND
 
 
-cdef inline uint32_t bq_pop(BucketQueue* q, uint32_t r) noexcept nogil:
-    """Remove and return the leftmost position queued under rank r."""
-    cdef Bucket* b = &q.buckets[q.bucket_of[r]]
+cdef inline bint bq_has(BucketQueue* q, uint32_t r) noexcept nogil:
+    """Whether rank r's bucket has a position queued."""
+    return (q.bits[r >> 6] >> (r & 63)) & 1
+
+
+cdef inline uint32_t bq_pop(BucketQueue* q, uint32_t r, uint32_t bi) noexcept nogil:
+    """Remove and return the leftmost position queued under rank r, whose
+    bucket is q.buckets[bi]."""
+    cdef Bucket* b = &q.buckets[bi]
     cdef uint32_t pos, w, x, k, c, n
     if b.late_len and (b.head == b.len or b.late[0] < b.pos[b.head]):
         pos = b.late[0]
@@ -851,7 +857,7 @@ cdef int merge_huge(const Tables* t, uint64_t* pair_cache, const uint8_t* p, siz
     cdef Parts w
     cdef BucketQueue q
     cdef size_t i, k
-    cdef uint32_t r
+    cdef uint32_t r, bi
     cdef int status = -1
     memset(&q, 0, sizeof(BucketQueue))
     q.n_words = (t.n_ids + 63) >> 6
@@ -874,16 +880,21 @@ cdef int merge_huge(const Tables* t, uint64_t* pair_cache, const uint8_t* p, siz
             r = bq_min_rank(&q)
             if r == NOT_FOUND:
                 break
-            i = bq_pop(&q, r)
-            if w.at[i].pair != r:
-                continue                  # stale entry
-            parts_join(t, &w, n, i, r)
-            if w.at[i].pair != NOT_FOUND and bq_push(&q, w.at[i].pair, i) < 0:
-                status = -1
-            if i > 0:
-                k = w.at[i].prv
-                if w.at[k].pair != NOT_FOUND and bq_push(&q, w.at[k].pair, k) < 0:
-                    status = -1
+            # Drain bucket r while it is still the lowest: a join that queues
+            # a lower rank (q.lowest drops below r) hands back to the search.
+            bi = q.bucket_of[r]
+            while status == 0:
+                i = bq_pop(&q, r, bi)
+                if w.at[i].pair == r:     # else a stale entry
+                    parts_join(t, &w, n, i, r)
+                    if w.at[i].pair != NOT_FOUND and bq_push(&q, w.at[i].pair, i) < 0:
+                        status = -1
+                    if i > 0:
+                        k = w.at[i].prv
+                        if w.at[k].pair != NOT_FOUND and bq_push(&q, w.at[k].pair, k) < 0:
+                            status = -1
+                if q.lowest < r or not bq_has(&q, r):
+                    break
         if status == 0:
             status = parts_emit(&w, n, out)
     parts_free(&w)
@@ -960,12 +971,40 @@ cdef void big_store(PieceCache* c, const uint8_t* p, size_t n, uint64_t h,
     c.big_entries += 1
 
 
-cdef inline int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
-                          TokenVec* out) noexcept nogil:
-    cdef uint64_t* pc = c.pair_cache if c != NULL else NULL
+cdef inline int merge_span(const Tables* t, uint64_t* pc, const uint8_t* p, size_t n,
+                           TokenVec* out) noexcept nogil:
+    if n == 1:
+        return push(out, t.byte_rank[p[0]])
     if n <= SMALL_PIECE:
         return merge_small(t, pc, p, n, out)
     return merge_heap(t, pc, p, n, out) if n < HUGE_PIECE else merge_huge(t, pc, p, n, out)
+
+
+cdef inline bint is_barrier(const Tables* t, uint8_t x, uint8_t y) noexcept nogil:
+    cdef uint32_t k = (<uint32_t>x << 8) | y
+    return (t.bigram[k >> 6] >> (k & 63)) & 1 == 0
+
+
+cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
+                   TokenVec* out) noexcept nogil:
+    """The merges of a piece that is not itself a token.
+
+    A long piece is first cut wherever two adjacent bytes x, y appear
+    together in no token at all: no part can ever span such a cut (every part
+    is a token), so no join crosses it, and each side merges exactly as it
+    would alone -- tiktoken's result is the concatenation of the sides'.
+    (The sides are merged, never looked up whole: the whole-token shortcut
+    applies to the piece, not to its sides.)"""
+    cdef uint64_t* pc = c.pair_cache if c != NULL else NULL
+    cdef size_t start = 0, i
+    if n <= SMALL_PIECE:
+        return merge_small(t, pc, p, n, out)
+    for i in range(1, n):
+        if is_barrier(t, p[i - 1], p[i]):
+            if merge_span(t, pc, p + start, i - start, out) < 0:
+                return -1
+            start = i
+    return merge_span(t, pc, p + start, n - start, out)
 
 
 cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
@@ -1360,10 +1399,22 @@ cdef class CoreBPE:
         return 0
 
     cdef int _finish(self) except -1:
-        cdef uint32_t r, n
+        cdef uint32_t r, n, k, b
+        cdef const uint8_t* tok
+        cdef set specials = set(self.special_ids.values())
         self.t.dec = <DecodeEntry*>calloc(self.t.n_ids, sizeof(DecodeEntry))
         if self.t.dec == NULL:
             raise MemoryError()
+        # Which byte pairs occur inside some regular token (see merge_any).
+        memset(self.t.bigram, 0, sizeof(self.t.bigram))
+        for r in range(self.max_regular_rank + 1):
+            n = self.t.tok_len[r]
+            if n < 2 or r in specials:
+                continue
+            tok = self.t.blob + self.t.tok_start[r]
+            for k in range(1, n):
+                b = (<uint32_t>tok[k - 1] << 8) | tok[k]
+                self.t.bigram[b >> 6] |= 1ULL << (b & 63)
         for r in range(self.t.n_ids):
             n = self.t.tok_len[r]
             self.t.dec[r].len = n
