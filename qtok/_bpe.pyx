@@ -1400,21 +1400,24 @@ cdef class CoreBPE:
 
     cdef int _finish(self) except -1:
         cdef uint32_t r, n, k, b
+        cdef uint64_t i, meta
         cdef const uint8_t* tok
-        cdef set specials = set(self.special_ids.values())
         self.t.dec = <DecodeEntry*>calloc(self.t.n_ids, sizeof(DecodeEntry))
         if self.t.dec == NULL:
             raise MemoryError()
         # Which byte pairs occur inside some regular token (see merge_any).
+        # The token hash holds exactly the regular tokens, so walk it.
         memset(self.t.bigram, 0, sizeof(self.t.bigram))
-        for r in range(self.max_regular_rank + 1):
-            n = self.t.tok_len[r]
-            if n < 2 or r in specials:
-                continue
-            tok = self.t.blob + self.t.tok_start[r]
-            for k in range(1, n):
-                b = (<uint32_t>tok[k - 1] << 8) | tok[k]
-                self.t.bigram[b >> 6] |= 1ULL << (b & 63)
+        with nogil:
+            for i in range(self.t.slot_mask + 1):
+                meta = self.t.slots[i].meta
+                n = (meta >> 32) & 0xFF
+                if meta == 0 or n < 2:
+                    continue
+                tok = self.t.blob + (meta & 0xFFFFFFFFULL)
+                for k in range(1, n):
+                    b = (<uint32_t>tok[k - 1] << 8) | tok[k]
+                    self.t.bigram[b >> 6] |= 1ULL << (b & 63)
         for r in range(self.t.n_ids):
             n = self.t.tok_len[r]
             self.t.dec[r].len = n
