@@ -597,6 +597,10 @@ cdef int parts_init(const Tables* t, uint64_t* pair_cache, const uint8_t* p, siz
     cdef size_t i
     w.pair_cache = pair_cache
     w.owned = buf == NULL
+    if n >= 0xFFFFFFFFULL:               # positions are 32-bit: refuse a piece of 4 GB or more
+        w.owned = False
+        w.at = NULL
+        return -1
     w.at = <Part*>malloc((n + 1) * sizeof(Part)) if buf == NULL else buf
     if w.at == NULL:
         return -1
@@ -1777,7 +1781,7 @@ cdef class CoreBPE:
             status = encode_utf8(&self.t, cache, s, n, out)
             pool_release(&self.pool, slot)
         if status < 0:
-            raise MemoryError("qtok: out of memory while encoding")
+            raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return 0
 
     cdef object _to_list(self, TokenVec* v):
