@@ -26,7 +26,7 @@ from cpython.object cimport PyObject
 from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
-from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
+from cpython.long cimport PyLong_CheckExact
 from operator import index as operator_index
 import array as _array
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
@@ -1013,22 +1013,17 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
 
 cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
                       uint64_t w0, uint64_t w1, uint64_t h, TokenVec* out) noexcept nogil:
-    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them): the
-    vocabulary, then the short cache, then BPE.
+    """A piece of 2..16 bytes that is not a token (w0, w1: its bytes; h:
+    hash16 of them): the short cache, then BPE.
 
     The short cache holds only pieces that needed merging (whole tokens are
     found in the vocabulary just as fast), and is two-way set-associative: a
     piece may sit in either entry of its pair (one 64-byte line); a new piece
     goes in front and the older one moves behind.  Pieces that merge into
     more than SHORT_MAX_IDS tokens go to the big cache instead."""
-    cdef uint32_t r
     cdef size_t before, k
     cdef ShortEntry* e = NULL
     cdef const BigSlot* b
-    if n <= t.max_token_len:
-        r = lookup_hashed(t, p, n, h, w0)
-        if r != NOT_FOUND:
-            return push(out, r)
     if cache != NULL:
         e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
         if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
@@ -1057,16 +1052,11 @@ cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size
 
 
 cdef int encode_long(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
-                     uint64_t w0, uint64_t h, TokenVec* out) noexcept nogil:
-    """A piece of more than 16 bytes (w0: its first 8; h: hash_bytes of it):
-    the vocabulary, then the big cache, then BPE."""
-    cdef uint32_t r
+                     uint64_t h, TokenVec* out) noexcept nogil:
+    """A piece of more than 16 bytes that is not a token (h: hash_bytes of
+    it): the big cache, then BPE."""
     cdef size_t before
     cdef const BigSlot* b
-    if n <= t.max_token_len:
-        r = lookup_hashed(t, p, n, h, w0)
-        if r != NOT_FOUND:
-            return push(out, r)
     if cache == NULL or n > BIG_MAX_PIECE:
         return merge_any(t, cache, p, n, out)
     b = big_find(cache, p, n, h)
@@ -1104,6 +1094,7 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
     """
     cdef Pending ring[LOOKAHEAD]
     cdef Pending* q
+    cdef uint32_t r
     cdef size_t i = 0, end, head = 0, tail = 0
     cdef int status
     cdef ShortEntry* short_cache = cache.short if cache != NULL else NULL
@@ -1132,10 +1123,15 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
         head += 1
         if q.n == 1:
             status = push(out, t.byte_rank[s[q.start]])
-        elif q.n <= 16:
-            status = encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
         else:
-            status = encode_long(t, cache, s + q.start, q.n, q.w0, q.h, out)
+            # tiktoken's first rule: a piece that is a token is emitted whole.
+            r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0) if q.n <= t.max_token_len else NOT_FOUND
+            if r != NOT_FOUND:
+                status = push(out, r)
+            elif q.n <= 16:
+                status = encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
+            else:
+                status = encode_long(t, cache, s + q.start, q.n, q.h, out)
         if status < 0:
             return -1
 
@@ -1234,6 +1230,27 @@ cdef inline const uint8_t* utf8_of(str text, size_t* n) except NULL:
 cdef enum:
     CACHE_HEADER = 96
     CACHE_FORMAT = 2
+    CACHE_PARTS = 7
+
+
+cdef void cache_parts(Tables* t, uint64_t blob_size, uint64_t slot_cap, uint64_t pair_cap,
+                      void** parts, size_t* sizes) noexcept nogil:
+    """The cache file's payload, in order: where each part lives and its size.
+    The writer and the reader both walk this one list."""
+    parts[0] = t.byte_rank
+    sizes[0] = 256 * sizeof(uint32_t)
+    parts[1] = t.blob
+    sizes[1] = blob_size
+    parts[2] = t.tok_start
+    sizes[2] = t.n_ids * sizeof(uint64_t)
+    parts[3] = t.tok_len
+    sizes[3] = t.n_ids * sizeof(uint32_t)
+    parts[4] = t.slots
+    sizes[4] = slot_cap * sizeof(Slot)
+    parts[5] = t.pairs
+    sizes[5] = pair_cap * sizeof(uint64_t)
+    parts[6] = t.byte_pair
+    sizes[6] = 65536 * sizeof(uint32_t)
 
 
 cdef uint64_t read_part(FILE* f, void* dest, size_t n, uint64_t h) noexcept nogil:
@@ -1624,21 +1641,24 @@ cdef class CoreBPE:
     # byte_rank, blob, tok_start, tok_len, slots, pairs, byte_pair.
 
     def to_cache_bytes(self):
-        """The tables as one bytes object, for from_cache_bytes()."""
+        """The tables as one bytes object, for from_cache_file()."""
         cdef uint64_t blob_size = self._blob_size()
         cdef uint64_t slot_cap = self.t.slot_mask + 1, pair_cap = self.t.pair_mask + 1
-        cdef uint64_t n_ids = self.t.n_ids
-        cdef uint64_t payload = (256 * 4 + blob_size + n_ids * 8 + n_ids * 4
-                                 + slot_cap * sizeof(Slot) + pair_cap * 8 + 65536 * 4)
+        cdef void* parts[CACHE_PARTS]
+        cdef size_t sizes[CACHE_PARTS]
+        cdef uint64_t payload = 0, h = CACHE_FORMAT
+        cdef int k
+        cache_parts(&self.t, blob_size, slot_cap, pair_cap, parts, sizes)
+        for k in range(CACHE_PARTS):
+            payload += sizes[k]
         out = PyBytes_FromStringAndSize(NULL, CACHE_HEADER + payload)
         cdef uint8_t* o = <uint8_t*>PyBytes_AS_STRING(out)
         cdef uint8_t* q = o + CACHE_HEADER
         cdef uint64_t* hdr = <uint64_t*>o
-        cdef uint64_t h
         memset(o, 0, CACHE_HEADER)
         memcpy(o, CACHE_MAGIC, 8)
         hdr[1] = CACHE_FORMAT
-        hdr[2] = n_ids
+        hdr[2] = self.t.n_ids
         hdr[3] = self.t.max_token_len
         hdr[4] = self.n_regular
         hdr[5] = self.max_regular_rank
@@ -1646,21 +1666,11 @@ cdef class CoreBPE:
         hdr[7] = blob_size
         hdr[8] = slot_cap
         hdr[9] = pair_cap
-        memcpy(q, self.t.byte_rank, 256 * 4); q += 256 * 4
-        memcpy(q, self.t.blob, blob_size); q += blob_size
-        memcpy(q, self.t.tok_start, n_ids * 8); q += n_ids * 8
-        memcpy(q, self.t.tok_len, n_ids * 4); q += n_ids * 4
-        memcpy(q, self.t.slots, slot_cap * sizeof(Slot)); q += slot_cap * sizeof(Slot)
-        memcpy(q, self.t.pairs, pair_cap * 8); q += pair_cap * 8
-        memcpy(q, self.t.byte_pair, 65536 * 4)
-        q = o + CACHE_HEADER
-        h = checksum(CACHE_FORMAT, q, 256 * 4); q += 256 * 4
-        h = checksum(h, q, blob_size); q += blob_size
-        h = checksum(h, q, n_ids * 8); q += n_ids * 8
-        h = checksum(h, q, n_ids * 4); q += n_ids * 4
-        h = checksum(h, q, slot_cap * sizeof(Slot)); q += slot_cap * sizeof(Slot)
-        h = checksum(h, q, pair_cap * 8); q += pair_cap * 8
-        hdr[10] = checksum(h, q, 65536 * 4)
+        for k in range(CACHE_PARTS):
+            memcpy(q, parts[k], sizes[k])
+            h = checksum(h, q, sizes[k])
+            q += sizes[k]
+        hdr[10] = h
         return out
 
     cdef uint64_t _blob_size(self):
@@ -1680,6 +1690,9 @@ cdef class CoreBPE:
         cdef uint64_t hdr[12]
         cdef uint64_t n_ids, blob_size, slot_cap, pair_cap, h
         cdef uint8_t extra
+        cdef void* parts[CACHE_PARTS]
+        cdef size_t sizes[CACHE_PARTS]
+        cdef int k
         cdef bytes fspath = os.fsencode(path)
         cdef FILE* f = fopen(fspath, "rb")
         if f == NULL:
@@ -1698,14 +1711,11 @@ cdef class CoreBPE:
             core.t.byte_pair = <uint32_t*>malloc(65536 * 4)
             if core.t.slots == NULL or core.t.pairs == NULL or core.t.byte_pair == NULL:
                 raise MemoryError()
+            cache_parts(&core.t, blob_size, slot_cap, pair_cap, parts, sizes)
+            h = CACHE_FORMAT
             with nogil:
-                h = read_part(f, core.t.byte_rank, 256 * 4, CACHE_FORMAT)
-                h = read_part(f, core.t.blob, blob_size, h)
-                h = read_part(f, core.t.tok_start, n_ids * 8, h)
-                h = read_part(f, core.t.tok_len, n_ids * 4, h)
-                h = read_part(f, core.t.slots, slot_cap * sizeof(Slot), h)
-                h = read_part(f, core.t.pairs, pair_cap * 8, h)
-                h = read_part(f, core.t.byte_pair, 65536 * 4, h)
+                for k in range(CACHE_PARTS):
+                    h = read_part(f, parts[k], sizes[k], h)
             if h != hdr[10] or fread(&extra, 1, 1, f) != 0:
                 raise ValueError(f"{path}: damaged qtok table cache (size or checksum)")
         finally:
@@ -1937,7 +1947,6 @@ cdef class CoreBPE:
         cdef const uint32_t[::1] ids32
         cdef Py_ssize_t i, n
         cdef long long v
-        cdef int overflow
         cdef uint32_t* ids
         cdef PyObject* item
         if not isinstance(tokens, (list, tuple)):
