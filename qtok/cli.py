@@ -160,13 +160,11 @@ def _verify_files(paths: Sequence[str]) -> Iterator[str]:
 
 
 def _bundled_corpus_dir() -> str:
-    # Installed: qtok/_corpus (setuptools maps corpora/ there).  A source
-    # checkout or an editable install: corpora/ next to the qtok folder.
-    here = os.path.dirname(os.path.abspath(__file__))
-    for candidate in (os.path.join(here, "_corpus"), os.path.join(os.path.dirname(here), "corpora")):
-        if os.path.isdir(candidate):
-            return candidate
-    raise UserError("the bundled corpus is missing from this installation; give paths to verify")
+    from .languages import LanguageError, bundled_dir
+    try:
+        return str(bundled_dir())
+    except LanguageError as exc:
+        raise UserError(f"{exc}; or give paths to verify") from None
 
 
 def cmd_verify(args) -> int:

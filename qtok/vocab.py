@@ -68,13 +68,15 @@ def _naming(error: ValueError, source: str) -> VocabularyError:
     return VocabularyError(message if message.startswith(source) else f"{source}: {message}")
 
 
-def check_sha256(data: bytes, expected: str, source: str) -> None:
+def check_sha256(data: bytes, expected: str | None, source: str) -> str:
+    """The sha256 of data (hex); raises if ``expected`` is given and differs."""
     actual = hashlib.sha256(data).hexdigest()
-    if actual != expected.lower():
+    if expected is not None and actual != expected.lower():
         raise VocabularyError(
             f"{source}: sha256 is {actual}, expected {expected}: the file is damaged "
             "or is not the vocabulary it claims to be (reinstall qtok, or pass the right file)"
         )
+    return actual
 
 
 def check_pattern(pat_str: str, source: str) -> None:
@@ -166,11 +168,10 @@ def tiktoken_file_spec(path: str | os.PathLike, *, special_tokens: dict[str, int
     source = os.fspath(path)
     check_pattern(pat_str, source)
     data = _read(path)
-    if expected_sha256 is not None:
-        check_sha256(data, expected_sha256, source)
+    digest = check_sha256(data, expected_sha256, source)
     specials = dict(special_tokens or {})
     try:
-        core = _core_from_tiktoken(data, hashlib.sha256(data).hexdigest(), specials, source)
+        core = _core_from_tiktoken(data, digest, specials, source)
     except VocabularyError:
         raise
     except ValueError as e:
