@@ -60,30 +60,28 @@ class Adapter:
 
 # -- loaders ---------------------------------------------------------------------
 
-def _qtok(normalization: str | None) -> Loaded:
-    import qtok
-    enc = qtok.get_encoding("qwen", normalization=normalization)
+def _tiktoken_shaped(enc, count) -> Loaded:
+    """qtok and tiktoken share one API, so one adapter serves both."""
     return Loaded(
         encode=enc.encode_ordinary,
         decode=enc.decode,
         batch=lambda texts, threads: enc.encode_ordinary_batch(texts, num_threads=threads),
         encode_checked=enc.encode,
         encode_numpy=enc.encode_to_numpy,
-        count=enc.count,
+        count=count,
     )
+
+
+def _qtok(normalization: str | None) -> Loaded:
+    import qtok
+    enc = qtok.get_encoding("qwen", normalization=normalization)
+    return _tiktoken_shaped(enc, enc.count)
 
 
 def _tiktoken() -> Loaded:
     enc = ref.tiktoken_reference()
-    return Loaded(
-        encode=enc.encode_ordinary,
-        decode=enc.decode,
-        batch=lambda texts, threads: enc.encode_ordinary_batch(texts, num_threads=threads),
-        encode_checked=enc.encode,
-        encode_numpy=enc.encode_to_numpy,
-        # tiktoken has no counter: the length of the list is what users do.
-        count=lambda text: len(enc.encode_ordinary(text)),
-    )
+    # tiktoken has no counter: the length of the list is what users do.
+    return _tiktoken_shaped(enc, lambda text: len(enc.encode_ordinary(text)))
 
 
 def _hf() -> Loaded:

@@ -49,6 +49,19 @@ class Backend(Protocol):
         not plain text (special/control tokens, unused ids)."""
 
 
+def _bytes_by_decoding(enc, out: list[bytes | None]) -> list[bytes | None]:
+    """Fill ``out`` one id at a time through the tiktoken-style API: the slow
+    path, for encodings that expose no table of their tokens."""
+    specials = {enc.encode_single_token(s) for s in enc.special_tokens_set}
+    for i in range(enc.n_vocab):
+        if i not in specials:
+            try:
+                out[i] = enc.decode_single_token_bytes(i)
+            except (KeyError, ValueError):   # a gap between the ranks and the specials
+                pass
+    return out
+
+
 # -- qtok ------------------------------------------------------------------------------
 
 class QtokBackend:
@@ -71,14 +84,7 @@ class QtokBackend:
             for token, rank in core.regular_token_bytes():
                 out[rank] = token
             return out
-        specials = {enc.encode_single_token(s) for s in enc.special_tokens_set}
-        for i in range(enc.n_vocab):
-            if i not in specials:
-                try:
-                    out[i] = enc.decode_single_token_bytes(i)
-                except (KeyError, ValueError):   # a gap in the ids
-                    pass
-        return out
+        return _bytes_by_decoding(enc, out)
 
     def token_bytes(self):
         return self._token_bytes
@@ -127,14 +133,7 @@ class TiktokenBackend:
             for token, rank in ranks.items():
                 out[rank] = token
             return out
-        specials = {enc.encode_single_token(s) for s in enc.special_tokens_set}
-        for i in range(enc.n_vocab):
-            if i not in specials:
-                try:
-                    out[i] = enc.decode_single_token_bytes(i)
-                except KeyError:              # ids between the ranks and the specials
-                    pass
-        return out
+        return _bytes_by_decoding(enc, out)
 
 
 def _tiktoken():
