@@ -31,7 +31,7 @@ from operator import index as operator_index
 import array as _array
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
-from libc.string cimport memcpy, memcmp, memset
+from libc.string cimport memcpy, memcmp, memmove, memset
 from libc.stdio cimport FILE, fopen, fread, fclose
 import os
 
@@ -913,6 +913,142 @@ cdef int merge_huge(const Tables* t, uint64_t* pair_cache, const uint8_t* p, siz
     return status
 
 
+# --- merge_run -----------------------------------------------------------------
+# A long piece of one repeated byte ("aaaa...", a run of spaces, of newlines,
+# of dashes) is common in real text and is the worst case of the loops above:
+# every pair has the same rank, so they touch every position many times.
+# Its parts are all copies of that byte, so the state of the merge is fully
+# described by the lengths of the parts, and those come in runs: "m parts of
+# k bytes".  merge_run replays tiktoken's loop on that run-length form:
+#
+#   * each step finds the leftmost pair of lowest rank, as the loop does --
+#     inside a run of k-byte parts (rank of 2k bytes) or where two runs meet;
+#   * a pair where two runs meet is joined alone, as the loop would;
+#   * inside a run of m parts the loop would join parts 1+2, then 3+4, ...
+#     left to right, provided nothing it creates on the way outranks them:
+#     the pairs (2k, k), (2k, 2k) and (left neighbour, 2k).  When their ranks
+#     (of 3k, 4k and a+2k bytes) are all higher, the whole run becomes m//2
+#     parts of 2k bytes (and one of k if m is odd) in one step; otherwise
+#     only parts 1+2 are joined, and the search starts again.
+#
+# Every step is thus one step, or a provably uninterrupted sequence of
+# steps, of the exact loop.  The work is bounded by the piece's length; a
+# piece whose run list keeps growing is handed back to the general loops.
+
+cdef enum:
+    RUN_MAX_RUNS = 256    # a longer run list: give up (the general loop takes over)
+    RUN_GAVE_UP = 1
+
+
+cdef struct Run:
+    uint32_t len         # bytes in each part of this run
+    uint32_t count       # parts in this run
+
+
+cdef inline bint is_one_byte_run(const uint8_t* p, size_t n) noexcept nogil:
+    """Whether p[:n] is a single byte repeated (n >= 8)."""
+    cdef uint64_t want = 0x0101010101010101ULL * p[0], got
+    cdef size_t i = 0
+    while i + 8 <= n:
+        memcpy(&got, p + i, 8)
+        if got != want:
+            return False
+        i += 8
+    memcpy(&got, p + n - 8, 8)
+    return got == want
+
+
+cdef inline uint32_t run_rank(const Tables* t, const uint8_t* p, size_t n, uint32_t* memo,
+                              size_t k) noexcept nogil:
+    """Rank of the token of k copies of p[0] (memoised), or NOT_FOUND."""
+    if k > n or k > t.max_token_len:
+        return NOT_FOUND
+    if memo[k] == 0:
+        memo[k] = lookup(t, p, k) + 1     # stored +1: 0 means "not looked up yet"
+    return memo[k] - 1
+
+
+cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
+    """BPE of a piece of one repeated byte, on run lengths.  Returns 0, -1
+    (out of memory) or RUN_GAVE_UP, in which case out is untouched."""
+    cdef Run runs[RUN_MAX_RUNS + 2]
+    cdef size_t nr = 1, i, j, at, work = 0, budget = n + 4096
+    cdef uint32_t best, r, k, m, tok
+    cdef bint inside
+    cdef uint32_t* memo
+    if n >= 0xFFFFFFFFULL:
+        return RUN_GAVE_UP
+    memo = <uint32_t*>calloc(t.max_token_len + 1, sizeof(uint32_t))
+    if memo == NULL:
+        return -1
+    runs[0].len = 1
+    runs[0].count = <uint32_t>n
+    while True:
+        # The leftmost pair of lowest rank: where runs i-1 and i meet, then
+        # inside run i, in that order along the piece.
+        best = NOT_FOUND
+        at = 0
+        inside = False
+        for i in range(nr):
+            if i > 0:
+                r = run_rank(t, p, n, memo, runs[i - 1].len + runs[i].len)
+                if r < best:
+                    best, at, inside = r, i, False
+            if runs[i].count >= 2:
+                r = run_rank(t, p, n, memo, 2 * <size_t>runs[i].len)
+                if r < best:
+                    best, at, inside = r, i, True
+        if best == NOT_FOUND:
+            break
+        work += nr
+        if work > budget or nr + 2 > RUN_MAX_RUNS:
+            free(memo)
+            return RUN_GAVE_UP
+        if inside:
+            k = runs[at].len
+            m = runs[at].count
+            if ((m < 3 or run_rank(t, p, n, memo, 3 * <size_t>k) > best)
+                    and (m < 4 or run_rank(t, p, n, memo, 4 * <size_t>k) > best)
+                    and (at == 0 or run_rank(t, p, n, memo, runs[at - 1].len + 2 * <size_t>k) > best)):
+                # All pairs of the run, left to right, uninterrupted.
+                memmove(&runs[at + 2], &runs[at + 1], (nr - at - 1) * sizeof(Run))
+                runs[at].len, runs[at].count = 2 * k, m // 2
+                runs[at + 1].len, runs[at + 1].count = k, m % 2
+            else:
+                # Its first pair only.
+                memmove(&runs[at + 2], &runs[at + 1], (nr - at - 1) * sizeof(Run))
+                runs[at].len, runs[at].count = 2 * k, 1
+                runs[at + 1].len, runs[at + 1].count = k, m - 2
+            nr += 1
+        else:
+            # The last part of run at-1 with the first of run at.
+            memmove(&runs[at + 1], &runs[at], (nr - at) * sizeof(Run))
+            runs[at].len = runs[at - 1].len + runs[at + 1].len   # run at moved to at+1
+            runs[at].count = 1
+            runs[at - 1].count -= 1
+            runs[at + 1].count -= 1
+            nr += 1
+        # Drop empty runs and join neighbours of equal length.
+        j = 0
+        for i in range(nr):
+            if runs[i].count == 0:
+                continue
+            if j > 0 and runs[j - 1].len == runs[i].len:
+                runs[j - 1].count += runs[i].count
+            else:
+                runs[j] = runs[i]
+                j += 1
+        nr = j
+    for i in range(nr):
+        tok = run_rank(t, p, n, memo, runs[i].len)
+        for j in range(runs[i].count):
+            if push(out, tok) < 0:
+                free(memo)
+                return -1
+    free(memo)
+    return 0
+
+
 # --- the piece cache -----------------------------------------------------------
 # Words repeat, so the result of merging a short piece is remembered in a
 # direct-mapped table keyed by the piece's hash.  An entry holds the piece's
@@ -1001,8 +1137,13 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
     applies to the piece, not to its sides.)"""
     cdef uint64_t* pc = c.pair_cache if c != NULL else NULL
     cdef size_t start = 0, i
+    cdef int status
     if n <= SMALL_PIECE:
         return merge_small(t, pc, p, n, out)
+    if is_one_byte_run(p, n):
+        status = merge_run(t, p, n, out)
+        if status != RUN_GAVE_UP:
+            return status
     for i in range(1, n):
         if is_barrier(t, p[i - 1], p[i]):
             if merge_span(t, pc, p + start, i - start, out) < 0:

@@ -1,0 +1,80 @@
+"""Pieces of one repeated byte: merge_run, the run-length form of the merge.
+
+A run of one byte ("aaaa", spaces, newlines, "-----") longer than 64 bytes is
+merged on run lengths instead of position by position (see merge_run in
+_bpe.pyx).  These tests hold it to tiktoken: on the Qwen vocabulary for every
+ASCII character and many lengths, and on small made-up vocabularies whose
+ranks are shuffled so that every branch of merge_run is taken -- the whole-run
+step, the one-pair step, joins where two runs meet, and giving up.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import qtok
+
+# Around the thresholds: 64 (merge_small), 256 (stack), 4096 (merge_huge).
+LENGTHS = list(range(1, 140)) + [255, 256, 257, 1000, 4095, 4096, 4097, 12_345]
+ASCII = [chr(c) for c in range(128)]
+
+
+@pytest.mark.parametrize("char", ASCII, ids=[f"U+{ord(c):04X}" for c in ASCII])
+def test_every_ascii_run_like_tiktoken(qwen_enc_raw, tiktoken_ref, char):
+    for n in LENGTHS:
+        text = char * n
+        want = tiktoken_ref.encode_ordinary(text)
+        assert qwen_enc_raw.encode_ordinary(text) == want, (repr(char), n)
+
+
+@pytest.mark.parametrize("text", ["x" + "-" * 300 + "y", "ab" + " " * 500 + "cd", "\n" * 200 + "z",
+                                  "=" * 80 + "\n" + "=" * 81, "!!" + "?" * 100])
+def test_runs_inside_text_like_tiktoken(qwen_enc_raw, tiktoken_ref, text):
+    assert qwen_enc_raw.encode_ordinary(text) == tiktoken_ref.encode_ordinary(text)
+
+
+def made_up_vocabulary(seed: int, byte: bytes = b"a", longest: int = 16):
+    """All 256 bytes, then runs of ``byte`` of some lengths in 2..longest, in
+    a shuffled order: longer runs may outrank shorter ones, and some lengths
+    are missing, which breaks the assumptions a shortcut could make."""
+    rng = random.Random(seed)
+    ranks = {bytes([b]): b for b in range(256)}
+    lengths = [k for k in range(2, longest + 1) if k == 2 or rng.random() < 0.7]
+    rng.shuffle(lengths)
+    for k in lengths:
+        ranks[byte * k] = len(ranks)
+    return ranks
+
+
+def both(ranks):
+    import tiktoken
+    ours = qtok.Encoding("made-up", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    theirs = tiktoken.Encoding("made-up", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=ranks,
+                               special_tokens={})
+    return ours, theirs
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_shuffled_vocabularies_like_tiktoken(seed):
+    ours, theirs = both(made_up_vocabulary(seed, byte=b" " if seed % 3 == 0 else b"a"))
+    char = " " if seed % 3 == 0 else "a"
+    rng = random.Random(seed)
+    for n in [65, 66, 67, 100, 127, 128, 129, 257, 1000] + [rng.randint(65, 3000) for _ in range(10)]:
+        text = char * n
+        assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), (seed, n)
+
+
+def test_when_longer_runs_outrank_shorter_ones():
+    # "aaaa" ranks before "aa": every pair joined makes a pair that must be
+    # joined at once, so no whole-run step is allowed.  On a long piece this
+    # takes so many one-pair steps that merge_run gives up and the general
+    # loop finishes the piece; both must agree with tiktoken.
+    ranks = {bytes([b]): b for b in range(256)}
+    for k in (4, 2, 8, 3, 6):
+        ranks[b"a" * k] = len(ranks)
+    ours, theirs = both(ranks)
+    for n in (65, 99, 300, 5000, 9001):
+        text = "a" * n
+        assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), n
+
