@@ -50,6 +50,7 @@ cdef struct Tables:
     uint64_t slot_mask
     uint64_t* pairs          # (a, b) -> rank of a+b: (a << 42) | (b << 21) | (rank + 1)
     uint64_t pair_mask
+    uint64_t* pair_filter    # PAIR_FILTER_WORDS words: a Bloom filter of the keys in pairs
     uint32_t* byte_pair      # 65,536 entries: rank of the two bytes (x, y), for first joins
     DecodeEntry* dec         # n_ids entries, built from tok_start/tok_len/blob
     uint64_t bigram[1024]    # bit (x << 8 | y): some regular token contains bytes x, y
@@ -90,6 +91,11 @@ cdef struct CachePool:
     int busy[CACHE_POOL]
 
 
+cdef class DecodeBuffer:
+    cdef uint8_t* data       # malloc'ed; freed with the object
+    cdef size_t used
+
+
 cdef class CoreBPE:
     cdef Tables t
     cdef CachePool pool
@@ -110,4 +116,5 @@ cdef class CoreBPE:
     cdef uint64_t _blob_size(self)
     cdef int _encode(self, str text, TokenVec* out) except -1
     cdef object _to_list(self, TokenVec* v)
-    cdef object _decode_u32(self, const uint32_t[::1] ids)
+    cdef DecodeBuffer _decode(self, tokens)
+    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n)

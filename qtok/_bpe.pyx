@@ -25,10 +25,9 @@ always valid UTF-8, so the decoder below does not re-validate it.
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from cpython.long cimport PyLong_CheckExact
 from operator import index as operator_index
-import array as _array
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memmove, memset
@@ -394,11 +393,29 @@ cdef inline uint32_t lookup(const Tables* t, const uint8_t* p, size_t n) noexcep
     return lookup_hashed(t, p, n, hash_bytes(p, n), prefix8(p, n))
 
 
+# The pair filter: a blocked Bloom filter over the pair table's keys, one
+# 64-bit word per key with two bits set, chosen by bits of mix(key) that the
+# table's own index does not use.  294,166 pairs in 2^15 words: about 6% of
+# absent pairs get through to the table, and no present pair is ever refused.
+cdef enum:
+    PAIR_FILTER_BITS = 15
+    PAIR_FILTER_WORDS = 1 << PAIR_FILTER_BITS
+
+
+cdef inline uint64_t pair_filter_mask(uint64_t h) noexcept nogil:
+    return (1ULL << ((h >> 37) & 63)) | (1ULL << ((h >> 43) & 63))
+
+
 cdef inline uint32_t pair_rank(const Tables* t, uint32_t a, uint32_t b) noexcept nogil:
     """Rank of the token spelled by token a then token b, or NOT_FOUND."""
     cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
-    cdef uint64_t i = mix(key) & t.pair_mask
+    cdef uint64_t h = mix(key)
+    cdef uint64_t i = h & t.pair_mask
     cdef uint64_t e
+    # Most pairs asked about spell no token (78% on unseen text), and the
+    # table is too big for the caches: the filter (256 KB) answers those.
+    if (t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] & pair_filter_mask(h)) != pair_filter_mask(h):
+        return NOT_FOUND
     while True:
         e = t.pairs[i]
         if e == 0:
@@ -1370,8 +1387,8 @@ cdef inline const uint8_t* utf8_of(str text, size_t* n) except NULL:
 
 cdef enum:
     CACHE_HEADER = 96
-    CACHE_FORMAT = 2
-    CACHE_PARTS = 7
+    CACHE_FORMAT = 3
+    CACHE_PARTS = 8
 
 
 cdef void cache_parts(Tables* t, uint64_t blob_size, uint64_t slot_cap, uint64_t pair_cap,
@@ -1392,6 +1409,8 @@ cdef void cache_parts(Tables* t, uint64_t blob_size, uint64_t slot_cap, uint64_t
     sizes[5] = pair_cap * sizeof(uint64_t)
     parts[6] = t.byte_pair
     sizes[6] = 65536 * sizeof(uint32_t)
+    parts[7] = t.pair_filter
+    sizes[7] = PAIR_FILTER_WORDS * sizeof(uint64_t)
 
 
 cdef uint64_t read_part(FILE* f, void* dest, size_t n, uint64_t h) noexcept nogil:
@@ -1402,6 +1421,19 @@ cdef uint64_t read_part(FILE* f, void* dest, size_t n, uint64_t h) noexcept nogi
     return checksum(h, <const uint8_t*>dest, n)
 
 cdef const char* CACHE_MAGIC = b"QTOKTBL\x01"
+#: The layout version of the table cache files; part of their names.
+TABLE_CACHE_FORMAT = CACHE_FORMAT
+
+
+cdef enum:
+    DECODE_AHEAD = 16    # how far ahead decoding prefetches int objects and entries
+
+
+cdef class DecodeBuffer:
+    """Decoded bytes in a malloc'ed buffer, freed with this object."""
+
+    def __dealloc__(self):
+        free(self.data)
 
 
 cdef class CoreBPE:
@@ -1424,6 +1456,7 @@ cdef class CoreBPE:
         free(self.t.pairs)
         free(self.t.byte_pair)
         free(self.t.dec)
+        free(self.t.pair_filter)
         for k in range(CACHE_POOL):
             free(self.pool.tables[k].short)
             free(self.pool.tables[k].big)
@@ -1491,7 +1524,7 @@ cdef class CoreBPE:
         and B are tokens too, (rank A, rank B) -> rank T.  These are all the
         joins BPE can ever make, since every part is a token."""
         cdef uint32_t r, n, k, a, b, x, y, count = 0, cap_found = 1 << 16
-        cdef uint64_t cap = 1024, key, i
+        cdef uint64_t cap = 1024, key, i, h
         cdef const uint8_t* tok
         cdef uint64_t* found = <uint64_t*>malloc(cap_found * sizeof(uint64_t))
         cdef uint64_t* grown
@@ -1525,7 +1558,8 @@ cdef class CoreBPE:
                 cap *= 2
             self.t.pairs = <uint64_t*>calloc(cap, sizeof(uint64_t))
             self.t.byte_pair = <uint32_t*>malloc(65536 * sizeof(uint32_t))
-            if self.t.pairs == NULL or self.t.byte_pair == NULL:
+            self.t.pair_filter = <uint64_t*>calloc(PAIR_FILTER_WORDS, sizeof(uint64_t))
+            if self.t.pairs == NULL or self.t.byte_pair == NULL or self.t.pair_filter == NULL:
                 raise MemoryError()
             self.t.pair_mask = cap - 1
             self.n_pairs = count
@@ -1538,6 +1572,8 @@ cdef class CoreBPE:
                     while self.t.pairs[i] != 0:
                         i = (i + 1) & self.t.pair_mask
                     self.t.pairs[i] = found[k]
+                    h = mix(key)
+                    self.t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] |= pair_filter_mask(h)
                     a = <uint32_t>(key >> ID_BITS)
                     b = <uint32_t>(key & ID_MASK)
                     if self.t.tok_len[a] == 1 and self.t.tok_len[b] == 1:
@@ -1779,7 +1815,7 @@ cdef class CoreBPE:
     # qtok/vocab.py for where) and loaded back with a few memcpy calls.
     # Layout, all little-endian: a 96-byte header -- magic, format version,
     # sizes, and a hash_bytes() checksum of the payload -- then the payload:
-    # byte_rank, blob, tok_start, tok_len, slots, pairs, byte_pair.
+    # the parts cache_parts() lists, in its order.
 
     def to_cache_bytes(self):
         """The tables as one bytes object, for from_cache_file()."""
@@ -1850,7 +1886,9 @@ cdef class CoreBPE:
             core.t.slots = <Slot*>malloc(slot_cap * sizeof(Slot))
             core.t.pairs = <uint64_t*>malloc(pair_cap * 8)
             core.t.byte_pair = <uint32_t*>malloc(65536 * 4)
-            if core.t.slots == NULL or core.t.pairs == NULL or core.t.byte_pair == NULL:
+            core.t.pair_filter = <uint64_t*>malloc(PAIR_FILTER_WORDS * sizeof(uint64_t))
+            if (core.t.slots == NULL or core.t.pairs == NULL or core.t.byte_pair == NULL
+                    or core.t.pair_filter == NULL):
                 raise MemoryError()
             cache_parts(&core.t, blob_size, slot_cap, pair_cap, parts, sizes)
             h = CACHE_FORMAT
@@ -2085,18 +2123,32 @@ cdef class CoreBPE:
         Ids must be integers (int, numpy integers: anything with __index__);
         a float or a str raises TypeError, as in tiktoken, rather than being
         truncated into some other token."""
+        cdef DecodeBuffer b = self._decode(tokens)
+        return PyBytes_FromStringAndSize(<const char*>b.data, b.used)
+
+    def decode_text(self, tokens, str errors not None="replace"):
+        """decode_bytes(tokens).decode("utf-8", errors), without the
+        intermediate bytes object."""
+        cdef DecodeBuffer b = self._decode(tokens)
+        if "\0" in errors:
+            raise ValueError("embedded null character")   # as bytes.decode says
+        return PyUnicode_DecodeUTF8(<const char*>b.data, b.used, PyUnicode_AsUTF8(errors))
+
+    cdef DecodeBuffer _decode(self, tokens):
         cdef const uint32_t[::1] ids32
         cdef Py_ssize_t i, n
         cdef long long v
         cdef uint32_t* ids
         cdef PyObject* item
+        if tokens is None:                  # a memoryview would take None as empty
+            raise TypeError("expected a sequence of token ids, got None")
         if not isinstance(tokens, (list, tuple)):
             try:
                 ids32 = tokens
             except (TypeError, ValueError, BufferError):
                 tokens = list(tokens)
             else:
-                return self._decode_u32(ids32)
+                return self._decode_ids(&ids32[0] if ids32.shape[0] else NULL, ids32.shape[0])
         if type(tokens) is not list:
             tokens = list(tokens)
         n = len(tokens)
@@ -2107,6 +2159,11 @@ cdef class CoreBPE:
             # Check and convert every id first, so a bad one raises before
             # any work and names itself; exact ints take the fast path.
             for i in range(n):
+                # The int objects an encode returns are shared, one per id,
+                # so they lie all over memory: ask for the one DECODE_AHEAD
+                # places on while this one is read.
+                if i + DECODE_AHEAD < n:
+                    prefetch(qtok_list_get(tokens, i + DECODE_AHEAD))
                 item = qtok_list_get(tokens, i)
                 if PyLong_CheckExact(<object>item):
                     # Cython's conversion reads small ints' digits directly.
@@ -2124,52 +2181,52 @@ cdef class CoreBPE:
                                         f"{type(<object>item).__name__} {<object>item!r}") from None
                 if v < 0 or v >= self.t.n_ids:
                     raise _invalid_token(<object>item)
-                ids[i] = <uint32_t>v        # ids without a token: _decode_u32 names them
-            return self._decode_u32(<uint32_t[:n]>ids if n else _EMPTY_IDS)
+                ids[i] = <uint32_t>v        # ids without a token: _decode_ids names them
+            return self._decode_ids(ids, n)
         finally:
             free(ids)
 
-    cdef object _decode_u32(self, const uint32_t[::1] ids):
+    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n):
         """One pass: tokens of up to 8 bytes are copied from their decode
         entry with a single 8-byte store (the buffer keeps 8 bytes of slack),
         longer ones from the blob."""
-        cdef Py_ssize_t i, n = ids.shape[0]
+        cdef Py_ssize_t i
         cdef uint32_t v, k
-        cdef size_t used = 0, cap = <size_t>n * 6 + 64
-        cdef uint8_t* buf = <uint8_t*>malloc(cap)
+        cdef DecodeBuffer out = DecodeBuffer.__new__(DecodeBuffer)
+        cdef size_t cap = <size_t>n * 6 + 64
         cdef uint8_t* grown
         cdef const DecodeEntry* e
         cdef Py_ssize_t bad = -1
-        if buf == NULL:
+        out.data = <uint8_t*>malloc(cap)
+        if out.data == NULL:
             raise MemoryError()
-        try:
-            with nogil:
-                for i in range(n):
-                    v = ids[i]
-                    if v >= self.t.n_ids or self.t.dec[v].len == 0:
-                        bad = i
+        with nogil:
+            for i in range(n):
+                if i + DECODE_AHEAD < n and ids[i + DECODE_AHEAD] < self.t.n_ids:
+                    prefetch(&self.t.dec[ids[i + DECODE_AHEAD]])
+                v = ids[i]
+                if v >= self.t.n_ids or self.t.dec[v].len == 0:
+                    bad = i
+                    break
+                e = &self.t.dec[v]
+                k = e.len
+                if out.used + k + 8 > cap:
+                    cap = 2 * cap + k + 8
+                    grown = <uint8_t*>realloc(out.data, cap)
+                    if grown == NULL:
+                        bad = -2
                         break
-                    e = &self.t.dec[v]
-                    k = e.len
-                    if used + k + 8 > cap:
-                        cap = 2 * cap + k + 8
-                        grown = <uint8_t*>realloc(buf, cap)
-                        if grown == NULL:
-                            bad = -2
-                            break
-                        buf = grown
-                    if k <= 8:
-                        memcpy(buf + used, &e.inline_bytes, 8)
-                    else:
-                        memcpy(buf + used, self.t.blob + e.off, k)
-                    used += k
-            if bad == -2:
-                raise MemoryError()
-            if bad >= 0:
-                raise _invalid_token(ids[bad])
-            return PyBytes_FromStringAndSize(<const char*>buf, used)
-        finally:
-            free(buf)
+                    out.data = grown
+                if k <= 8:
+                    memcpy(out.data + out.used, &e.inline_bytes, 8)
+                else:
+                    memcpy(out.data + out.used, self.t.blob + e.off, k)
+                out.used += k
+        if bad == -2:
+            raise MemoryError()
+        if bad >= 0:
+            raise _invalid_token(ids[bad])
+        return out
 
     def __reduce__(self):
         raise TypeError("CoreBPE is not pickled directly; pickle the Encoding that holds it")
@@ -2184,7 +2241,6 @@ class InvalidToken(ValueError, KeyError):
     __str__ = ValueError.__str__
 
 
-_EMPTY_IDS = _array.array("I")
 
 
 def _invalid_token(token):

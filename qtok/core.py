@@ -242,8 +242,17 @@ class Encoding:
             raise
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
-        """Decode ids to text; invalid UTF-8 is handled per ``errors``."""
-        return self.decode_bytes(tokens).decode("utf-8", errors=errors)
+        """Decode ids to text; invalid UTF-8 is handled per ``errors`` (as in
+        ``bytes.decode``: "replace", "strict", "ignore", "surrogateescape", ...)."""
+        if tokens is None:
+            raise TypeError("expected a sequence of token ids, got None")
+        if not isinstance(errors, str):
+            raise TypeError(f"errors must be a str, not {type(errors).__name__}")
+        try:
+            return self._core.decode_text(tokens, errors)
+        except TypeError:
+            _raise_if_not_ids(tokens)
+            raise
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         return self._core.token_bytes(self._checked_id(token))

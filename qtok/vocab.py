@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ._bpe import CoreBPE
+from ._bpe import TABLE_CACHE_FORMAT, CoreBPE
 
 #: The Qwen / Qwen2 pre-tokenization pattern.  qtok's scanner implements this
 #: pattern natively; it is kept as a string for tiktoken compatibility
@@ -110,7 +110,24 @@ def _cache_path(vocab_sha256: str, special_tokens: dict[str, int]) -> str | None
         return None
     key = vocab_sha256 + "".join(f"|{t}={i}" for t, i in sorted(special_tokens.items()))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
-    return os.path.join(folder, f"tables-v2-{digest}.bin")
+    return os.path.join(folder, f"tables-v{TABLE_CACHE_FORMAT}-{digest}.bin")
+
+
+def _remove_other_formats(path: str) -> None:
+    """Delete this vocabulary's cache files of older (or newer) layouts: a
+    qtok upgrade would otherwise leave ~10 MB behind each time."""
+    folder, name = os.path.split(path)
+    digest_part = name.split("-", 2)[2]          # "<digest>.bin"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for other in names:
+        if other != name and other.startswith("tables-v") and other.endswith("-" + digest_part):
+            try:
+                os.unlink(os.path.join(folder, other))
+            except OSError:
+                pass
 
 
 def _core_from_tiktoken(data: bytes, vocab_sha256: str, special_tokens: dict[str, int],
@@ -134,6 +151,7 @@ def _core_from_tiktoken(data: bytes, vocab_sha256: str, special_tokens: dict[str
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
+            _remove_other_formats(path)
         except OSError:
             pass
     return core

@@ -178,6 +178,20 @@ def test_table_cache_is_written_and_reused(tmp_path, private_table_cache, qwen_v
     assert len(list(private_table_cache.iterdir())) == 2
 
 
+def test_cache_files_of_other_layouts_are_removed(tmp_path, private_table_cache, qwen_vocab_file):
+    # A file left by an older qtok, for the same vocabulary, and one for another vocabulary.
+    load_copy(tmp_path, qwen_vocab_file)
+    (cache,) = private_table_cache.iterdir()
+    version, digest = cache.name.split("-")[1:3]
+    old = private_table_cache / f"tables-v1-{digest}"
+    unrelated = private_table_cache / f"tables-v1-{'0' * 24}.bin"
+    old.write_bytes(b"left by an older qtok")
+    unrelated.write_bytes(b"another vocabulary")
+    cache.unlink()
+    load_copy(tmp_path, qwen_vocab_file)            # rebuilds and writes the cache again
+    assert sorted(p.name for p in private_table_cache.iterdir()) == sorted([cache.name, unrelated.name])
+
+
 @pytest.mark.parametrize("damage", ["truncated", "flipped_byte", "empty", "garbage"])
 def test_damaged_table_cache_is_rebuilt(tmp_path, private_table_cache, qwen_vocab_file, qwen_enc, texts,
                                         damage):
