@@ -26,7 +26,7 @@ from cpython.object cimport PyObject
 from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
-from cpython.long cimport PyLong_CheckExact
+from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
 from operator import index as operator_index
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
@@ -2138,6 +2138,7 @@ cdef class CoreBPE:
         cdef const uint32_t[::1] ids32
         cdef Py_ssize_t i, n
         cdef long long v
+        cdef int overflow
         cdef uint32_t* ids
         cdef PyObject* item
         if tokens is None:                  # a memoryview would take None as empty
@@ -2166,11 +2167,11 @@ cdef class CoreBPE:
                     prefetch(qtok_list_get(tokens, i + DECODE_AHEAD))
                 item = qtok_list_get(tokens, i)
                 if PyLong_CheckExact(<object>item):
-                    # Cython's conversion reads small ints' digits directly.
-                    try:
-                        v = <object>item
-                    except OverflowError:
-                        raise _invalid_token(<object>item) from None
+                    # No try block here: Cython saves the exception state on
+                    # entering one, which costs more than reading the int.
+                    v = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
+                    if overflow:
+                        raise _invalid_token(<object>item)
                 else:
                     try:
                         v = operator_index(<object>item)
