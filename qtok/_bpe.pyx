@@ -64,8 +64,24 @@ cdef extern from *:
     static inline void qtok_set(int* flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
     static inline int qtok_is_set(int* flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
     #include <sched.h>
+    /* The value of an exact int that fits one internal digit (every token
+       id does), read in place; 0 for anything else, which the caller then
+       converts the general way. */
+    static inline int qtok_small_int_value(PyObject* o, long long* v) {
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (!_PyLong_IsCompact((PyLongObject*)o)) return 0;
+        *v = (long long)_PyLong_CompactValue((PyLongObject*)o);
+        return 1;
+    #else
+        Py_ssize_t size = Py_SIZE(o);
+        if (size != 0 && size != 1) return 0;
+        *v = size ? (long long)((PyLongObject*)o)->ob_digit[0] : 0;
+        return 1;
+    #endif
+    }
     """
     int ctz64 "qtok_ctz64"(uint64_t x) nogil
+    bint small_int_value "qtok_small_int_value"(PyObject* o, long long* v)
     void prefetch "__builtin_prefetch"(const void* p) nogil
     size_t atomic_fetch_add "qtok_fetch_add"(size_t* p, size_t v) nogil
     void atomic_store_int "qtok_store_int"(int* p, int v) nogil
@@ -1426,7 +1442,7 @@ TABLE_CACHE_FORMAT = CACHE_FORMAT
 
 
 cdef enum:
-    DECODE_AHEAD = 16    # how far ahead decoding prefetches int objects and entries
+    DECODE_AHEAD = 32    # how far ahead decoding prefetches int objects and entries
 
 
 cdef class DecodeBuffer:
@@ -2169,9 +2185,10 @@ cdef class CoreBPE:
                 if PyLong_CheckExact(<object>item):
                     # No try block here: Cython saves the exception state on
                     # entering one, which costs more than reading the int.
-                    v = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
-                    if overflow:
-                        raise _invalid_token(<object>item)
+                    if not small_int_value(item, &v):
+                        v = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
+                        if overflow:
+                            raise _invalid_token(<object>item)
                 else:
                     try:
                         v = operator_index(<object>item)
@@ -2194,35 +2211,39 @@ cdef class CoreBPE:
         cdef Py_ssize_t i
         cdef uint32_t v, k
         cdef DecodeBuffer out = DecodeBuffer.__new__(DecodeBuffer)
-        cdef size_t cap = <size_t>n * 6 + 64
+        cdef size_t cap = <size_t>n * 6 + 64, used = 0   # locals, not out's fields:
+        cdef uint8_t* buf = <uint8_t*>malloc(cap)          # they stay in registers
         cdef uint8_t* grown
         cdef const DecodeEntry* e
+        cdef const DecodeEntry* dec = self.t.dec
+        cdef uint32_t n_ids = self.t.n_ids
         cdef Py_ssize_t bad = -1
-        out.data = <uint8_t*>malloc(cap)
-        if out.data == NULL:
+        if buf == NULL:
             raise MemoryError()
         with nogil:
             for i in range(n):
-                if i + DECODE_AHEAD < n and ids[i + DECODE_AHEAD] < self.t.n_ids:
-                    prefetch(&self.t.dec[ids[i + DECODE_AHEAD]])
+                if i + DECODE_AHEAD < n and ids[i + DECODE_AHEAD] < n_ids:
+                    prefetch(&dec[ids[i + DECODE_AHEAD]])
                 v = ids[i]
-                if v >= self.t.n_ids or self.t.dec[v].len == 0:
+                if v >= n_ids or dec[v].len == 0:
                     bad = i
                     break
-                e = &self.t.dec[v]
+                e = &dec[v]
                 k = e.len
-                if out.used + k + 8 > cap:
+                if used + k + 8 > cap:
                     cap = 2 * cap + k + 8
-                    grown = <uint8_t*>realloc(out.data, cap)
+                    grown = <uint8_t*>realloc(buf, cap)
                     if grown == NULL:
                         bad = -2
                         break
-                    out.data = grown
+                    buf = grown
                 if k <= 8:
-                    memcpy(out.data + out.used, &e.inline_bytes, 8)
+                    memcpy(buf + used, &e.inline_bytes, 8)
                 else:
-                    memcpy(out.data + out.used, self.t.blob + e.off, k)
-                out.used += k
+                    memcpy(buf + used, self.t.blob + e.off, k)
+                used += k
+        out.data = buf
+        out.used = used
         if bad == -2:
             raise MemoryError()
         if bad >= 0:
