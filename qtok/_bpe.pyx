@@ -40,6 +40,7 @@ cdef extern from "Python.h":
     PyObject* qtok_list_get "PyList_GET_ITEM"(object lst, Py_ssize_t i)
     void qtok_list_set "PyList_SET_ITEM"(object lst, Py_ssize_t i, PyObject* item)
     void qtok_incref "Py_INCREF"(PyObject* o)
+    PyObject** list_items "PySequence_Fast_ITEMS"(object lst)
 
 cdef extern from "_unicode_classes.h":
     const uint32_t QTOK_LETTER_RANGES[][2]
@@ -1442,6 +1443,7 @@ TABLE_CACHE_FORMAT = CACHE_FORMAT
 
 
 cdef enum:
+    LIST_AHEAD = 8       # how far ahead building a result list prefetches
     DECODE_AHEAD = 32    # how far ahead decoding prefetches int objects and entries
 
 
@@ -1990,11 +1992,20 @@ cdef class CoreBPE:
         return 0
 
     cdef object _to_list(self, TokenVec* v):
+        """The ids as a list of the shared int objects (one per id, made at
+        load): an INCREF each instead of an allocation.  Those objects are
+        spread over a few MB, so the slot and the object a few ids on are
+        fetched ahead."""
         cdef object result = PyList_New(v.len)
-        cdef size_t i
+        cdef size_t i, n = v.len
         cdef PyObject* item
-        for i in range(v.len):
-            item = qtok_list_get(self.id_objects, v.data[i])
+        cdef PyObject** objects = list_items(self.id_objects)
+        for i in range(n):
+            if i + 2 * LIST_AHEAD < n:
+                prefetch(&objects[v.data[i + 2 * LIST_AHEAD]])
+            if i + LIST_AHEAD < n:
+                prefetch(objects[v.data[i + LIST_AHEAD]])
+            item = objects[v.data[i]]
             qtok_incref(item)
             qtok_list_set(result, i, item)
         return result
