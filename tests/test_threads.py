@@ -107,3 +107,17 @@ def test_first_use_from_many_threads(tmp_path):
     done = subprocess.run([sys.executable, "-c", FIRST_USE], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_new_thread_caches_start_as_copies(qwen_ranks, tiktoken_ref, per_thread_texts):
+    # A fresh Encoding has a fresh cache pool.  Warm the calling thread's
+    # cache, then make new threads take new caches (copies of the warm one)
+    # -- native batch threads and Python threads -- and check every result.
+    enc = qtok.Encoding("fresh-pool", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                        special_tokens=qtok.QWEN_SPECIAL_TOKENS, normalization=None)
+    texts = [t for group in per_thread_texts for t in group]
+    want = [tiktoken_ref.encode_ordinary(t) for t in texts]
+    assert [enc.encode_ordinary(t) for t in texts[:40]] == want[:40]        # warms one cache
+    assert enc.encode_ordinary_batch(texts, num_threads=4) == want          # three new ones, copied
+    got = run_together(lambda k: [enc.encode_ordinary(t) for t in per_thread_texts[k]], N_THREADS)
+    assert [ids for group in got for ids in group] == want
