@@ -11,10 +11,10 @@ import argparse
 import json
 import os
 import sys
-import unicodedata
 from typing import Iterator, Sequence
 
 from . import __version__
+from .normalize import to_nfc
 from .registry import get_encoding
 
 
@@ -180,7 +180,7 @@ def cmd_verify(args) -> int:
     paths = list(_verify_files(args.paths or [_bundled_corpus_dir()]))
     strings = tokens = differed = 0
     for path in paths:
-        text = unicodedata.normalize("NFC", _read_text_file(path))
+        text = to_nfc(_read_text_file(path))
         # The whole file, then every line on its own (line breaks change pieces).
         pieces = [text] + ([line for line in text.splitlines() if line] if not args.files_only else [])
         expected = reference.encode_ordinary_batch(pieces)

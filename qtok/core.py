@@ -10,13 +10,13 @@ one-line import change.  Two things differ on purpose:
 from __future__ import annotations
 
 import functools
-import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings anyway
     from typing import AbstractSet, Collection, Literal, Sequence
 
 from ._bpe import CoreBPE, InvalidToken
+from .normalize import to_nfc
 from .vocab import VocabSpec, ranks_spec
 
 __all__ = ["Encoding", "InvalidToken"]
@@ -75,7 +75,7 @@ class Encoding:
             else:
                 raise TypeError(f"expected str, got {type(text).__name__}")
         if self._normalization is not None:
-            text = unicodedata.normalize(self._normalization, text)
+            text = to_nfc(text)
         return text
 
     @staticmethod

@@ -26,6 +26,7 @@ import numpy as np
 from .backends import QWEN_LABEL, Backend
 from .corpora import Corpus
 from .languages import ENGLISH, find, languages, order
+from .normalize import to_nfc
 
 __all__ = ["FIELDS", "measure", "fragment_table", "is_fragment", "char_script", "token_script",
            "vocabulary_scripts", "default_threads"]
@@ -176,8 +177,7 @@ class _Language:
 
 
 def _clean(text: str) -> str:
-    if not unicodedata.is_normalized("NFC", text):   # a quick check; most text is NFC already
-        text = unicodedata.normalize("NFC", text)
+    text = to_nfc(text)
     if not text.isascii():
         try:
             text.encode("utf-8")
