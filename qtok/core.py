@@ -51,6 +51,9 @@ class Encoding:
         self._core: CoreBPE = spec.core
         self._pat_str = spec.pat_str
         self._special_tokens = dict(spec.special_tokens)
+        # The characters special tokens start with ("<" for Qwen's): text
+        # without any of them holds no special token, found with one scan.
+        self._special_starts = "".join(sorted({s[0] for s in self._special_tokens if s}))
         self._normalization = spec.normalization
         self._recipe = spec.recipe
         if spec.normalization not in (None, "NFC"):
@@ -93,6 +96,12 @@ class Encoding:
     def _check_special(self, text: str, allowed_special, disallowed_special) -> frozenset[str]:
         """Resolve allowed_special / disallowed_special as tiktoken does, and
         raise if text holds a disallowed special token.  Returns the allowed set."""
+        if not allowed_special and disallowed_special == "all":      # the defaults
+            for start in self._special_starts:
+                if start in text:
+                    break
+            else:
+                return _NOTHING_ALLOWED             # no special token can be in text
         specials = self._special_tokens
         if allowed_special == "all":
             allowed = frozenset(specials)
@@ -334,6 +343,9 @@ def _as_index(token) -> int:
         return int(token.__index__())
     except AttributeError:
         raise TypeError(f"token ids are ints, got {token!r} ({type(token).__name__})") from None
+
+
+_NOTHING_ALLOWED: frozenset[str] = frozenset()
 
 
 def _raise_if_not_ids(tokens) -> None:
