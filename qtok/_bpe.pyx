@@ -423,16 +423,17 @@ cdef inline uint64_t pair_filter_mask(uint64_t h) noexcept nogil:
     return (1ULL << ((h >> 37) & 63)) | (1ULL << ((h >> 43) & 63))
 
 
-cdef inline uint32_t pair_rank(const Tables* t, uint32_t a, uint32_t b) noexcept nogil:
-    """Rank of the token spelled by token a then token b, or NOT_FOUND."""
-    cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
-    cdef uint64_t h = mix(key)
+cdef inline bint pair_maybe(const Tables* t, uint64_t h) noexcept nogil:
+    """The pair filter: False when the pair hashing to h is surely not in the
+    table.  Most pairs asked about spell no token (78% on unseen text), and
+    the table is too big for the caches: the filter (256 KB) answers those."""
+    return (t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] & pair_filter_mask(h)) == pair_filter_mask(h)
+
+
+cdef inline uint32_t pair_probe(const Tables* t, uint64_t key, uint64_t h) noexcept nogil:
+    """The pair table itself: rank for key (a << 21 | b), whose mix() is h."""
     cdef uint64_t i = h & t.pair_mask
     cdef uint64_t e
-    # Most pairs asked about spell no token (78% on unseen text), and the
-    # table is too big for the caches: the filter (256 KB) answers those.
-    if (t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] & pair_filter_mask(h)) != pair_filter_mask(h):
-        return NOT_FOUND
     while True:
         e = t.pairs[i]
         if e == 0:
@@ -440,6 +441,15 @@ cdef inline uint32_t pair_rank(const Tables* t, uint32_t a, uint32_t b) noexcept
         if (e >> ID_BITS) == key:
             return <uint32_t>(e & ID_MASK) - 1
         i = (i + 1) & t.pair_mask
+
+
+cdef inline uint32_t pair_rank(const Tables* t, uint32_t a, uint32_t b) noexcept nogil:
+    """Rank of the token spelled by token a then token b, or NOT_FOUND."""
+    cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
+    cdef uint64_t h = mix(key)
+    if not pair_maybe(t, h):
+        return NOT_FOUND
+    return pair_probe(t, key, h)
 
 
 # ---------------------------------------------------------------------------
@@ -483,16 +493,19 @@ cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t
     cache line; the pairs one text keeps asking about fit in a few hundred
     kilobytes when packed, so most questions are answered from L2.
     An entry is 1 << 63 | (a << 42 | b << 21) | (rank + 1, or 0 for none)."""
-    cdef uint64_t key, e, i
+    cdef uint64_t key, e, i, h
     cdef uint32_t r
     if cache == NULL:
         return pair_rank(t, a, b)
     key = (<uint64_t>a << ID_BITS) | b
+    h = mix(key)
+    if not pair_maybe(t, h):                        # the filter first: one read
+        return NOT_FOUND
     i = (key * 0x9E3779B97F4A7C15ULL) >> (64 - 15)
     e = cache[i]
     if (e >> ID_BITS) == ((1ULL << 42) | key):
         return <uint32_t>(e & ID_MASK) - 1          # NOT_FOUND comes back as 0 - 1
-    r = pair_rank(t, a, b)
+    r = pair_probe(t, key, h)
     cache[i] = (((1ULL << 42) | key) << ID_BITS) | (<uint64_t>r + 1 if r != NOT_FOUND else 0)
     return r
 
