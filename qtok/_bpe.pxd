@@ -64,7 +64,8 @@ cdef struct ShortEntry:      # 32 bytes: a piece of up to 16 bytes and its ids
     uint32_t ids[SHORT_MAX_IDS]
     uint8_t len              # 0: empty
     uint8_t n_ids
-    uint8_t pad[2]
+    uint8_t spilled          # in e[0] of a pair: some piece of this pair went to the big cache
+    uint8_t pad
 
 
 cdef struct BigSlot:         # an entry of the cache of longer pieces

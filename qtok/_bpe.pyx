@@ -1213,21 +1213,26 @@ cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size
     cdef ShortEntry* e = NULL
     cdef const BigSlot* b
     cdef uint8_t victim[16]
+    cdef uint8_t spilled
     if cache != NULL:
         e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
         if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
             return push_cached(out, e[0].ids, e[0].n_ids)
         if e[1].len == n and e[1].w0 == w0 and e[1].w1 == w1:
             return push_cached(out, e[1].ids, e[1].n_ids)
-        b = big_find(cache, p, n, h)
-        if b != NULL:
-            return push_cached(out, big_ids(cache, b), b.n_ids)
+        # The big cache holds short pieces only if their pair ever spilled:
+        # on unseen text most pairs have not, and that read would miss.
+        if e[0].spilled:
+            b = big_find(cache, p, n, h)
+            if b != NULL:
+                return push_cached(out, big_ids(cache, b), b.n_ids)
     before = out.len
     if merge_any(t, cache, p, n, out) < 0:
         return -1
     if e == NULL:
         return 0
     k = out.len - before
+    spilled = e[0].spilled
     if k <= SHORT_MAX_IDS:
         if e[1].len != 0:
             # The older entry leaves its pair: keep it in the big cache, which
@@ -1238,6 +1243,7 @@ cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size
             memcpy(&victim[8], &e[1].w1, 8)
             big_store(cache, victim, e[1].len, hash16(e[1].w0, e[1].w1, e[1].len),
                       e[1].ids, e[1].n_ids)
+            spilled = 1
         e[1] = e[0]
         e[0].w0 = w0
         e[0].w1 = w1
@@ -1246,6 +1252,8 @@ cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size
         memcpy(e[0].ids, out.data + before, k * sizeof(uint32_t))
     else:
         big_store(cache, p, n, h, out.data + before, k)
+        spilled = 1
+    e[0].spilled = spilled
     return 0
 
 
