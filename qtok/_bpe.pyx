@@ -1005,14 +1005,16 @@ cdef inline bint is_one_byte_run(const uint8_t* p, size_t n) noexcept nogil:
     return got == want
 
 
-cdef inline uint32_t run_rank(const Tables* t, const uint8_t* p, size_t n, uint32_t* memo,
+cdef inline uint32_t run_rank(const Tables* t, const uint8_t* p, size_t n, uint64_t* memo,
                               size_t k) noexcept nogil:
     """Rank of the token of k copies of p[0] (memoised), or NOT_FOUND."""
     if k > n or k > t.max_token_len:
         return NOT_FOUND
     if memo[k] == 0:
-        memo[k] = lookup(t, p, k) + 1     # stored +1: 0 means "not looked up yet"
-    return memo[k] - 1
+        # Stored + 1 in 64 bits: 0 means "not looked up yet", and NOT_FOUND
+        # is remembered too.
+        memo[k] = <uint64_t>lookup(t, p, k) + 1
+    return <uint32_t>(memo[k] - 1)
 
 
 cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
@@ -1022,10 +1024,10 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) n
     cdef size_t nr = 1, i, j, at, work = 0, budget = n + 4096
     cdef uint32_t best, r, k, m, tok
     cdef bint inside
-    cdef uint32_t* memo
+    cdef uint64_t* memo
     if n >= 0xFFFFFFFFULL:
         return RUN_GAVE_UP
-    memo = <uint32_t*>calloc(t.max_token_len + 1, sizeof(uint32_t))
+    memo = <uint64_t*>calloc(t.max_token_len + 1, sizeof(uint64_t))
     if memo == NULL:
         return -1
     runs[0].len = 1
