@@ -981,6 +981,11 @@ cdef int merge_huge(const Tables* t, uint64_t* pair_cache, const uint8_t* p, siz
 # Every step is thus one step, or a provably uninterrupted sequence of
 # steps, of the exact loop.  The work is bounded by the piece's length; a
 # piece whose run list keeps growing is handed back to the general loops.
+#
+# The same replay serves a run of one repeated character of 2-4 bytes ("中中中",
+# "——", "……"), counting lengths in characters, when units_join_first() shows
+# that BPE turns every copy into one token before it joins anything across
+# copies: from then on the piece is a run of that one token.
 
 cdef enum:
     RUN_MAX_RUNS = 256    # a longer run list: give up (the general loop takes over)
@@ -1005,23 +1010,86 @@ cdef inline bint is_one_byte_run(const uint8_t* p, size_t n) noexcept nogil:
     return got == want
 
 
-cdef inline uint32_t run_rank(const Tables* t, const uint8_t* p, size_t n, uint64_t* memo,
-                              size_t k) noexcept nogil:
-    """Rank of the token of k copies of p[0] (memoised), or NOT_FOUND."""
-    if k > n or k > t.max_token_len:
+cdef inline size_t char_run_unit(const uint8_t* p, size_t n) noexcept nogil:
+    """1 if p[:n] (n >= 8) is one byte repeated; the character's length if it
+    is one UTF-8 character of 2-4 bytes repeated; else 0."""
+    cdef size_t unit
+    if is_one_byte_run(p, n):
+        return 1
+    unit = 2 if p[0] < 0xE0 else (3 if p[0] < 0xF0 else 4)
+    if p[0] < 0xC2 or n % unit or memcmp(p, p + unit, n - unit) != 0:
+        return 0
+    return unit
+
+
+cdef inline uint32_t run_rank(const Tables* t, const uint8_t* p, size_t n, size_t unit,
+                              uint64_t* memo, size_t k) noexcept nogil:
+    """Rank of the token of k units (the first unit bytes of p, repeated),
+    memoised, or NOT_FOUND."""
+    if k * unit > n or k * unit > t.max_token_len:
         return NOT_FOUND
     if memo[k] == 0:
         # Stored + 1 in 64 bits: 0 means "not looked up yet", and NOT_FOUND
         # is remembered too.
-        memo[k] = <uint64_t>lookup(t, p, k) + 1
+        memo[k] = <uint64_t>lookup(t, p, k * unit) + 1
     return <uint32_t>(memo[k] - 1)
 
 
-cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) noexcept nogil:
-    """BPE of a piece of one repeated byte, on run lengths.  Returns 0, -1
-    (out of memory) or RUN_GAVE_UP, in which case out is untouched."""
+cdef bint units_join_first(const Tables* t, const uint8_t* p, size_t unit) noexcept nogil:
+    """For a piece of one repeated character of unit (2..4) bytes, at least
+    two long: whether BPE first makes every copy of the character one token,
+    before joining anything across copies -- so that what follows is a run of
+    one token, which merge_run can replay on lengths counted in characters.
+
+    That holds when the character alone merges into one token, and every
+    pair that could form across a boundary -- a part that ends a copy, in
+    any state of that merge, then a part that starts the next -- outranks
+    every join made inside a copy (or spells no token)."""
+    cdef uint8_t start[4]                 # the parts of one copy: start[i] .. start[i+1]
+    cdef size_t n_parts = unit, i, best_i = 0, e, s
+    cdef uint32_t r, best, r_max = 0
+    cdef uint32_t ends_at_start = 1 << 1  # bit e: some part spans [0, e)
+    cdef uint32_t starts_at_end = 1 << (unit - 1)   # bit s: some part spans [s, unit)
+    for i in range(unit):
+        start[i] = <uint8_t>i
+    while n_parts > 1:
+        best = NOT_FOUND
+        for i in range(n_parts - 1):
+            e = start[i + 2] if i + 2 < n_parts else unit
+            r = lookup(t, p + start[i], e - start[i])
+            if r < best:
+                best, best_i = r, i
+        if best == NOT_FOUND:
+            return False                  # the character stays in pieces
+        if best > r_max:
+            r_max = best
+        for i in range(best_i + 1, n_parts - 1):
+            start[i] = start[i + 1]
+        n_parts -= 1
+        e = start[best_i + 1] if best_i + 1 < n_parts else unit
+        if start[best_i] == 0:
+            ends_at_start |= 1 << e
+        if e == unit:
+            starts_at_end |= 1 << start[best_i]
+    for s in range(unit):
+        if starts_at_end & (1 << s):
+            for e in range(1, unit + 1):
+                if ends_at_start & (1 << e):
+                    # the suffix p[s:unit] then the prefix p[0:e] of the next copy
+                    r = lookup(t, p + s, unit - s + e)
+                    if r != NOT_FOUND and r <= r_max:
+                        return False
+    return True
+
+
+cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, size_t unit,
+                   TokenVec* out) noexcept nogil:
+    """BPE of a piece of one repeated unit -- a byte, or a character that
+    units_join_first() has shown becomes one token first -- on run lengths
+    counted in units.  Returns 0, -1 (out of memory) or RUN_GAVE_UP, in
+    which case out is untouched."""
     cdef Run runs[RUN_MAX_RUNS + 2]
-    cdef size_t nr = 1, i, j, at, work = 0, budget = n + 4096
+    cdef size_t nr = 1, i, j, at, work = 0, budget = n / unit + 4096
     cdef uint32_t best, r, k, m, tok
     cdef bint inside
     cdef uint64_t* memo
@@ -1031,7 +1099,7 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) n
     if memo == NULL:
         return -1
     runs[0].len = 1
-    runs[0].count = <uint32_t>n
+    runs[0].count = <uint32_t>(n / unit)
     while True:
         # The leftmost pair of lowest rank: where runs i-1 and i meet, then
         # inside run i, in that order along the piece.
@@ -1040,11 +1108,11 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) n
         inside = False
         for i in range(nr):
             if i > 0:
-                r = run_rank(t, p, n, memo, runs[i - 1].len + runs[i].len)
+                r = run_rank(t, p, n, unit, memo, runs[i - 1].len + runs[i].len)
                 if r < best:
                     best, at, inside = r, i, False
             if runs[i].count >= 2:
-                r = run_rank(t, p, n, memo, 2 * <size_t>runs[i].len)
+                r = run_rank(t, p, n, unit, memo, 2 * <size_t>runs[i].len)
                 if r < best:
                     best, at, inside = r, i, True
         if best == NOT_FOUND:
@@ -1056,9 +1124,9 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) n
         if inside:
             k = runs[at].len
             m = runs[at].count
-            if ((m < 3 or run_rank(t, p, n, memo, 3 * <size_t>k) > best)
-                    and (m < 4 or run_rank(t, p, n, memo, 4 * <size_t>k) > best)
-                    and (at == 0 or run_rank(t, p, n, memo, runs[at - 1].len + 2 * <size_t>k) > best)):
+            if ((m < 3 or run_rank(t, p, n, unit, memo, 3 * <size_t>k) > best)
+                    and (m < 4 or run_rank(t, p, n, unit, memo, 4 * <size_t>k) > best)
+                    and (at == 0 or run_rank(t, p, n, unit, memo, runs[at - 1].len + 2 * <size_t>k) > best)):
                 # All pairs of the run, left to right, uninterrupted.
                 memmove(&runs[at + 2], &runs[at + 1], (nr - at - 1) * sizeof(Run))
                 runs[at].len, runs[at].count = 2 * k, m // 2
@@ -1089,7 +1157,7 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, TokenVec* out) n
                 j += 1
         nr = j
     for i in range(nr):
-        tok = run_rank(t, p, n, memo, runs[i].len)
+        tok = run_rank(t, p, n, unit, memo, runs[i].len)
         for j in range(runs[i].count):
             if push(out, tok) < 0:
                 free(memo)
@@ -1185,12 +1253,13 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
     (The sides are merged, never looked up whole: the whole-token shortcut
     applies to the piece, not to its sides.)"""
     cdef uint64_t* pc = c.pair_cache if c != NULL else NULL
-    cdef size_t start = 0, i
+    cdef size_t start = 0, i, unit
     cdef int status
     if n <= SMALL_PIECE:
         return merge_small(t, pc, p, n, out)
-    if is_one_byte_run(p, n):
-        status = merge_run(t, p, n, out)
+    unit = char_run_unit(p, n)
+    if unit == 1 or (unit > 1 and units_join_first(t, p, unit)):
+        status = merge_run(t, p, n, unit, out)
         if status != RUN_GAVE_UP:
             return status
     for i in range(1, n):

@@ -78,3 +78,53 @@ def test_when_longer_runs_outrank_shorter_ones():
         text = "a" * n
         assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), n
 
+
+
+# -- one repeated character of 2-4 bytes --------------------------------------------------------
+# Such a run is replayed on lengths counted in characters only when BPE
+# provably makes every copy one token first (units_join_first); otherwise the
+# general loop runs.  Both must agree with tiktoken.
+
+MULTIBYTE = ("中文ーー—…。★═━é😀👍ñ\u3000\u00a0ـ" + "".join(
+    chr(c) for c in random.Random(1).sample(range(0x80, 0x30000), 400) if not 0xD800 <= c <= 0xDFFF))
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_multibyte_character_runs_like_tiktoken(qwen_enc_raw, tiktoken_ref, chunk):
+    chars = MULTIBYTE[chunk::4]
+    for char in chars:
+        for n in (1, 2, 3, 16, 17, 22, 23, 33, 64, 65, 100, 257, 1000, 5000):
+            text = char * n
+            assert qwen_enc_raw.encode_ordinary(text) == tiktoken_ref.encode_ordinary(text), (hex(ord(char)), n)
+
+
+def made_up_character_vocabulary(seed: int, char: str):
+    """All 256 bytes; the character's own merges; runs of it; and, for some
+    seeds, tokens that span two copies of it ranked before the character
+    itself, so that it does not become one token first."""
+    rng = random.Random(seed)
+    b = char.encode()
+    ranks = {bytes([x]): x for x in range(256)}
+    for k in range(2, len(b) + 1):            # the character's own joins, left to right
+        ranks.setdefault(b[:k], len(ranks))
+    multiples = [k for k in range(2, 9) if k == 2 or rng.random() < 0.7]
+    crossing = [b[-1:] + b[:1], b[1:] + b[:1], b[-1:] + b] if seed % 2 else []
+    extra = [b * k for k in multiples] + crossing
+    rng.shuffle(extra)
+    for token in extra:
+        ranks.setdefault(token, len(ranks))
+    if seed % 4 == 1:                         # a crossing pair before the character itself
+        ranks = {tok: r for tok, r in ranks.items() if tok != b}
+        ranks[b] = len(ranks)
+        ranks = {tok: i for i, tok in enumerate(sorted(ranks, key=ranks.get))}
+    return ranks
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_made_up_character_vocabularies_like_tiktoken(seed):
+    char = ["é", "中", "😀", "ñ"][seed % 4 if seed % 4 != 1 else (seed // 4) % 4]
+    ours, theirs = both(made_up_character_vocabulary(seed, char))
+    rng = random.Random(seed)
+    for n in [17, 22, 33, 50, 64, 65, 100] + [rng.randint(17, 2000) for _ in range(8)]:
+        text = char * n
+        assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), (seed, char, n)
