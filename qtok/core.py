@@ -241,24 +241,21 @@ class Encoding:
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """The bytes of a sequence of ids (InvalidToken, a ValueError, for a bad id)."""
-        if tokens is None:
-            # The core would take None for an empty buffer and return b"".
-            raise TypeError("expected a sequence of token ids, got None")
-        try:
-            return self._core.decode_bytes(tokens)
-        except TypeError:
-            _raise_if_not_ids(tokens)   # the core's message does not say which item
-            raise
+        return self._decoded(self._core.decode_bytes, tokens)
 
     def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
         """Decode ids to text; invalid UTF-8 is handled per ``errors`` (as in
         ``bytes.decode``: "replace", "strict", "ignore", "surrogateescape", ...)."""
-        if tokens is None:
-            raise TypeError("expected a sequence of token ids, got None")
         if not isinstance(errors, str):
             raise TypeError(f"errors must be a str, not {type(errors).__name__}")
+        return self._decoded(self._core.decode_text, tokens, errors)
+
+    @staticmethod
+    def _decoded(decode, tokens, *args):
+        """A core decoder's result.  The core rejects None and non-integer ids
+        with a TypeError that does not say which item; this one does."""
         try:
-            return self._core.decode_text(tokens, errors)
+            return decode(tokens, *args)
         except TypeError:
             _raise_if_not_ids(tokens)
             raise
