@@ -108,6 +108,7 @@ cdef enum:
     IS_SPACE = 4     # \s
     MAX_CODE_POINT = 0x110000
     NOT_FOUND = 0xFFFFFFFF   # "no such token": larger than every rank
+    MAX_TOKEN_BYTES = 255    # the longest regular token: a slot keeps the length in 8 bits
 
 # One byte of class bits per code point (1.1 MB, built once at import).  A
 # flat table costs a single load per character, which matters more here than
@@ -997,27 +998,15 @@ cdef struct Run:
     uint32_t count       # parts in this run
 
 
-cdef inline bint is_one_byte_run(const uint8_t* p, size_t n) noexcept nogil:
-    """Whether p[:n] is a single byte repeated (n >= 8)."""
-    cdef uint64_t want = 0x0101010101010101ULL * p[0], got
-    cdef size_t i = 0
-    while i + 8 <= n:
-        memcpy(&got, p + i, 8)
-        if got != want:
-            return False
-        i += 8
-    memcpy(&got, p + n - 8, 8)
-    return got == want
-
-
 cdef inline size_t char_run_unit(const uint8_t* p, size_t n) noexcept nogil:
-    """1 if p[:n] (n >= 8) is one byte repeated; the character's length if it
-    is one UTF-8 character of 2-4 bytes repeated; else 0."""
+    """The length of p[:n]'s first character (1-4 bytes) if p[:n] is that
+    character repeated, else 0.  (Pieces start on a character.)"""
     cdef size_t unit
-    if is_one_byte_run(p, n):
-        return 1
-    unit = 2 if p[0] < 0xE0 else (3 if p[0] < 0xF0 else 4)
-    if p[0] < 0xC2 or n % unit or memcmp(p, p + unit, n - unit) != 0:
+    if 0x80 <= p[0] < 0xC2:               # not the first byte of a character
+        return 0
+    unit = 1 if p[0] < 0x80 else (2 if p[0] < 0xE0 else (3 if p[0] < 0xF0 else 4))
+    # p has period unit exactly when it equals itself shifted by unit.
+    if n < unit or n % unit or memcmp(p, p + unit, n - unit) != 0:
         return 0
     return unit
 
@@ -1089,15 +1078,13 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, size_t unit,
     counted in units.  Returns 0, -1 (out of memory) or RUN_GAVE_UP, in
     which case out is untouched."""
     cdef Run runs[RUN_MAX_RUNS + 2]
+    cdef uint64_t memo[MAX_TOKEN_BYTES + 1]   # see run_rank; k <= max_token_len
     cdef size_t nr = 1, i, j, at, work = 0, budget = n / unit + 4096
     cdef uint32_t best, r, k, m, tok
     cdef bint inside
-    cdef uint64_t* memo
     if n >= 0xFFFFFFFFULL:
         return RUN_GAVE_UP
-    memo = <uint64_t*>calloc(t.max_token_len + 1, sizeof(uint64_t))
-    if memo == NULL:
-        return -1
+    memset(memo, 0, sizeof(memo))
     runs[0].len = 1
     runs[0].count = <uint32_t>(n / unit)
     while True:
@@ -1119,21 +1106,20 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, size_t unit,
             break
         work += nr
         if work > budget or nr + 2 > RUN_MAX_RUNS:
-            free(memo)
             return RUN_GAVE_UP
         if inside:
+            # Run at becomes two: parts of 2k bytes, then what is left of k.
             k = runs[at].len
             m = runs[at].count
+            memmove(&runs[at + 2], &runs[at + 1], (nr - at - 1) * sizeof(Run))
             if ((m < 3 or run_rank(t, p, n, unit, memo, 3 * <size_t>k) > best)
                     and (m < 4 or run_rank(t, p, n, unit, memo, 4 * <size_t>k) > best)
                     and (at == 0 or run_rank(t, p, n, unit, memo, runs[at - 1].len + 2 * <size_t>k) > best)):
                 # All pairs of the run, left to right, uninterrupted.
-                memmove(&runs[at + 2], &runs[at + 1], (nr - at - 1) * sizeof(Run))
                 runs[at].len, runs[at].count = 2 * k, m // 2
                 runs[at + 1].len, runs[at + 1].count = k, m % 2
             else:
                 # Its first pair only.
-                memmove(&runs[at + 2], &runs[at + 1], (nr - at - 1) * sizeof(Run))
                 runs[at].len, runs[at].count = 2 * k, 1
                 runs[at + 1].len, runs[at + 1].count = k, m - 2
             nr += 1
@@ -1160,9 +1146,7 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, size_t unit,
         tok = run_rank(t, p, n, unit, memo, runs[i].len)
         for j in range(runs[i].count):
             if push(out, tok) < 0:
-                free(memo)
                 return -1
-    free(memo)
     return 0
 
 
@@ -1645,9 +1629,9 @@ cdef class CoreBPE:
             if n == 0:
                 continue
             tok = self.t.blob + self.t.tok_start[r]
-            if n > 255:
+            if n > MAX_TOKEN_BYTES:
                 raise ValueError(f"the token with rank {r} is {n} bytes long; qtok supports "
-                                 "tokens of up to 255 bytes")
+                                 f"tokens of up to {MAX_TOKEN_BYTES} bytes")
             if n == 1:
                 self.t.byte_rank[tok[0]] = r
             if n > self.t.max_token_len:
@@ -1716,11 +1700,11 @@ cdef class CoreBPE:
             with nogil:
                 for k in range(count):
                     key = found[k] >> ID_BITS
-                    i = mix(key) & self.t.pair_mask
+                    h = mix(key)
+                    i = h & self.t.pair_mask
                     while self.t.pairs[i] != 0:
                         i = (i + 1) & self.t.pair_mask
                     self.t.pairs[i] = found[k]
-                    h = mix(key)
                     self.t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] |= pair_filter_mask(h)
                     a = <uint32_t>(key >> ID_BITS)
                     b = <uint32_t>(key & ID_MASK)
@@ -2027,6 +2011,7 @@ cdef class CoreBPE:
                 raise ValueError(f"{path}: not a qtok table cache")
             n_ids, blob_size, slot_cap, pair_cap = hdr[2], hdr[7], hdr[8], hdr[9]
             if (hdr[1] != CACHE_FORMAT or n_ids == 0 or n_ids >= ID_MASK or blob_size >= 0xFFFFFFFF
+                    or hdr[3] > MAX_TOKEN_BYTES
                     or slot_cap == 0 or slot_cap & (slot_cap - 1) or slot_cap > (1ULL << 32)
                     or pair_cap == 0 or pair_cap & (pair_cap - 1) or pair_cap > (1ULL << 32)):
                 raise ValueError(f"{path}: unsupported or damaged qtok table cache")

@@ -192,7 +192,7 @@ def test_cache_files_of_other_layouts_are_removed(tmp_path, private_table_cache,
     assert sorted(p.name for p in private_table_cache.iterdir()) == sorted([cache.name, unrelated.name])
 
 
-@pytest.mark.parametrize("damage", ["truncated", "flipped_byte", "empty", "garbage"])
+@pytest.mark.parametrize("damage", ["truncated", "flipped_byte", "empty", "garbage", "token_length"])
 def test_damaged_table_cache_is_rebuilt(tmp_path, private_table_cache, qwen_vocab_file, qwen_enc, texts,
                                         damage):
     load_copy(tmp_path, qwen_vocab_file)
@@ -201,7 +201,9 @@ def test_damaged_table_cache_is_rebuilt(tmp_path, private_table_cache, qwen_voca
     bad = {"truncated": good[:len(good) // 2],
            "flipped_byte": good[:len(good) // 2] + bytes([good[len(good) // 2] ^ 0x40]) + good[len(good) // 2 + 1:],
            "empty": b"",
-           "garbage": b"not a cache" * 1000}[damage]
+           "garbage": b"not a cache" * 1000,
+           # the header's longest-token field (not covered by the payload checksum)
+           "token_length": good[:24] + (1000).to_bytes(8, "little") + good[32:]}[damage]
     cache.write_bytes(bad)
     assert_same_as_bundled(load_copy(tmp_path, qwen_vocab_file), qwen_enc, texts)
     assert cache.read_bytes() == good, "the damaged cache should have been replaced"
