@@ -33,6 +33,8 @@ from worker import ChildRun, run_isolated  # noqa: E402
 BASELINE = "tiktoken"
 CORPUS_TASKS = ["first", "whole", "lines", "batch1", "batch2", "list", "numpy", "count", "decode"]
 PATH_TASKS = [f"path:{name}" for name in ref.PATHOLOGICAL]
+BATCH_TASKS = ["batch1", "batch2"]
+SINGLE_THREAD_TASKS = [t for t in CORPUS_TASKS if t not in BATCH_TASKS] + PATH_TASKS
 
 
 @dataclass
@@ -63,14 +65,27 @@ def ensure_hf_cache() -> None:
 
 
 def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
-                cpu_time: bool = False) -> dict[str, ChildRun]:
+                cpu_time: bool = False, pin: bool = True) -> dict[str, ChildRun]:
+    """Every encoder's tasks, in children of its own, one encoder after another.
+
+    With ``pin`` the single-thread tasks run in a child kept on one CPU (see
+    worker.pin_to_one_cpu) and the batches in a second child free to use
+    every CPU; without it one unpinned child runs everything."""
     runs: dict[str, ChildRun] = {}
     for key in keys:
         t0 = time.perf_counter()
         log(f"{ADAPTERS[key].label}: measuring ...")
-        run = run_isolated(key, CORPUS_TASKS + PATH_TASKS, rounds=settings.rounds,
-                           max_lines=settings.max_lines, path_chars=settings.path_chars,
-                           task_timeout=settings.task_timeout, cpu_time=cpu_time)
+        common = dict(rounds=settings.rounds, max_lines=settings.max_lines,
+                      path_chars=settings.path_chars, task_timeout=settings.task_timeout,
+                      cpu_time=cpu_time)
+        if pin:
+            run = run_isolated(key, SINGLE_THREAD_TASKS, pin=True, **common)
+            if not run.unavailable:
+                batches = run_isolated(key, BATCH_TASKS, **common)
+                run.results.update(batches.results)
+                run.loads.extend(batches.loads)
+        else:
+            run = run_isolated(key, CORPUS_TASKS + PATH_TASKS, **common)
         # Extra fresh processes that only load, for a steadier load time.
         for _ in range(settings.load_runs - 1):
             if run.unavailable:
@@ -253,7 +268,7 @@ def machine() -> str:
 
 
 def preamble(runs: dict[str, ChildRun], settings: Settings, texts: dict[str, str],
-             argv: list[str], markdown: bool, cpu_time: bool) -> list[str]:
+             argv: list[str], markdown: bool, cpu_time: bool, pinned: bool) -> list[str]:
     folder = ref.corpus_dir()
     nbytes = ref.utf8_len(texts.values())
     corpus = (f"corpus: {os.path.relpath(folder, ref.ROOT)}: {len(texts)} files, "
@@ -267,6 +282,8 @@ def preamble(runs: dict[str, ChildRun], settings: Settings, texts: dict[str, str
         corpus,
         f"pathological inputs: {settings.path_chars:,} characters each",
         "clock: " + ("CPU time of the process (batches: wall clock)" if cpu_time else "wall clock"),
+        "CPUs: " + ("every encoder's single-thread tasks on one CPU, its batches on all"
+                    if pinned else "not pinned: single-thread tasks may use every CPU"),
         "versions: " + ", ".join(f"{ADAPTERS[k].label} {ADAPTERS[k].version()}"
                                  for k, r in runs.items() if not r.unavailable),
         "cells: value (value / tiktoken's value in this run); MB = 10^6 bytes of UTF-8; "
@@ -304,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by the process's CPU time instead of the wall clock (steadier "
                              "on a busy machine; batches stay on the wall clock)")
+    parser.add_argument("--unpinned", action="store_true",
+                        help="let the single-thread tasks run on every CPU (by default they run "
+                             "on one, so an encoder's helper threads can't borrow another core)")
     parser.add_argument("--json", metavar="PATH", help="also save every raw measurement here")
     args = parser.parse_args(argv)
 
@@ -323,14 +343,15 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr)  # noqa: E731
     if "hf" in keys:
         ensure_hf_cache()
-    runs = measure_all(keys, settings, log, cpu_time=args.cpu_time)
+    runs = measure_all(keys, settings, log, cpu_time=args.cpu_time, pin=not args.unpinned)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {k: {"loads": r.loads, "results": r.results, "unavailable": r.unavailable}
              for k, r in runs.items()}, indent=1))
 
     header, body = build_table(runs, settings)
-    print("\n".join(preamble(runs, settings, texts, argv, args.markdown, args.cpu_time)))
+    print("\n".join(preamble(runs, settings, texts, argv, args.markdown, args.cpu_time,
+                              pinned=not args.unpinned)))
     print()
     print(render(header, body, args.markdown))
     print()

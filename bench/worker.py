@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -139,10 +140,27 @@ def measure(task: str, enc: Loaded, texts: dict[str, str], rounds: int,
     raise ValueError(f"unknown task {task!r}")
 
 
+def pin_to_one_cpu() -> int | None:
+    """Keep this process, and every thread it starts from now on, on one CPU.
+
+    The single-thread rows are meant to measure one core's work.  An encoder
+    may start helper threads inside a single ``encode`` call (fastokens does:
+    its process used ~1.6 s of CPU time per second of wall time on whole
+    files), and on a 2-core machine those borrow the second core.  Pinning
+    before anything is imported also pins any thread pool created later.
+    Returns the CPU, or None where affinity can't be set."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[-1]})
+    return cpus[-1]
+
+
 def main(spec: dict[str, Any]) -> int:
     global clock
     if spec.get("cpu_time"):
         clock = time.process_time
+    pinned = pin_to_one_cpu() if spec.get("pin") else None
     adapter = ADAPTERS[spec["encoder"]]
     rounds = int(spec.get("rounds", 3))
     path_chars = int(spec.get("path_chars", ref.PATHOLOGICAL_CHARS))
@@ -164,7 +182,8 @@ def main(spec: dict[str, Any]) -> int:
         return 0
     t2 = time.perf_counter()
     after = rss_mb()
-    emit("loaded", version=adapter.version(), import_ms=(t1 - t0) * 1e3, load_ms=(t2 - t1) * 1e3,
+    emit("loaded", version=adapter.version(), pinned_cpu=pinned,
+         import_ms=(t1 - t0) * 1e3, load_ms=(t2 - t1) * 1e3,
          rss_before_mb=before.get("VmRSS"), rss_after_mb=after.get("VmRSS"),
          rss_peak_mb=after.get("VmHWM"), notes=enc.notes)
 
@@ -204,8 +223,8 @@ def _reader(stream, queue: Queue) -> None:
 def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: int | None = None,
                  path_chars: int = ref.PATHOLOGICAL_CHARS, task_timeout: float = 120.0,
                  load_timeout: float = 120.0, stack_bytes: int | None = None,
-                 cpu_time: bool = False) -> ChildRun:
-    """Run ``tasks`` for one encoder in a child process.
+                 cpu_time: bool = False, pin: bool = False) -> ChildRun:
+    """Run ``tasks`` for one encoder in a child process (on one CPU if ``pin``).
 
     If the child dies (a crash, or a task over ``task_timeout`` seconds, after
     which it is killed) the task it was running is recorded as failed and a
@@ -217,7 +236,7 @@ def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: 
     remaining = list(tasks)
     while True:
         spec = dict(encoder=encoder, tasks=remaining, rounds=rounds, max_lines=max_lines,
-                    path_chars=path_chars, cpu_time=cpu_time)
+                    path_chars=path_chars, cpu_time=cpu_time, pin=pin)
         with tempfile.TemporaryFile("w+") as err:
             proc = subprocess.Popen([sys.executable, __file__, json.dumps(spec)],
                                     stdout=subprocess.PIPE, stderr=err, text=True,
