@@ -268,8 +268,11 @@ def machine() -> str:
 
 
 def preamble(runs: dict[str, ChildRun], settings: Settings, texts: dict[str, str],
-             argv: list[str], markdown: bool, cpu_time: bool, pinned: bool) -> list[str]:
+             argv: list[str], markdown: bool, cpu_time: bool) -> list[str]:
     folder = ref.corpus_dir()
+    # What the children report, not what was asked: where affinity can't be
+    # set (not Linux) they run unpinned whatever the flag says.
+    pinned = any(load.get("pinned_cpu") is not None for r in runs.values() for load in r.loads)
     nbytes = ref.utf8_len(texts.values())
     corpus = (f"corpus: {os.path.relpath(folder, ref.ROOT)}: {len(texts)} files, "
               f"{nbytes / 1e6:.2f} MB of NFC text"
@@ -350,8 +353,7 @@ def main(argv: list[str] | None = None) -> int:
              for k, r in runs.items()}, indent=1))
 
     header, body = build_table(runs, settings)
-    print("\n".join(preamble(runs, settings, texts, argv, args.markdown, args.cpu_time,
-                              pinned=not args.unpinned)))
+    print("\n".join(preamble(runs, settings, texts, argv, args.markdown, args.cpu_time)))
     print()
     print(render(header, body, args.markdown))
     print()
