@@ -65,6 +65,29 @@ cdef extern from *:
     static inline void qtok_set(int* flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
     static inline int qtok_is_set(int* flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
     #include <sched.h>
+    #include <stdlib.h>
+    #include <string.h>
+    #include <sys/mman.h>
+    /* Memory for the big tables (token hash, pair table, decode entries) and
+       the piece caches.  Each is read at random places, a few megabytes
+       wide: in 4 KiB pages nearly every read also misses the TLB, and on a
+       virtual machine a page walk is two-dimensional and slow.  So tables
+       of 2 MiB or more are aligned to 2 MiB and offered to the kernel as
+       transparent huge pages (it may decline; nothing else changes).
+       Smaller ones are aligned to a cache line, so a two-entry set of the
+       short cache is one line.  Freed with free(); zero: cleared. */
+    static void* qtok_table_alloc(size_t n, int zero) {
+        const size_t huge = (size_t)1 << 21;
+        size_t align = n >= huge ? huge : 64;
+        size_t whole = n >= huge ? (n + huge - 1) & ~(huge - 1) : (n ? n : 1);
+        void* p = NULL;
+        if (whole < n || posix_memalign(&p, align, whole) != 0) return NULL;
+    #ifdef MADV_HUGEPAGE
+        if (align == huge) madvise(p, whole, MADV_HUGEPAGE);
+    #endif
+        if (zero) memset(p, 0, n);
+        return p;
+    }
     /* The value of an exact int that fits one internal digit (every token
        id does), read in place; 0 for anything else, which the caller then
        converts the general way. */
@@ -82,6 +105,7 @@ cdef extern from *:
     }
     """
     int ctz64 "qtok_ctz64"(uint64_t x) nogil
+    void* table_alloc "qtok_table_alloc"(size_t n, bint zero) nogil
     bint small_int_value "qtok_small_int_value"(PyObject* o, long long* v)
     void prefetch "__builtin_prefetch"(const void* p) nogil
     size_t atomic_fetch_add "qtok_fetch_add"(size_t* p, size_t v) nogil
@@ -1429,10 +1453,10 @@ cdef PieceCache* pool_acquire(CachePool* pool, int* slot, const PieceCache* seed
         if atomic_try_acquire(&pool.busy[k]):
             c = &pool.tables[k]
             if c.short == NULL:
-                c.short = <ShortEntry*>calloc(SHORT_SLOTS, sizeof(ShortEntry))
-                c.big = <BigSlot*>calloc(BIG_SLOTS, sizeof(BigSlot))
-                c.arena = <uint8_t*>malloc(BIG_ARENA)
-                c.pair_cache = <uint64_t*>calloc(PAIR_CACHE_SLOTS, sizeof(uint64_t))
+                c.short = <ShortEntry*>table_alloc(SHORT_SLOTS * sizeof(ShortEntry), True)
+                c.big = <BigSlot*>table_alloc(BIG_SLOTS * sizeof(BigSlot), True)
+                c.arena = <uint8_t*>table_alloc(BIG_ARENA, False)
+                c.pair_cache = <uint64_t*>table_alloc(PAIR_CACHE_SLOTS * sizeof(uint64_t), True)
                 c.arena_used = 0
                 c.big_entries = 0
                 if c.short == NULL or c.big == NULL or c.arena == NULL or c.pair_cache == NULL:
@@ -1617,7 +1641,7 @@ cdef class CoreBPE:
         # Load factor at most 0.6: linear probes stay within a cache line or two.
         while cap * 6 < 10 * <uint64_t>self.n_regular:
             cap *= 2
-        self.t.slots = <Slot*>calloc(cap, sizeof(Slot))
+        self.t.slots = <Slot*>table_alloc(cap * sizeof(Slot), True)
         if self.t.slots == NULL:
             raise MemoryError()
         self.t.slot_mask = cap - 1
@@ -1688,7 +1712,7 @@ cdef class CoreBPE:
                 raise MemoryError()
             while cap * 6 < 10 * <uint64_t>count:       # load factor at most 0.6
                 cap *= 2
-            self.t.pairs = <uint64_t*>calloc(cap, sizeof(uint64_t))
+            self.t.pairs = <uint64_t*>table_alloc(cap * sizeof(uint64_t), True)
             self.t.byte_pair = <uint32_t*>malloc(65536 * sizeof(uint32_t))
             self.t.pair_filter = <uint64_t*>calloc(PAIR_FILTER_WORDS, sizeof(uint64_t))
             if self.t.pairs == NULL or self.t.byte_pair == NULL or self.t.pair_filter == NULL:
@@ -1732,7 +1756,7 @@ cdef class CoreBPE:
         cdef uint32_t r, n, k, b
         cdef uint64_t i, meta
         cdef const uint8_t* tok
-        self.t.dec = <DecodeEntry*>calloc(self.t.n_ids, sizeof(DecodeEntry))
+        self.t.dec = <DecodeEntry*>table_alloc(self.t.n_ids * sizeof(DecodeEntry), True)
         if self.t.dec == NULL:
             raise MemoryError()
         # Which byte pairs occur inside some regular token (see merge_any).
@@ -2016,8 +2040,8 @@ cdef class CoreBPE:
                     or pair_cap == 0 or pair_cap & (pair_cap - 1) or pair_cap > (1ULL << 32)):
                 raise ValueError(f"{path}: unsupported or damaged qtok table cache")
             core._allocate(<uint32_t>n_ids, blob_size)
-            core.t.slots = <Slot*>malloc(slot_cap * sizeof(Slot))
-            core.t.pairs = <uint64_t*>malloc(pair_cap * 8)
+            core.t.slots = <Slot*>table_alloc(slot_cap * sizeof(Slot), False)
+            core.t.pairs = <uint64_t*>table_alloc(pair_cap * 8, False)
             core.t.byte_pair = <uint32_t*>malloc(65536 * 4)
             core.t.pair_filter = <uint64_t*>malloc(PAIR_FILTER_WORDS * sizeof(uint64_t))
             if (core.t.slots == NULL or core.t.pairs == NULL or core.t.byte_pair == NULL
