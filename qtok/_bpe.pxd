@@ -51,6 +51,7 @@ cdef struct Tables:
     uint64_t* pairs          # (a, b) -> rank of a+b: (a << 42) | (b << 21) | (rank + 1)
     uint64_t pair_mask
     uint64_t* pair_filter    # PAIR_FILTER_WORDS words: a Bloom filter of the keys in pairs
+    uint64_t* token_filter   # TOKEN_FILTER_WORDS words: a Bloom filter of the tokens of 2..16 bytes
     uint32_t* byte_pair      # 65,536 entries: rank of the two bytes (x, y), for first joins
     DecodeEntry* dec         # n_ids entries, built from tok_start/tok_len/blob
     uint64_t bigram[1024]    # bit (x << 8 | y): some regular token contains bytes x, y
