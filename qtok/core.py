@@ -55,6 +55,8 @@ class Encoding:
         # without any of them holds no special token, found with one scan.
         self._special_starts = "".join(sorted({s[0] for s in self._special_tokens if s}))
         self._normalization = spec.normalization
+        # What the core applies to text before encoding it (see encode_ordinary).
+        self._normalize = to_nfc if spec.normalization == "NFC" else None
         self._recipe = spec.recipe
         if spec.normalization not in (None, "NFC"):
             raise ValueError(f"normalization must be 'NFC' or None, not {spec.normalization!r}")
@@ -126,7 +128,12 @@ class Encoding:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating special tokens as plain text."""
-        return self._call(self._core.encode_ordinary, self._prepare(text))
+        # The core checks the type and normalizes (as _prepare would): one
+        # Python call less per text, which shows on short texts.
+        try:
+            return self._core.encode_ordinary(text, self._normalize)
+        except UnicodeEncodeError:
+            return self._core.encode_ordinary(self._fix_surrogates(self._prepare(text)))
 
     def encode(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
                disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
