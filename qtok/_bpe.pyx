@@ -2159,6 +2159,16 @@ cdef class CoreBPE:
         cdef uint32_t r = lookup(&self.t, <const uint8_t*><const char*>piece, len(piece))
         return None if r == NOT_FOUND else r
 
+    def token_filter_admits(self, bytes piece):
+        """Whether the token filter lets a piece of 2..16 bytes through to
+        the token hash (see token_maybe), for tests: it must for every token."""
+        cdef uint64_t w0, w1
+        cdef size_t n = len(piece)
+        if not 2 <= n <= 16:
+            raise ValueError("the token filter holds pieces of 2..16 bytes")
+        load16(<const uint8_t*><const char*>piece, n, n, &w0, &w1)
+        return token_maybe(&self.t, hash16(w0, w1, n))
+
     # -- encoding --------------------------------------------------------
 
     cdef int _encode(self, str text, TokenVec* out) except -1:

@@ -7,6 +7,7 @@ pickling) the test says what it must do.
 from __future__ import annotations
 
 import multiprocessing
+from concurrent.futures import ThreadPoolExecutor
 import pickle
 import re
 import unicodedata
@@ -303,3 +304,21 @@ def test_multiprocessing_pool(qwen_enc, texts):
         counts = pool.map(qwen_enc.count, chunk)
     assert results == [qwen_enc.encode(t) for t in chunk]
     assert counts == [len(r) for r in results]
+
+
+def test_python_threads_encoding_at_once(qwen_enc, tiktoken_ref, texts):
+    # Texts under 2 KB are encoded holding the GIL, longer ones without it;
+    # either way each call takes a piece cache from the encoder's pool.  Many
+    # Python threads at once must still all get tiktoken's answer.
+    long_texts, current = [], ""
+    for t in texts:
+        current += t
+        if len(current.encode()) >= 4096:
+            long_texts.append(current)
+            current = ""
+    jobs = [t[:300] for t in texts[:200]] + long_texts
+    assert len(long_texts) >= 10
+    want = [tiktoken_ref.encode_ordinary(nfc(t)) for t in jobs]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(qwen_enc.encode_ordinary, jobs * 4))
+    assert got == want * 4

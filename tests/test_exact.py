@@ -7,6 +7,7 @@ normalization off, which puts decomposed sequences through the scanner.
 """
 from __future__ import annotations
 
+import random
 import unicodedata
 
 import pytest
@@ -67,3 +68,37 @@ def test_bundled_corpus(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
     text = read_text(path)
     check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, read_lines(path) + [text])
 
+
+
+def test_every_short_token_as_text(qwen_enc_raw, qwen_ranks, tiktoken_ref):
+    # Every token of 2..16 bytes that is text on its own, encoded as text:
+    # most are one piece, which must come out whole, as tiktoken's does.
+    texts = []
+    for token in qwen_ranks:
+        if 2 <= len(token) <= 16:
+            try:
+                texts.append(token.decode("utf-8"))
+            except UnicodeDecodeError:
+                pass
+    assert len(texts) > 100_000
+    want = [tiktoken_ref.encode_ordinary(t) for t in texts]
+    assert sum(len(ids) == 1 for ids in want) > 100_000
+    problem = first_mismatch(texts, [qwen_enc_raw.encode_ordinary(t) for t in texts], want,
+                             "encode_ordinary")
+    assert problem is None, problem
+
+
+def test_token_filter_admits_every_short_token(qwen_enc_raw, qwen_ranks):
+    # A piece of 2..16 bytes is looked up in the token hash only when the
+    # token filter lets it through (token_maybe in _bpe.pyx).  A token it
+    # refused would be merged instead, which gives the token itself for most
+    # tokens but not all -- so check the filter directly: it must admit
+    # every token, and should refuse most pieces that are not tokens.
+    core = qwen_enc_raw._core
+    refused = [t for t in qwen_ranks if 2 <= len(t) <= 16 and not core.token_filter_admits(t)]
+    assert not refused, refused[:5]
+    rng = random.Random(5)
+    others = {bytes(rng.randrange(97, 123) for _ in range(rng.randrange(5, 17)))
+              for _ in range(20_000)} - set(qwen_ranks)
+    admitted = sum(core.token_filter_admits(p) for p in others)
+    assert admitted < 0.1 * len(others), f"{admitted} of {len(others)} non-tokens let through"
