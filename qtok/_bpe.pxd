@@ -84,6 +84,8 @@ cdef struct PieceCache:
     size_t arena_used
     size_t big_entries
     uint64_t* pair_cache     # compact copy of the pair-table answers in use
+    uint8_t pad[80]          # 128 bytes in all: the fields of two threads' caches,
+                             # side by side in CachePool, never share a cache line
 
 
 cdef struct CachePool:

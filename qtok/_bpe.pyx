@@ -1550,10 +1550,15 @@ cdef struct BatchJob:
 cdef inline int encode_one(BatchJob* job, PieceCache* cache) noexcept nogil:
     """Take the next text and encode it.  0 when there was none left."""
     cdef size_t i = atomic_fetch_add(&job.next_index, 1)
+    # The ids go to a vector of this thread's own, stored into outs[i] once
+    # done: outs[i] and outs[i + 1] share a cache line, and the other thread,
+    # encoding text i + 1, would otherwise fight over it at every id pushed.
+    cdef TokenVec v = TokenVec(NULL, 0, 0)
     if i >= job.n:
         return 0
-    if encode_utf8(job.t, cache, job.texts[i], job.lens[i], &job.outs[i]) < 0:
+    if encode_utf8(job.t, cache, job.texts[i], job.lens[i], &v) < 0:
         atomic_store_int(&job.status, -1)
+    job.outs[i] = v
     atomic_set(&job.done[i])
     return 1
 
