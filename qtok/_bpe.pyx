@@ -74,8 +74,9 @@ cdef extern from *:
        virtual machine a page walk is two-dimensional and slow.  So tables
        of 2 MiB or more are aligned to 2 MiB and offered to the kernel as
        transparent huge pages (it may decline; nothing else changes).
-       Smaller ones are aligned to a cache line, so a two-entry set of the
-       short cache is one line.  Freed with free(); zero: cleared. */
+       Smaller ones are aligned to a cache line.  Either way a two-entry set
+       of the short cache is one line (calloc's blocks start 16 bytes into
+       one).  Freed with free(); zero: cleared. */
     static void* qtok_table_alloc(size_t n, int zero) {
         const size_t huge = (size_t)1 << 21;
         size_t align = n >= huge ? huge : 64;
@@ -462,8 +463,6 @@ cdef inline bint token_maybe(const Tables* t, uint64_t h) noexcept nogil:
 
 # The pair filter: the keys of the pair table in 2^15 words (294,166 pairs:
 # about 6% of absent pairs get through to the table).
-
-
 cdef inline bint pair_maybe(const Tables* t, uint64_t h) noexcept nogil:
     """The pair filter: False when the pair hashing to h is surely not in the
     table.  Most pairs asked about spell no token (78% on unseen text), and

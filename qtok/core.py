@@ -79,8 +79,8 @@ class Encoding:
                 text = str(text)
             else:
                 raise TypeError(f"expected str, got {type(text).__name__}")
-        if self._normalization is not None:
-            text = to_nfc(text)
+        if self._normalize is not None:
+            text = self._normalize(text)
         return text
 
     @staticmethod
@@ -128,8 +128,8 @@ class Encoding:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode text, treating special tokens as plain text."""
-        # The core checks the type and normalizes (as _prepare would): one
-        # Python call less per text, which shows on short texts.
+        # The core checks the type and normalizes, as _prepare would: two
+        # Python calls fewer per text, which shows on short texts.
         try:
             return self._core.encode_ordinary(text, self._normalize)
         except UnicodeEncodeError:
