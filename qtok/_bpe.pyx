@@ -452,13 +452,23 @@ cdef inline uint64_t filter_bits(uint64_t h) noexcept nogil:
     return (1ULL << ((h >> 37) & 63)) | (1ULL << ((h >> 43) & 63))
 
 
+cdef inline void filter_add(uint64_t* words, int bits, uint64_t h) noexcept nogil:
+    """Put the key hashing to h in a filter of 2**bits words."""
+    words[h >> (64 - bits)] |= filter_bits(h)
+
+
+cdef inline bint filter_has(const uint64_t* words, int bits, uint64_t h) noexcept nogil:
+    """False when the key hashing to h is surely not in the filter."""
+    return (words[h >> (64 - bits)] & filter_bits(h)) == filter_bits(h)
+
+
 cdef inline bint token_maybe(const Tables* t, uint64_t h) noexcept nogil:
     """The token filter: False when the piece of 2..16 bytes whose hash16 is
     h is surely not a token.  It lets the scanner fetch, for each piece,
     the one table that will answer it -- the token hash, or the cache of
     merged pieces -- instead of both (on Leipzig, 55% of such pieces are
     not tokens).  Tokens of 2..16 bytes in 2^15 words (256 KB)."""
-    return (t.token_filter[h >> (64 - TOKEN_FILTER_BITS)] & filter_bits(h)) == filter_bits(h)
+    return filter_has(t.token_filter, TOKEN_FILTER_BITS, h)
 
 
 # The pair filter: the keys of the pair table in 2^15 words (294,166 pairs:
@@ -467,7 +477,7 @@ cdef inline bint pair_maybe(const Tables* t, uint64_t h) noexcept nogil:
     """The pair filter: False when the pair hashing to h is surely not in the
     table.  Most pairs asked about spell no token (78% on unseen text), and
     the table is too big for the caches: the filter (256 KB) answers those."""
-    return (t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] & filter_bits(h)) == filter_bits(h)
+    return filter_has(t.pair_filter, PAIR_FILTER_BITS, h)
 
 
 cdef inline uint32_t pair_probe(const Tables* t, uint64_t key, uint64_t h) noexcept nogil:
@@ -1450,9 +1460,10 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
             return -1
 
 
-cdef inline str prepared_text(object text, object normalize):
+cpdef str prepared_text(object text, object normalize):
     """text as the encoder takes it: a str (a subclass becomes a plain str;
-    anything else is a TypeError), passed through normalize if not None."""
+    anything else is a TypeError), passed through normalize if not None.
+    Encoding._prepare is this too."""
     if type(text) is not str:
         if not isinstance(text, str):
             raise TypeError(f"expected str, got {type(text).__name__}")
@@ -1775,7 +1786,7 @@ cdef class CoreBPE:
                     while self.t.pairs[i] != 0:
                         i = (i + 1) & self.t.pair_mask
                     self.t.pairs[i] = found[k]
-                    self.t.pair_filter[h >> (64 - PAIR_FILTER_BITS)] |= filter_bits(h)
+                    filter_add(self.t.pair_filter, PAIR_FILTER_BITS, h)
                     a = <uint32_t>(key >> ID_BITS)
                     b = <uint32_t>(key & ID_MASK)
                     if self.t.tok_len[a] == 1 and self.t.tok_len[b] == 1:
@@ -1800,7 +1811,7 @@ cdef class CoreBPE:
 
     cdef int _finish(self) except -1:
         cdef uint32_t r, n, k, b
-        cdef uint64_t i, meta, w0, w1, h
+        cdef uint64_t i, meta
         cdef const uint8_t* tok
         self.t.dec = <DecodeEntry*>table_alloc(self.t.n_ids * sizeof(DecodeEntry), True)
         if self.t.dec == NULL:
@@ -1821,9 +1832,7 @@ cdef class CoreBPE:
                     continue
                 tok = self.t.blob + (meta & 0xFFFFFFFFULL)
                 if n <= 16:
-                    load16(tok, n, n, &w0, &w1)
-                    h = hash16(w0, w1, n)
-                    self.t.token_filter[h >> (64 - TOKEN_FILTER_BITS)] |= filter_bits(h)
+                    filter_add(self.t.token_filter, TOKEN_FILTER_BITS, hash_bytes(tok, n))
                 for k in range(1, n):
                     b = (<uint32_t>tok[k - 1] << 8) | tok[k]
                     self.t.bigram[b >> 6] |= 1ULL << (b & 63)
