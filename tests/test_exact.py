@@ -69,7 +69,6 @@ def test_bundled_corpus(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
     check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, read_lines(path) + [text])
 
 
-
 def test_every_short_token_as_text(qwen_enc_raw, qwen_ranks, tiktoken_ref):
     # Every token of 2..16 bytes that is text on its own, encoded as text:
     # most are one piece, which must come out whole, as tiktoken's does.

@@ -79,7 +79,6 @@ def test_when_longer_runs_outrank_shorter_ones():
         assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), n
 
 
-
 # -- one repeated character of 2-4 bytes --------------------------------------------------------
 # Such a run is replayed on lengths counted in characters only when BPE
 # provably makes every copy one token first (units_join_first); otherwise the
