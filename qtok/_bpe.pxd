@@ -32,13 +32,6 @@ cdef struct Slot:
     uint64_t meta           # 0: empty
 
 
-cdef struct DecodeEntry:
-    # id -> its bytes, for decoding: up to 8 bytes inline, longer ones in the blob.
-    uint64_t inline_bytes
-    uint32_t off
-    uint32_t len            # 0: no token has this id
-
-
 cdef struct Tables:
     # Everything the encoder and decoder read.  Built once, never written
     # afterwards, so any number of threads may share it.
@@ -53,7 +46,9 @@ cdef struct Tables:
     uint64_t* pair_filter    # PAIR_FILTER_WORDS words: a Bloom filter of the keys in pairs
     uint64_t* token_filter   # TOKEN_FILTER_WORDS words: a Bloom filter of the tokens of 2..16 bytes
     uint32_t* byte_pair      # 65,536 entries: rank of the two bytes (x, y), for first joins
-    DecodeEntry* dec         # n_ids entries, built from tok_start/tok_len/blob
+    uint64_t* dec            # id -> one word: a token of 1..7 bytes is its bytes, with the
+                             # length in the top byte; a longer one is bit 63, the length
+                             # (bits 32-62) and the offset in the blob; 0: no such token
     uint64_t bigram[1024]    # bit (x << 8 | y): some regular token contains bytes x, y
     uint32_t byte_rank[256]  # rank of each single byte
     uint32_t max_token_len   # longest regular token, in bytes

@@ -89,6 +89,9 @@ cdef extern from *:
         if (zero) memset(p, 0, n);
         return p;
     }
+    /* The last byte of an int object of one digit: a 32-byte block may
+       straddle two cache lines, and the digit then lies in the second. */
+    #define qtok_int_tail(o) ((const char*)(o) + sizeof(PyLongObject) - 1)
     /* The value of an exact int that fits one internal digit (every token
        id does), read in place; 0 for anything else, which the caller then
        converts the general way. */
@@ -109,6 +112,7 @@ cdef extern from *:
     void* table_alloc "qtok_table_alloc"(size_t n, bint zero) nogil
     bint small_int_value "qtok_small_int_value"(PyObject* o, long long* v)
     void prefetch "__builtin_prefetch"(const void* p) nogil
+    const void* int_tail "qtok_int_tail"(PyObject* o) nogil
     size_t atomic_fetch_add "qtok_fetch_add"(size_t* p, size_t v) nogil
     void atomic_store_int "qtok_store_int"(int* p, int v) nogil
     bint atomic_try_acquire "qtok_try_acquire"(int* flag) nogil
@@ -1639,6 +1643,7 @@ cdef enum:
     NOGIL_MIN_BYTES = 2048   # encode releases the GIL for texts this long or longer
     LIST_AHEAD = 8       # how far ahead building a result list prefetches
     DECODE_AHEAD = 32    # how far ahead decoding prefetches int objects and entries
+    DECODE_INLINE = 8    # tokens shorter than this are decoded from their entry alone
 
 
 cdef class DecodeBuffer:
@@ -1813,7 +1818,7 @@ cdef class CoreBPE:
         cdef uint32_t r, n, k, b
         cdef uint64_t i, meta
         cdef const uint8_t* tok
-        self.t.dec = <DecodeEntry*>table_alloc(self.t.n_ids * sizeof(DecodeEntry), True)
+        self.t.dec = <uint64_t*>table_alloc(self.t.n_ids * sizeof(uint64_t), True)
         if self.t.dec == NULL:
             raise MemoryError()
         # Which byte pairs occur inside some regular token (see merge_any),
@@ -1838,10 +1843,12 @@ cdef class CoreBPE:
                     self.t.bigram[b >> 6] |= 1ULL << (b & 63)
         for r in range(self.t.n_ids):
             n = self.t.tok_len[r]
-            self.t.dec[r].len = n
-            self.t.dec[r].off = <uint32_t>self.t.tok_start[r]
-            if n:
-                self.t.dec[r].inline_bytes = prefix8(self.t.blob + self.t.tok_start[r], n)
+            if n > 0x7FFFFFFF:
+                raise ValueError(f"token {r} is 2 GB long or longer")
+            if n >= DECODE_INLINE:
+                self.t.dec[r] = (1ULL << 63) | (<uint64_t>n << 32) | self.t.tok_start[r]
+            elif n:
+                self.t.dec[r] = prefix8(self.t.blob + self.t.tok_start[r], n) | (<uint64_t>n << 56)
         self.id_objects = list(range(self.t.n_ids))
         return 0
 
@@ -2432,7 +2439,9 @@ cdef class CoreBPE:
                 # so they lie all over memory: ask for the one DECODE_AHEAD
                 # places on while this one is read.
                 if i + DECODE_AHEAD < n:
-                    prefetch(qtok_list_get(tokens, i + DECODE_AHEAD))
+                    item = qtok_list_get(tokens, i + DECODE_AHEAD)
+                    prefetch(item)
+                    prefetch(int_tail(item))
                 item = qtok_list_get(tokens, i)
                 if PyLong_CheckExact(<object>item):
                     # No try block here: Cython saves the exception state on
@@ -2457,17 +2466,18 @@ cdef class CoreBPE:
             free(ids)
 
     cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n):
-        """One pass: tokens of up to 8 bytes are copied from their decode
-        entry with a single 8-byte store (the buffer keeps 8 bytes of slack),
-        longer ones from the blob."""
+        """One pass over the ids.  Each id's decode word (8 bytes, so the
+        table is 1.2 MB for Qwen) holds a token of up to 7 bytes whole: it is
+        copied with a single 8-byte store (the buffer keeps 8 bytes of slack,
+        where the length byte lands).  Longer tokens come from the blob."""
         cdef Py_ssize_t i
-        cdef uint32_t v, k
+        cdef uint32_t v
+        cdef uint64_t w, k
         cdef DecodeBuffer out = DecodeBuffer.__new__(DecodeBuffer)
         cdef size_t cap = <size_t>n * 6 + 64, used = 0   # locals, not out's fields:
         cdef uint8_t* buf = <uint8_t*>malloc(cap)          # they stay in registers
         cdef uint8_t* grown
-        cdef const DecodeEntry* e
-        cdef const DecodeEntry* dec = self.t.dec
+        cdef const uint64_t* dec = self.t.dec
         cdef uint32_t n_ids = self.t.n_ids
         cdef Py_ssize_t bad = -1
         if buf == NULL:
@@ -2477,11 +2487,11 @@ cdef class CoreBPE:
                 if i + DECODE_AHEAD < n and ids[i + DECODE_AHEAD] < n_ids:
                     prefetch(&dec[ids[i + DECODE_AHEAD]])
                 v = ids[i]
-                if v >= n_ids or dec[v].len == 0:
+                w = dec[v] if v < n_ids else 0
+                if w == 0:
                     bad = i
                     break
-                e = &dec[v]
-                k = e.len
+                k = w >> 56 if (w >> 63) == 0 else (w >> 32) & 0x7FFFFFFF
                 if used + k + 8 > cap:
                     cap = 2 * cap + k + 8
                     grown = <uint8_t*>realloc(buf, cap)
@@ -2489,10 +2499,10 @@ cdef class CoreBPE:
                         bad = -2
                         break
                     buf = grown
-                if k <= 8:
-                    memcpy(buf + used, &e.inline_bytes, 8)
+                if (w >> 63) == 0:
+                    memcpy(buf + used, &w, 8)     # the length byte lands in the slack
                 else:
-                    memcpy(buf + used, self.t.blob + e.off, k)
+                    memcpy(buf + used, self.t.blob + (w & 0xFFFFFFFFULL), k)
                 used += k
         out.data = buf
         out.used = used

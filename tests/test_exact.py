@@ -101,3 +101,17 @@ def test_token_filter_admits_every_short_token(qwen_enc_raw, qwen_ranks):
               for _ in range(20_000)} - set(qwen_ranks)
     admitted = sum(core.token_filter_admits(p) for p in others)
     assert admitted < 0.1 * len(others), f"{admitted} of {len(others)} non-tokens let through"
+
+
+def test_every_id_decodes_to_its_bytes(qwen_enc_raw, tiktoken_ref):
+    # Tokens of up to 7 bytes are decoded from their 8-byte decode word,
+    # longer ones (and the control tokens) from the blob: every id, alone,
+    # and all of them back to back, where each 8-byte store of a short token
+    # must leave the bytes before it intact.
+    n = qwen_enc_raw.n_vocab
+    want = [tiktoken_ref.decode_single_token_bytes(i) for i in range(n)]
+    assert {len(b) for b in want} >= {1, 7, 8, 9, 16}
+    assert [qwen_enc_raw.decode_bytes([i]) for i in range(n)] == want
+    ids = list(range(n))
+    random.Random(7).shuffle(ids)
+    assert qwen_enc_raw.decode_bytes(ids) == b"".join(want[i] for i in ids)
