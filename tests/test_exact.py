@@ -14,7 +14,8 @@ import pytest
 
 from corpus_files import (BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines,
                           read_text, udhr_segments)
-from qwen_reference import first_mismatch
+from qtok._bpe import split_pieces
+from qwen_reference import QWEN_PATTERN, first_mismatch
 
 
 def nfc(text: str) -> str:
@@ -115,3 +116,37 @@ def test_every_id_decodes_to_its_bytes(qwen_enc_raw, tiktoken_ref):
     ids = list(range(n))
     random.Random(7).shuffle(ids)
     assert qwen_enc_raw.decode_bytes(ids) == b"".join(want[i] for i in ids)
+
+
+def regex_pieces(text: str) -> list[str]:
+    import regex                     # tiktoken's own dependency
+    return regex.findall(QWEN_PATTERN, text)
+
+
+def test_letter_runs_read_eight_bytes_at_a_time():
+    # The scanner skips runs of ASCII letters a word (8 bytes) at a time
+    # (skip_letters in _bpe.pyx).  Put every ASCII character, and letters
+    # and non-letters beyond ASCII, at each place of such a word, with the
+    # text ending inside the word or just after it.  Pieces are compared,
+    # not ids: a wrong cut inside a word often merges to the same ids.
+    odd = ["é", "ß", "ж", "中", "ǅ", "\u00a0", "·", "\u2028", "\u0301", "😀"]
+    texts = []
+    for c in [chr(b) for b in range(128)] + odd:
+        for before in range(10):
+            for after in range(0, 12, 3):
+                for end in ("", "!", " x", "z"):
+                    texts.append(" " + "abcdefghiJ"[:before] + c + "KLmnopqrstu"[:after] + end)
+    bad = [t for t in texts if split_pieces(t) != regex_pieces(t)]
+    assert not bad, [(t, split_pieces(t), regex_pieces(t)) for t in bad[:3]]
+
+
+@pytest.mark.parametrize("path", file_params(BUNDLED_FILES + LEIPZIG_FILES, "no corpus files"))
+def test_pieces_of_whole_files(path):
+    # The scanner against the pattern itself, on every file: ids can hide
+    # a wrong cut, pieces cannot.
+    text = nfc(read_text(path))
+    got, want = split_pieces(text), regex_pieces(text)
+    if got != want:
+        k = next(i for i, (a, b) in enumerate(zip(got, want)) if a != b)
+        pytest.fail(f"piece {k}: {got[k - 2:k + 3]!r} != {want[k - 2:k + 3]!r}")
+    assert got == want

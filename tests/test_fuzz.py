@@ -134,6 +134,22 @@ def test_long_whitespace_runs(qwen_enc_raw, tiktoken_ref, parts, run, repeat):
     same_as_tiktoken(qwen_enc_raw, tiktoken_ref, text)
 
 
+@with_edge_cases
+@given(text=st.one_of(tricky_text, whitespace_text, contraction_text, number_text,
+                      joined(LETTERS + WORDS + PUNCTUATION + [" "] + [chr(b) for b in range(128)], 40)))
+@fuzz(1000)
+def test_pieces_are_the_patterns_matches(text):
+    # The scanner's pieces themselves, against the pattern run by the regex
+    # module (tiktoken's dependency): ids alone can hide a wrong cut.  Only
+    # the hand-picked alphabet, not any code point: that module's Unicode
+    # is newer than tiktoken's (some 4,600 recent letters differ), and
+    # qtok's classes follow tiktoken (test_unicode_classes).
+    import regex
+    from qtok._bpe import split_pieces
+    from qwen_reference import QWEN_PATTERN
+    assert split_pieces(text) == regex.findall(QWEN_PATTERN, text), repr(text)
+
+
 # -- with NFC (the default) -------------------------------------------------------------
 
 @with_edge_cases
