@@ -191,8 +191,7 @@ def code_point_class(uint32_t cp):
 # ---------------------------------------------------------------------------
 # 2. The scanner
 # ---------------------------------------------------------------------------
-
-
+# next_cp(s, i, &width), the code point at s[i], is in the C block at the top.
 
 cdef inline size_t skip_class(const uint8_t* s, size_t n, size_t i,
                               uint8_t want, uint8_t mask) noexcept nogil:
@@ -350,7 +349,7 @@ cdef size_t piece_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
     return last_start
 
 
-def split_pieces(str text):
+def split_pieces(str text not None):
     """The pieces the scanner cuts text into -- the matches of the Qwen
     pattern, in order, as regex.findall(pattern, text) gives them.  For
     tests, and for seeing what BPE is applied to."""

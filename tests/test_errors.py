@@ -295,3 +295,10 @@ def test_bad_tokenizer_json(tmp_path, content, expected):
     with pytest.raises(qtok.VocabularyError, match=expected) as info:
         qtok.load_tokenizer_json(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("text", [None, b"abc", 5])
+def test_split_pieces_wants_a_str(text):
+    from qtok._bpe import split_pieces
+    with pytest.raises(TypeError, match="expected str"):
+        split_pieces(text)
