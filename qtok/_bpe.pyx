@@ -1599,6 +1599,16 @@ cdef void pool_release(CachePool* pool, int slot) noexcept nogil:
         atomic_release(&pool.busy[slot])
 
 
+cdef inline int encode_pooled(const Tables* t, CachePool* pool, const uint8_t* s, size_t n,
+                              TokenVec* out) noexcept nogil:
+    """encode_utf8 with a piece cache taken from pool for the call."""
+    cdef int slot
+    cdef PieceCache* cache = pool_acquire(pool, &slot, NULL)
+    cdef int status = encode_utf8(t, cache, s, n, out)
+    pool_release(pool, slot)
+    return status
+
+
 # Threads take the next text from a shared atomic counter, so a thread that
 # drew long texts does not hold the others up.
 
@@ -2255,19 +2265,13 @@ cdef class CoreBPE:
                 out.cap = 0
                 raise MemoryError()
             out.cap = n // 4 + 16
-        cdef int slot
-        cdef PieceCache* cache
         if n < NOGIL_MIN_BYTES:
             # Short text: done in microseconds, less than releasing and
             # taking back the GIL costs (~130 ns of a ~350 ns call on "a").
-            cache = pool_acquire(&self.pool, &slot, NULL)
-            status = encode_utf8(&self.t, cache, s, n, out)
-            pool_release(&self.pool, slot)
+            status = encode_pooled(&self.t, &self.pool, s, n, out)
         else:
             with nogil:
-                cache = pool_acquire(&self.pool, &slot, NULL)
-                status = encode_utf8(&self.t, cache, s, n, out)
-                pool_release(&self.pool, slot)
+                status = encode_pooled(&self.t, &self.pool, s, n, out)
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return 0
