@@ -25,6 +25,15 @@ QWEN_PATTERN = (
 QWEN_SPECIAL_TOKENS = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645}
 
 
+def pattern_pieces(text: str) -> list[str]:
+    """The matches of the Qwen pattern in text, by the regex module
+    (tiktoken's own dependency): what qtok._bpe.split_pieces must return.
+    Its Unicode is newer than tiktoken's, so keep to characters both agree
+    on (test_unicode_classes checks qtok's classes against tiktoken)."""
+    import regex
+    return regex.findall(QWEN_PATTERN, text)
+
+
 # -- the vocabulary file ------------------------------------------------------------
 
 def read_tiktoken_ranks(path: str | Path) -> dict[bytes, int]:

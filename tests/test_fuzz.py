@@ -144,10 +144,9 @@ def test_pieces_are_the_patterns_matches(text):
     # the hand-picked alphabet, not any code point: that module's Unicode
     # is newer than tiktoken's (some 4,600 recent letters differ), and
     # qtok's classes follow tiktoken (test_unicode_classes).
-    import regex
     from qtok._bpe import split_pieces
-    from qwen_reference import QWEN_PATTERN
-    assert split_pieces(text) == regex.findall(QWEN_PATTERN, text), repr(text)
+    from qwen_reference import pattern_pieces
+    assert split_pieces(text) == pattern_pieces(text), repr(text)
 
 
 # -- with NFC (the default) -------------------------------------------------------------
