@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import re
+import sys
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
@@ -182,6 +183,27 @@ def test_encode_to_numpy(qwen_enc, texts):
     with_special = qwen_enc.encode_to_numpy("x<|im_end|>", allowed_special="all")
     assert with_special.dtype == np.uint32
     assert with_special.tolist() == qwen_enc.encode("x<|im_end|>", allowed_special="all")
+
+
+def test_result_lists_share_everlasting_ints(qwen_enc_raw, tiktoken_ref, texts):
+    """Result lists hold one shared int object per id.  Where qtok stores
+    them without an INCREF (64-bit CPython), each freed list takes a count
+    off them: their counts must stay far from zero however many lists come
+    and go, and every list must still read right."""
+    from qtok import _bpe
+
+    text = "".join(texts[:20])
+    first = qwen_enc_raw.encode_ordinary(text)
+    expected = tiktoken_ref.encode_ordinary(text)
+    assert first == expected
+    for _ in range(300):
+        qwen_enc_raw.encode_ordinary(text)
+        qwen_enc_raw.encode_ordinary_batch([text, text[:100]], num_threads=2)
+    again = qwen_enc_raw.encode_ordinary(text)
+    assert again == expected
+    assert all(a is b for a, b in zip(again, first))      # the same objects
+    if _bpe.everlasting_ints():
+        assert min(sys.getrefcount(i) for i in set(first)) > 2**30
 
 
 def test_count(qwen_enc, texts):
