@@ -191,3 +191,12 @@ def first_mismatch(texts: Sequence[str], got: Sequence[Sequence[int]],
     k = next((j for j in range(min(len(g), len(w))) if g[j] != w[j]), min(len(g), len(w)))
     return (f"{len(bad)} of {len(want)} texts differ; first is #{i} {texts[i][:200]!r}: "
             f"at token {k}, {what} has {g[k:k + 5]}, the reference {w[k:k + 5]}")
+
+
+def first_piece_difference(got: Sequence[str], want: Sequence[str]) -> str | None:
+    """The first piece where two piece lists differ (or where the shorter
+    one ends), with a little context; None when they are equal."""
+    if list(got) == list(want):
+        return None
+    k = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    return f"piece {k}: {list(got[max(0, k - 3):k + 3])!r} != {list(want[max(0, k - 3):k + 3])!r}"

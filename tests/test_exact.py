@@ -15,7 +15,7 @@ import pytest
 from corpus_files import (BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines,
                           read_text, udhr_segments)
 from qtok._bpe import split_pieces
-from qwen_reference import first_mismatch, pattern_pieces
+from qwen_reference import first_mismatch, first_piece_difference, pattern_pieces
 
 
 def nfc(text: str) -> str:
@@ -140,8 +140,5 @@ def test_pieces_of_whole_files(path):
     # The scanner against the pattern itself, on every file: ids can hide
     # a wrong cut, pieces cannot.
     text = nfc(read_text(path))
-    got, want = split_pieces(text), pattern_pieces(text)
-    if got != want:
-        # The first piece that differs (or where the shorter list ends).
-        k = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-        pytest.fail(f"piece {k}: {got[k - 2:k + 3]!r} != {want[k - 2:k + 3]!r}")
+    difference = first_piece_difference(split_pieces(text), pattern_pieces(text))
+    assert difference is None, difference
