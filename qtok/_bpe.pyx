@@ -10,9 +10,10 @@ Read top to bottom:
      (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}
      | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
    and follows its alternatives in order.
-   2b. The bulk scanner: for runs of ASCII text, the same cuts for up to
-   1024 bytes at once, from per-class bitmaps of 64 bytes (SSE2) and
-   whole-word operations; piece_end handles everything else.
+   2b. The bulk scanner: for text in ASCII and the Latin and Cyrillic
+   letters, the same cuts for up to 1024 bytes at once, from per-class
+   bitmaps of 64 bytes (SSE2) and whole-word operations; piece_end handles
+   everything else.
 3. The vocabulary hash: token bytes -> rank.
 4. BPE on one piece, with tiktoken's rule: a piece that is a token is emitted
    whole; otherwise merge the adjacent pair whose concatenation has the lowest
@@ -387,21 +388,29 @@ cdef size_t piece_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------
-# 2b. The bulk scanner, for runs of ASCII text
+# 2b. The bulk scanner, for ASCII text and Latin and Cyrillic letters
 # ---------------------------------------------------------------------------
 # piece_end above decides one piece at a time, and on prose each decision is
 # a few bytes long: which alternative applies, how long the letter run is --
 # branches the CPU mispredicts every few bytes.  On English text the scanner
-# took 15 of the 40 ns spent per piece.  For ASCII text the same decisions can
+# took 15 of the 40 ns spent per piece.  For most text the same decisions can
 # be taken for 64 bytes at once: classify the bytes into one bitmap per class
 # (bit j: byte j), and derive from the bitmaps which bytes start a piece,
 # with whole-word operations.  Pieces are then read off the start bitmap with
 # count-trailing-zeros.
 #
-# Where a piece starts, for pure ASCII text (c[j]: the byte at j), following
-# the pattern's alternatives from a known piece start:
+# The classes are those of ASCII, plus "letter" for every byte of the
+# letters whose lead byte alone says they are letters: the Latin letters of
+# U+00C0-02AF and the Cyrillic of U+0400-04FF (two bytes; the few symbols
+# and marks among them are told apart by the byte after the lead), and
+# U+1E00-1EFF (three bytes; Vietnamese).  A letter of several bytes is a run
+# of letter bytes, which is all the rules below look at.  Any other byte
+# from 0x80 up ends the window before it.
+#
+# Where a piece starts, following the pattern's alternatives from a known
+# piece start:
 #   - a digit always starts a piece (\p{N} takes one digit; nothing absorbs one);
-#   - punctuation ("other": not letter, digit or whitespace) starts a piece
+#   - punctuation (ASCII, not letter, digit or whitespace) starts a piece
 #     unless the byte before is punctuation (same run) or a space (` ?` prefix);
 #   - a letter starts one after a digit or CR/LF, or after punctuation that
 #     did not itself start a piece; after punctuation that did, that byte is
@@ -418,8 +427,8 @@ cdef size_t piece_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
 # CR/LF of one whitespace run (which of them is the run's last newline is
 # not known from the left); the window falls back when it sees one.
 #
-# A window ends at a cut: a space followed by an ASCII letter and preceded by
-# ASCII that is not whitespace.  A piece always starts there (` word`), and
+# A window ends at a cut: a space followed by a letter and preceded by a
+# byte of the classes that is not whitespace.  A piece always starts there (` word`), and
 # the pieces before it do not depend on anything after it (the pattern has
 # no look-behind, and its one look-ahead, \s+(?!\S), concerns whitespace,
 # which the byte before a cut is not).  So a window from a piece start to a
@@ -427,58 +436,54 @@ cdef size_t piece_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
 
 cdef extern from *:
     """
-    /* Classes of 64 bytes of ASCII text, one bit per byte (bit j: byte j).
-       Bytes from 0x80 up set only `high`.  With SSE2 (every x86-64 CPU),
-       16 bytes per comparison; elsewhere a loop over the bytes. */
+    /* Classes of 64 bytes of text, one bit per byte (bit j: byte j), read
+       from p[0..64] (65 bytes: the byte after the last one tells whether a
+       lead byte at the end is a letter).
+
+       letter: ASCII letters, and every byte of the letters of Latin-1,
+       Latin Extended-A/B, IPA, Cyrillic and Latin Extended Additional whose
+       lead byte alone decides (U+00C0-02AF but for U+00D7 and U+00F7,
+       U+0400-04FF but for U+0482-0489, U+1E00-1EFF): the letters of the
+       Latin and Cyrillic scripts Qwen's languages are written in.
+       spill: the bytes of the next 64 that belong to a letter whose lead
+       byte is among these (bit 0, or bits 0 and 1).
+       high: every other byte from 0x80 up: the window stops there.
+
+       With SSE2 (every x86-64 CPU), 16 bytes per comparison; elsewhere
+       qtok_classify64_bytes, which is also built everywhere so that tests
+       can check one against the other. */
     typedef struct {
-        unsigned long long letter, digit, space, newline, blank, quote, high;
+        unsigned long long letter, digit, space, newline, blank, quote, high, spill;
     } qtok_block;
-    #if defined(__SSE2__)
-    #include <emmintrin.h>
-    static inline void qtok_classify64(const unsigned char* p, qtok_block* b) {
-        const __m128i lo_letter = _mm_set1_epi8('a' - 1), hi_letter = _mm_set1_epi8('z' + 1);
-        const __m128i lo_digit = _mm_set1_epi8('0' - 1), hi_digit = _mm_set1_epi8('9' + 1);
-        const __m128i lo_ctl = _mm_set1_epi8(8), hi_ctl = _mm_set1_epi8(14);
-        const __m128i case_bit = _mm_set1_epi8(0x20), sp = _mm_set1_epi8(' ');
-        const __m128i lf = _mm_set1_epi8('\\n'), cr = _mm_set1_epi8('\\r');
-        const __m128i quote = _mm_set1_epi8('\\'');
-        unsigned long long letter = 0, digit = 0, space = 0, newline = 0, blank = 0,
-                           quotes = 0, high = 0;
-        int k;
-        for (k = 0; k < 4; k++) {
-            /* Signed comparisons: bytes from 0x80 up are negative, so they
-               fall in no range. */
-            __m128i v = _mm_loadu_si128((const __m128i*)(p + 16 * k));
-            __m128i folded = _mm_or_si128(v, case_bit);
-            __m128i is_letter = _mm_and_si128(_mm_cmpgt_epi8(folded, lo_letter),
-                                              _mm_cmplt_epi8(folded, hi_letter));
-            __m128i is_digit = _mm_and_si128(_mm_cmpgt_epi8(v, lo_digit),
-                                             _mm_cmplt_epi8(v, hi_digit));
-            __m128i is_blank = _mm_cmpeq_epi8(v, sp);
-            __m128i is_space = _mm_or_si128(is_blank, _mm_and_si128(_mm_cmpgt_epi8(v, lo_ctl),
-                                                                    _mm_cmplt_epi8(v, hi_ctl)));
-            __m128i is_newline = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
-            int s = 16 * k;
-            letter |= (unsigned long long)(unsigned)_mm_movemask_epi8(is_letter) << s;
-            digit |= (unsigned long long)(unsigned)_mm_movemask_epi8(is_digit) << s;
-            space |= (unsigned long long)(unsigned)_mm_movemask_epi8(is_space) << s;
-            newline |= (unsigned long long)(unsigned)_mm_movemask_epi8(is_newline) << s;
-            blank |= (unsigned long long)(unsigned)_mm_movemask_epi8(is_blank) << s;
-            quotes |= (unsigned long long)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << s;
-            high |= (unsigned long long)(unsigned)_mm_movemask_epi8(v) << s;
-        }
-        b->letter = letter; b->digit = digit; b->space = space; b->newline = newline;
-        b->blank = blank; b->quote = quotes; b->high = high;
+
+    /* The letters with a multi-byte encoding, from their lead bytes. */
+    static inline void qtok_multibyte_letters(qtok_block* b, unsigned long long lead2,
+                                              unsigned long long lead3) {
+        unsigned long long bytes = lead2 | (lead2 << 1) | lead3 | (lead3 << 1) | (lead3 << 2);
+        b->letter |= bytes;
+        b->high &= ~bytes;
+        b->spill = (lead2 >> 63) | (((lead3 >> 62) | (lead3 >> 63)) & 3);
     }
-    #else
-    static inline void qtok_classify64(const unsigned char* p, qtok_block* b) {
-        unsigned long long bit;
+
+    static inline int qtok_lead2_letter(unsigned char c, unsigned char next) {
+        if (c == 0xC3) return next != 0x97 && next != 0xB7;
+        if (c == 0xD2) return next < 0x82 || next > 0x89;
+        return (c >= 0xC4 && c <= 0xCA) || (c >= 0xD0 && c <= 0xD3);
+    }
+
+    static void qtok_classify64_bytes(const unsigned char* p, qtok_block* b) {
+        unsigned long long bit, lead2 = 0, lead3 = 0;
         int j;
         b->letter = b->digit = b->space = b->newline = b->blank = b->quote = b->high = 0;
         for (j = 0; j < 64; j++) {
             unsigned char c = p[j], f = c | 0x20;
             bit = 1ULL << j;
-            if (c >= 0x80) { b->high |= bit; continue; }
+            if (c >= 0x80) {
+                b->high |= bit;
+                if (qtok_lead2_letter(c, p[j + 1])) lead2 |= bit;
+                if (c == 0xE1 && p[j + 1] >= 0xB8 && p[j + 1] <= 0xBB) lead3 |= bit;
+                continue;
+            }
             if (f >= 'a' && f <= 'z') b->letter |= bit;
             if (c >= '0' && c <= '9') b->digit |= bit;
             if (c == ' ' || (c >= 9 && c <= 13)) b->space |= bit;
@@ -486,7 +491,50 @@ cdef extern from *:
             if (c == ' ') b->blank |= bit;
             if (c == '\\'') b->quote |= bit;
         }
+        qtok_multibyte_letters(b, lead2, lead3);
     }
+
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    /* lo <= v <= hi for bytes as signed chars (0x80..0xFF are -128..-1). */
+    #define QTOK_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), \\
+                                             _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1))))
+    #define QTOK_EQ(v, c) _mm_cmpeq_epi8(v, _mm_set1_epi8((char)(c)))
+    #define QTOK_BITS(m, k) ((unsigned long long)(unsigned)_mm_movemask_epi8(m) << (16 * (k)))
+    static inline void qtok_classify64(const unsigned char* p, qtok_block* b) {
+        unsigned long long letter = 0, digit = 0, space = 0, newline = 0, blank = 0,
+                           quotes = 0, high = 0, lead2 = 0, lead3 = 0;
+        int k;
+        for (k = 0; k < 4; k++) {
+            /* ASCII ranges are compared as signed bytes, so bytes from
+               0x80 up (negative) fall in none of them. */
+            __m128i v = _mm_loadu_si128((const __m128i*)(p + 16 * k));
+            __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            __m128i is_blank = QTOK_EQ(v, ' ');
+            letter |= QTOK_BITS(QTOK_IN(folded, 'a', 'z'), k);
+            digit |= QTOK_BITS(QTOK_IN(v, '0', '9'), k);
+            space |= QTOK_BITS(_mm_or_si128(is_blank, QTOK_IN(v, 9, 13)), k);
+            newline |= QTOK_BITS(_mm_or_si128(QTOK_EQ(v, '\\n'), QTOK_EQ(v, '\\r')), k);
+            blank |= QTOK_BITS(is_blank, k);
+            quotes |= QTOK_BITS(QTOK_EQ(v, '\\''), k);
+            if (_mm_movemask_epi8(v)) {       /* not all ASCII: look for letters */
+                __m128i next = _mm_loadu_si128((const __m128i*)(p + 16 * k + 1));
+                __m128i two = _mm_or_si128(QTOK_IN(v, 0xC4, 0xCA), QTOK_IN(v, 0xD0, 0xD3));
+                __m128i not_letter = _mm_or_si128(
+                    _mm_and_si128(QTOK_EQ(v, 0xC3), _mm_or_si128(QTOK_EQ(next, 0x97), QTOK_EQ(next, 0xB7))),
+                    _mm_and_si128(QTOK_EQ(v, 0xD2), QTOK_IN(next, 0x82, 0x89)));
+                two = _mm_andnot_si128(not_letter, _mm_or_si128(two, QTOK_EQ(v, 0xC3)));
+                high |= QTOK_BITS(v, k);
+                lead2 |= QTOK_BITS(two, k);
+                lead3 |= QTOK_BITS(_mm_and_si128(QTOK_EQ(v, 0xE1), QTOK_IN(next, 0xB8, 0xBB)), k);
+            }
+        }
+        b->letter = letter; b->digit = digit; b->space = space; b->newline = newline;
+        b->blank = blank; b->quote = quotes; b->high = high;
+        qtok_multibyte_letters(b, lead2, lead3);
+    }
+    #else
+    #define qtok_classify64 qtok_classify64_bytes
     #endif
     static inline int qtok_clz64(unsigned long long x) { return __builtin_clzll(x); }
     /* a + b + carry_in, and whether it carried out. */
@@ -500,15 +548,16 @@ cdef extern from *:
     }
     """
     ctypedef struct Block "qtok_block":
-        uint64_t letter, digit, space, newline, blank, quote, high
+        uint64_t letter, digit, space, newline, blank, quote, high, spill
     void classify64 "qtok_classify64"(const uint8_t* p, Block* b) nogil
+    void classify64_bytes "qtok_classify64_bytes"(const uint8_t* p, Block* b) nogil
     int clz64 "qtok_clz64"(uint64_t x) nogil
     uint64_t add_carry "qtok_add_carry"(uint64_t a, uint64_t b, int* carry) nogil
 
 
 cdef enum:
     BULK_WORDS = 16        # a window: up to 1024 bytes
-    BULK_MIN_ASCII = 64    # fewer ASCII bytes ahead than this: not worth a window
+    BULK_MIN_BYTES = 64    # a window needs at least one word of bytes with a class
 
 
 cdef struct BulkScan:
@@ -523,60 +572,51 @@ cdef struct BulkScan:
     int last_word                 # the word holding limit - 1
 
 
-cdef inline uint64_t first_high_byte(const uint8_t* s, size_t n, size_t i, size_t span) noexcept nogil:
-    """Offset from i of the first byte >= 0x80 in s[i : i + span] (span when
-    there is none), eight bytes at a time."""
-    cdef size_t k = 0
-    cdef uint64_t w
-    if span > n - i:
-        span = n - i
-    while k + 8 <= span:
-        memcpy(&w, s + i + k, 8)
-        w &= 0x8080808080808080ULL
-        if w:
-            return k + (<size_t>ctz64(w) >> 3)
-        k += 8
-    while k < span and s[i + k] < 0x80:
-        k += 1
-    return k
-
-
 cdef bint bulk_window_at(BulkScan* b, const uint8_t* s, size_t n, size_t i) noexcept nogil:
-    """Find the pieces of the ASCII text from i (a piece start) to the last
-    cut in the next 1024 bytes, as a start bitmap in b.  False, with
-    b.retry_at set, when there is no such window here: too little ASCII
-    ahead, no cut, or a case the bitmaps leave to piece_end."""
+    """Find the pieces of the text from i (a piece start) to the last cut in
+    the next 1024 bytes, as a start bitmap in b.  False, with b.retry_at
+    set, when there is no such window here: fewer than 64 bytes of ASCII and
+    Latin or Cyrillic letters ahead, no cut, or a case the bitmaps leave to
+    piece_end."""
     cdef Block blk[BULK_WORDS]
-    cdef uint8_t tail[64]
-    cdef size_t ascii = first_high_byte(s, n, i, BULK_MIN_ASCII), avail, region, c
-    cdef int nw, k, kc, carry_abs = 0, carry_q = 0, j
-    cdef uint64_t cut, early = 0, prev_o, prev_n, prev_q, prev_wr, prev_wide, prev_ns, prev_free
+    cdef uint8_t tail[80]
+    cdef size_t avail = n - i, left, region, c
+    cdef int nw, k, kc, carry_abs = 0, carry_q = 0
+    cdef uint64_t cut, early = 0, spill = 0, prev_o, prev_n, prev_q, prev_wr, prev_wide, prev_ns, prev_free
     cdef uint64_t L, D, W, N, SP, O, OS, LS, Sn, NAbs, WR, Q, P, landing, B1, S, nextW
     cdef uint64_t ap, e
     cdef size_t pos
-    if ascii < BULK_MIN_ASCII:
-        b.retry_at = i + ascii + 1
+    if avail < BULK_MIN_BYTES:
+        b.retry_at = n
         return False
-    avail = n - i
     nw = <int>((avail + 63) >> 6)
     if nw > BULK_WORDS:
         nw = BULK_WORDS
-    # Classify word by word, stopping after the first that holds a byte >= 0x80.
+    # Classify word by word, stopping after the first that holds a byte of
+    # no class (`high`).  classify64 reads 65 bytes; near the end of the
+    # text it reads a copy padded with 0x80, a byte of no class.
     region = 0
     for k in range(nw):
-        if i + 64 * (<size_t>k) + 64 <= n:
+        left = avail - 64 * (<size_t>k)
+        if left > 64:
             classify64(s + i + 64 * k, &blk[k])
         else:
-            memset(tail, 0x80, 64)   # past the end: "not ASCII", so no class
-            memcpy(tail, s + i + 64 * k, n - i - 64 * k)
+            memset(tail, 0x80, sizeof(tail))
+            memcpy(tail, s + i + 64 * k, left)
             classify64(tail, &blk[k])
+        blk[k].letter |= spill                   # a letter begun in the word before
+        blk[k].high &= ~spill
+        spill = blk[k].spill
         if blk[k].high:
             region = 64 * (<size_t>k) + <size_t>ctz64(blk[k].high)
             nw = k + 1
             break
         region = 64 * (<size_t>k + 1)
-    # The last cut c with c + 1 < region: a space, an ASCII letter after it,
-    # ASCII that is not whitespace before it.
+    if region < BULK_MIN_BYTES:
+        b.retry_at = i + region + 1
+        return False
+    # The last cut c with c + 1 < region: a space, a letter after it, and
+    # before it a byte with a class that is not whitespace.
     c = 0
     k = nw - 1
     while k >= 0:
@@ -587,7 +627,7 @@ cdef bint bulk_window_at(BulkScan* b, const uint8_t* s, size_t n, size_t i) noex
         if k > 0:
             prev_ns |= ~(blk[k - 1].space | blk[k - 1].high) >> 63
         cut &= prev_ns
-        if 64 * (<size_t>k) + 64 > region:     # only ASCII before the cut
+        if 64 * (<size_t>k) + 64 > region:     # only bytes of the classes before the cut
             cut &= (1ULL << (region & 63)) - 1
         if cut:
             c = 64 * (<size_t>k) + 63 - <size_t>clz64(cut)
@@ -666,7 +706,7 @@ cdef bint bulk_window_at(BulkScan* b, const uint8_t* s, size_t n, size_t i) noex
 
 cdef bint bulk_window(BulkScan* b, const uint8_t* s, size_t n, size_t i) noexcept nogil:
     # Failures in a row push the next try further away, so text that is
-    # mostly not ASCII pays for a try now and then, not for one per piece.
+    # mostly of other scripts pays for a try now and then, not for one per piece.
     if bulk_window_at(b, s, n, i):
         b.backoff = 0
         return True
@@ -739,6 +779,21 @@ def bulk_coverage(str text not None):
             windows += 1
         i = next_piece_end(&scan, s, n, i)
     return covered, windows
+
+
+def classify_block(bytes block not None, bint simd=True):
+    """The class bitmaps of a 65-byte block, as classify64 computes them
+    (simd=True: SSE2 where the build has it) or as the byte loop does
+    (simd=False): a dict of name -> int.  For tests."""
+    cdef Block b
+    if len(block) != 65:
+        raise ValueError("classify_block wants 65 bytes")
+    if simd:
+        classify64(<const uint8_t*><const char*>block, &b)
+    else:
+        classify64_bytes(<const uint8_t*><const char*>block, &b)
+    return {"letter": b.letter, "digit": b.digit, "space": b.space, "newline": b.newline,
+            "blank": b.blank, "quote": b.quote, "high": b.high, "spill": b.spill}
 
 
 # ---------------------------------------------------------------------------

@@ -1,12 +1,15 @@
 """The bulk scanner (section 2b of _bpe.pyx) against piece_end and the pattern.
 
-The bulk scanner only starts on 64 or more bytes of ASCII, so the short
-strings of test_fuzz rarely reach it.  Here every text is long enough for a
-window, and each check is threefold: the pieces with the bulk scanner, the
-pieces from piece_end alone (``bulk=False``), and the pattern's matches from
-the regex module must be the same list.  ``bulk_coverage`` shows that the
-windows were in fact used, so a check cannot pass by the bulk scanner
-quietly declining every window.
+The bulk scanner only starts on 64 or more bytes of ASCII and of the Latin
+and Cyrillic letters its classes know, so the short strings of test_fuzz
+rarely reach it.  Here every text is long enough for a window, and each
+check is threefold: the pieces with the bulk scanner, the pieces from
+piece_end alone (``bulk=False``), and the pattern's matches from the regex
+module must be the same list.  ``bulk_coverage`` shows that the windows were
+in fact used, so a check cannot pass by the bulk scanner quietly declining
+every window.  The class bitmaps themselves are checked against the code
+point classes (test_unicode_classes checks those against tiktoken), and the
+SSE2 classifier against the plain byte loop that other CPUs use.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from hypothesis import strategies as st
 from corpus_files import LEIPZIG_FILES, file_params, read_text
 from qwen_reference import first_piece_difference, pattern_pieces
 from test_fuzz import fuzz
-from qtok._bpe import bulk_coverage, split_pieces
+from qtok._bpe import bulk_coverage, classify_block, code_point_class, split_pieces
 
 PROSE = ("The quick brown fox jumps over the lazy dog, and then it doesn't stop: "
          "it runs 12 miles (about 19 km) before breakfast.\n")
@@ -38,20 +41,35 @@ def test_windows_are_used_on_ascii_prose():
     three_ways(text)
 
 
-def test_no_windows_without_enough_ascii():
-    # Each high byte is fewer than 64 bytes from the next: nothing to do in bulk.
-    assert bulk_coverage("naïve café " * 200) == (0, 0)
+def test_windows_are_used_on_latin_and_cyrillic_prose():
+    for text in ("Größe, naïve café, Straße; ÆØÅ ǅ ŉ ə " * 30, "Съешь же ещё этих мягких булок. " * 30,
+                 "Tiếng Việt có dấu: người, được, những. " * 30):
+        covered, windows = bulk_coverage(text)
+        assert covered > 0.9 * len(text.encode()), (text[:20], covered, windows)
+        three_ways(text)
+
+
+def test_no_windows_without_enough_bytes_of_known_classes():
+    # Each byte of no class (here: em dash, Greek, CJK, no-break space) is
+    # fewer than 64 bytes from the next: nothing to do in bulk.
+    for text in ("naïve — café " * 200, "abc αβγ def " * 200, "日本語のテキスト" * 100, "a\u00a0b " * 200):
+        assert bulk_coverage(text) == (0, 0), text[:20]
+        three_ways(text)
     assert bulk_coverage("short ascii") == (0, 0)
 
 
-# Runs whose pieces depend on their neighbours, and a few characters beyond ASCII.
+# Runs whose pieces depend on their neighbours; letters of two and three
+# bytes, split by the word edge in every way; bytes of no class (× ÷ and
+# U+0482-0489 share lead bytes with letters).
 OTHERS = ["  ", "   ", "    ", "\t\t\t", " \t ", "\n\n", " \n", "\n  ", "  \n", "\r\n", "  \r\n  ",
-          " \n \n", ".\n\n", "!!\r\n ", "'s", "'LL", "''d", "'t'", "42", "é", "\u00a0", "\u2028", "中"]
+          " \n \n", ".\n\n", "!!\r\n ", "'s", "'LL", "''d", "'t'", "'ſ", "42",
+          "é", "ÿ", "Ā", "ſ", "ǅ", "ʯ", "ж", "Ѐ", "ӿ", "ҋ", "ệ", "Ḁ", "ỿ", " é", ".é", "1é", "\né", "'é",
+          "×", "÷", "҂", "\u0483", "ʰ", "\u0301", "α", "\u00a0", "\u2028", "—", "中", "ἀ"]
 
 
 @pytest.mark.parametrize("place", [0, 1, 61, 62, 63, 64, 65, 126, 127, 128, 200, 511, 512, 1022, 1023, 1024, 1025])
 def test_every_ascii_byte_at_word_edges(place):
-    # Every ASCII character, and some beyond ASCII, at both sides of the
+    # Every ASCII character, and the others above, at both sides of the
     # 64-byte words and 1024-byte windows of the bitmaps, and the text
     # ending right after it or a little later.
     base = PROSE * 12
@@ -69,14 +87,15 @@ ASCII_ATOMS = (list("abcxyzABCXYZ0123456789") + [" ", " ", "  ", "   ", "\t", "\
                "\x0b", "\x0c", " \n", "\n ", "\t\n\t"] + list(".,;:!?-_()[]{}\"#$%&*+/<=>@\\^|~`\x00\x7f")
                + ["'", "'s", "'S", "'t", "'re", "'Ve", "'m", "'ll", "'LL", "'d", "'x", "''s"]
                + ["the", " the", "word", " word", "don't", "O'Neil", "it's", "We'RE", "x1y2", "3.14"])
-# A few bytes beyond ASCII, to end windows in every place.
-RARE_ATOMS = ["é", "\u00a0", "\u3000", "中", "\u2028", "\x85"]
+LETTER_ATOMS = list("éèÉßøæÿĀłŁőřšžſǅǰəʯ" "жЖёЁщӀӿҋѢ" "ệỆơưđḀỿ") + ["Größe", " ёлка", "việt", "'ſ", "łódź"]
+# A few bytes of no class, to end windows in every place.
+RARE_ATOMS = ["\u00a0", "\u3000", "中", "\u2028", "\x85", "×", "÷", "҂", "\u0483", "’", "«", "α"]
 
 
 @given(head=st.integers(0, 40),
-       body=st.lists(st.sampled_from(ASCII_ATOMS * 12 + RARE_ATOMS), min_size=1, max_size=500))
+       body=st.lists(st.sampled_from(ASCII_ATOMS * 6 + LETTER_ATOMS * 3 + RARE_ATOMS), min_size=1, max_size=500))
 @fuzz(400)
-def test_ascii_heavy_text(head, body):
+def test_long_text_of_known_classes(head, body):
     # A run of plain words so that a window starts, then anything.
     three_ways("xy " * head + "".join(body))
 
@@ -99,3 +118,59 @@ def test_whole_files_bulk_equals_scalar(path):
     text = unicodedata.normalize("NFC", read_text(path))
     bulk, scalar = split_pieces(text), split_pieces(text, False)
     assert bulk == scalar, first_piece_difference(bulk, scalar)
+
+
+# -- the class bitmaps --------------------------------------------------------------------
+
+CLASS_NAMES = ("letter", "digit", "space", "newline", "blank", "quote", "high", "spill")
+
+
+@given(block=st.binary(min_size=65, max_size=65)
+       | st.lists(st.sampled_from(list(range(256)) + [0xC3, 0xD2, 0xE1, 0x97, 0xB7, 0x82, 0x89,
+                                                      0xB8, 0xBB, 0xC4, 0xCA, 0xD0, 0xD3] * 8),
+                  min_size=65, max_size=65).map(bytes))
+@fuzz(2000)
+def test_simd_classes_equal_the_byte_loop(block):
+    assert classify_block(block) == classify_block(block, False)
+
+
+def test_every_byte_pair_in_both_classifiers():
+    # Each lead byte with each following byte, at the places where the
+    # SSE2 code changes lanes (15/16) and words (63, whose next byte is the
+    # 65th).
+    for place in (0, 15, 63):
+        for lead in range(256):
+            for nxt in range(256):
+                block = bytearray(b"a" * 65)
+                block[place], block[place + 1] = lead, nxt
+                block = bytes(block)
+                assert classify_block(block) == classify_block(block, False), (place, lead, nxt)
+
+
+def char_bits(ch: str, place: int) -> dict[str, int]:
+    block = (b"a" * place + ch.encode() + b"a" * 65)[:65]
+    return classify_block(block)
+
+
+def test_letter_bits_only_on_letters():
+    # Every character of two bytes and every one of three bytes with lead
+    # E1: classify64 calls all of its bytes letters (the first ones here,
+    # the rest spilled to the next word at place 63) only if it is a
+    # letter; and it does so for the whole blocks it was made for.
+    made_for = [range(0xC0, 0x2B0), range(0x400, 0x500), range(0x1E00, 0x1F00)]
+    for cp in list(range(0x80, 0x800)) + list(range(0x1000, 0x2000)):
+        ch = chr(cp)
+        size = len(ch.encode())
+        is_letter = bool(code_point_class(cp) & 1)
+        for place in (10, 63):
+            bits = char_bits(ch, place)
+            mine = ((1 << size) - 1) << place
+            spilled = mine >> 64
+            mine &= (1 << 64) - 1
+            called_letter = bits["letter"] & mine == mine and bits["spill"] == spilled
+            assert not (called_letter and not is_letter), hex(cp)
+            if is_letter and any(cp in r for r in made_for):
+                assert called_letter, hex(cp)
+            if not called_letter:
+                assert bits["high"] >> place & 1, hex(cp)       # a window stops there
+                assert bits["letter"] & mine == 0 and bits["spill"] == 0, hex(cp)
