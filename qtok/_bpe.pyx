@@ -891,21 +891,30 @@ cdef inline void load16(const uint8_t* p, size_t n, size_t avail,
 
 
 cdef inline uint32_t lookup_hashed(const Tables* t, const uint8_t* p, size_t n,
-                                   uint64_t h, uint64_t w0) noexcept nogil:
-    """Rank of the regular token p[:n], or NOT_FOUND.  h is hash_bytes(p, n)
-    and w0 the piece's first 8 bytes, zero-padded.
+                                   uint64_t h, uint64_t w0, uint64_t w1) noexcept nogil:
+    """Rank of the regular token p[:n], or NOT_FOUND.  h is hash_bytes(p, n),
+    w0 and w1 the piece's first 16 bytes, zero-padded (load16).
 
     A slot holds its token's first 8 bytes, length, rank and place in the
-    blob, so tokens of up to 8 bytes are confirmed by the slot alone, and
-    longer ones by one more comparison of their tail."""
+    blob, so tokens of up to 8 bytes are confirmed by the slot alone, those
+    of up to 16 by one more word (the blob is padded so that the word can
+    always be read), and longer ones by a comparison of their tail."""
     cdef uint64_t i = h & t.slot_mask
-    cdef uint64_t meta
+    cdef uint64_t meta, tail
+    cdef const uint8_t* tok
     while True:
         meta = t.slots[i].meta
         if meta == 0:
             return NOT_FOUND
         if ((meta >> 32) & 0xFF) == n and t.slots[i].prefix == w0:
-            if n <= 8 or memcmp(t.blob + (meta & 0xFFFFFFFFULL) + 8, p + 8, n - 8) == 0:
+            if n <= 8:
+                return <uint32_t>(meta >> 40) - 1
+            tok = t.blob + (meta & 0xFFFFFFFFULL) + 8
+            if n <= 16:
+                memcpy(&tail, tok, 8)
+                if (tail & (~0ULL >> (8 * (16 - n)))) == w1:
+                    return <uint32_t>(meta >> 40) - 1
+            elif memcmp(tok, p + 8, n - 8) == 0:
                 return <uint32_t>(meta >> 40) - 1
         i = (i + 1) & t.slot_mask
 
@@ -917,13 +926,20 @@ cdef inline uint64_t prefix8(const uint8_t* p, size_t n) noexcept nogil:
     return w0
 
 
+cdef inline uint32_t lookup_bytes(const Tables* t, const uint8_t* p, size_t n) noexcept nogil:
+    """lookup_hashed for bytes that may be read only up to p[n - 1]."""
+    cdef uint64_t w0, w1
+    load16(p, n, n, &w0, &w1)
+    return lookup_hashed(t, p, n, hash_bytes(p, n), w0, w1)
+
+
 cdef inline uint32_t lookup(const Tables* t, const uint8_t* p, size_t n) noexcept nogil:
     """Rank of the regular token whose bytes are p[:n], or NOT_FOUND."""
     if n == 1:
         return t.byte_rank[p[0]]
     if n > t.max_token_len:
         return NOT_FOUND
-    return lookup_hashed(t, p, n, hash_bytes(p, n), prefix8(p, n))
+    return lookup_bytes(t, p, n)
 
 
 # Two blocked Bloom filters, each small enough to stay in L2 while the table
@@ -932,6 +948,7 @@ cdef inline uint32_t lookup(const Tables* t, const uint8_t* p, size_t n) noexcep
 # 37..48; the tables' own indexes (and the short cache's) use bits 0..34.
 # A filter may let an absent key through, never refuses a present one.
 cdef enum:
+    BLOB_PAD = 16
     PAIR_FILTER_BITS = 15
     PAIR_FILTER_WORDS = 1 << PAIR_FILTER_BITS
     TOKEN_FILTER_BITS = 15
@@ -1939,9 +1956,9 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
         else:
             # tiktoken's first rule: a piece that is a token is emitted whole.
             if q.n <= 16:
-                r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0) if q.maybe_token else NOT_FOUND
+                r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0, q.w1) if q.maybe_token else NOT_FOUND
             elif q.n <= t.max_token_len:
-                r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0)
+                r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0, 0)
             else:
                 r = NOT_FOUND
             if r != NOT_FOUND:
@@ -2218,11 +2235,14 @@ cdef class CoreBPE:
         self.t.n_ids = n_ids
         if blob_size >= 0xFFFFFFFF:
             raise ValueError("the vocabulary's tokens add up to more than 4 GB")
-        self.t.blob = <uint8_t*>malloc(blob_size + 1)
+        # BLOB_PAD zero bytes after the last token: lookup_hashed reads a
+        # whole word of a token's bytes 8..15 however short its tail.
+        self.t.blob = <uint8_t*>malloc(blob_size + BLOB_PAD)
         self.t.tok_start = <uint64_t*>calloc(n_ids, sizeof(uint64_t))
         self.t.tok_len = <uint32_t*>calloc(n_ids, sizeof(uint32_t))
         if self.t.blob == NULL or self.t.tok_start == NULL or self.t.tok_len == NULL:
             raise MemoryError()
+        memset(self.t.blob + blob_size, 0, BLOB_PAD)
         return 0
 
     cdef int _build_hash(self) except -1:
@@ -2253,7 +2273,7 @@ cdef class CoreBPE:
                 self.t.byte_rank[tok[0]] = r
             if n > self.t.max_token_len:
                 self.t.max_token_len = n
-            if lookup_hashed(&self.t, tok, n, hash_bytes(tok, n), prefix8(tok, n)) != NOT_FOUND:
+            if lookup_bytes(&self.t, tok, n) != NOT_FOUND:
                 raise ValueError(f"the token {self.token_bytes(r)!r} has two ranks: "
                                  f"{lookup(&self.t, tok, n)} and {r}")
             i = hash_bytes(tok, n) & self.t.slot_mask
