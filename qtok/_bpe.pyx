@@ -634,9 +634,12 @@ cdef bint bulk_window_at(BulkScan* b, const uint8_t* s, size_t n, size_t i) noex
             break
         k -= 1
     if c == 0:
-        b.retry_at = i + region + 1 if region < avail else n
         if region >= 64 * BULK_WORDS:
-            b.retry_at = i + region
+            b.retry_at = i + region          # a whole window's bytes without a cut
+        elif region < avail:
+            b.retry_at = i + region + 1      # past the byte of no class
+        else:
+            b.retry_at = n                   # the text ends without a cut
         return False
     kc = <int>(c >> 6)
 
@@ -730,10 +733,18 @@ cdef inline size_t bulk_next_end(BulkScan* b) noexcept nogil:
     return end
 
 
+cdef inline void bulk_start(BulkScan* b, size_t retry_at) noexcept nogil:
+    """Ready b for a walk from the text's first byte; no window is tried
+    before retry_at (the text's length: piece_end alone)."""
+    b.limit = 0
+    b.retry_at = retry_at
+    b.backoff = 0
+
+
 cdef inline size_t next_piece_end(BulkScan* b, const uint8_t* s, size_t n, size_t i) noexcept nogil:
-    """piece_end(s, n, i) for a caller walking the pieces in order from a
-    BulkScan zeroed at the start: from the window's bitmap where there is
-    one, else from piece_end."""
+    """piece_end(s, n, i) for a caller walking the pieces in order, with b
+    readied by bulk_start: from the window's bitmap where there is one, else
+    from piece_end."""
     if i < b.limit:
         return bulk_next_end(b)
     if i >= b.retry_at and bulk_window(b, s, n, i):
@@ -752,9 +763,7 @@ def split_pieces(str text not None, bint bulk=True):
     cdef size_t n = <size_t>size, i = 0, end
     cdef list pieces = []
     cdef BulkScan scan
-    scan.limit = 0
-    scan.retry_at = 0 if bulk else n
-    scan.backoff = 0
+    bulk_start(&scan, 0 if bulk else n)
     while i < n:
         end = next_piece_end(&scan, s, n, i)
         pieces.append(PyUnicode_DecodeUTF8(<const char*>s + i, end - i, NULL))
@@ -768,16 +777,15 @@ def bulk_coverage(str text not None):
     which text the bulk scanner helps; the rest goes through piece_end."""
     cdef Py_ssize_t size
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &size)
-    cdef size_t n = <size_t>size, i = 0, covered = 0, windows = 0
+    cdef size_t n = <size_t>size, i = 0, limit = 0, covered = 0, windows = 0
     cdef BulkScan scan
-    scan.limit = 0
-    scan.retry_at = 0
-    scan.backoff = 0
+    bulk_start(&scan, 0)
     while i < n:
-        if i >= scan.limit and i >= scan.retry_at and bulk_window(&scan, s, n, i):
-            covered += scan.limit - i
-            windows += 1
         i = next_piece_end(&scan, s, n, i)
+        if scan.limit != limit:              # a window began at the piece just read
+            covered += scan.limit - scan.base
+            windows += 1
+            limit = scan.limit
     return covered, windows
 
 
@@ -1919,9 +1927,7 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
     cdef int status
     cdef ShortEntry* short_cache = cache.short if cache != NULL else NULL
     cdef BulkScan scan
-    scan.limit = 0
-    scan.retry_at = 0
-    scan.backoff = 0
+    bulk_start(&scan, 0)
     while True:
         while tail - head < LOOKAHEAD and i < n:
             end = next_piece_end(&scan, s, n, i)
