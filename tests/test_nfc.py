@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from corpus_files import BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines
 from qtok import normalize
-from qtok._nfc import UNIDATA_VERSION, is_nfc
+from qtok._nfc import UNIDATA_VERSION, is_inert, is_nfc
 
 
 def nfc(text: str) -> str:
@@ -114,6 +114,53 @@ def test_examples(text):
     if is_nfc(text):
         assert nfc(text) == text
     assert normalize.to_nfc(text) == nfc(text)
+
+
+def test_inert_characters():
+    # The fast path passes over "inert" characters without looking at them
+    # again; each must be NFC alone, a starter, and the second half of no
+    # composing pair (Hangul jamo that join a syllable included), so that
+    # nothing before it can join it.  All of U+0000-02FF must be inert: the
+    # check passes over them 8 at a time, and over Latin-1 strings at once.
+    seconds = {b for _, b in composing_pairs()}
+    wrong = []
+    for x in range(0x110000):
+        c = chr(x)
+        if is_inert(x) and (unicodedata.combining(c) or c in seconds or nfc(c) != c
+                            or 0x1161 <= x <= 0x1175 or 0x11A8 <= x <= 0x11C2):
+            wrong.append(hex(x))
+    assert wrong == []
+    assert all(is_inert(x) for x in range(0x300))
+    assert sum(map(is_inert, range(0x110000))) > 1_000_000
+
+
+#: Inert characters of several scripts, below U+0300, in the BMP and above it.
+INERT = [c for c in "aZ 9.,\n\u00e9\u00ff\u0101\u01b0\u0430\u05d0\u0627\u0995\u0e01\u4e2d\uac00\u2019"
+         "\U0001F600\U00020000"]
+
+
+def test_fast_path_agrees_with_the_slow_one():
+    # Runs of inert characters of every length, around hard ones at every
+    # place, in strings of each of CPython's three layouts (Latin-1, UTF-16,
+    # UTF-32): skipping the runs 8 at a time must not change the verdict.
+    rng = random.Random(11)
+    for trial in range(40_000):
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            run = rng.choice([INERT[:6], INERT[:9], INERT[:15], INERT])
+            parts.append("".join(rng.choice(run) for _ in range(rng.choice([0, 1, 7, 8, 9, 15, 16, 17, 40]))))
+            parts.append("".join(rng.choice(HARD) for _ in range(rng.randint(0, 2))))
+        s = "".join(parts)
+        fast = is_nfc(s)
+        assert fast == is_nfc(s, fast=False), [hex(ord(c)) for c in s]
+        if fast:
+            assert nfc(s) == s, [hex(ord(c)) for c in s]
+
+
+def test_latin1_strings():
+    # A str of Latin-1 characters only is NFC, whatever they are.
+    s = "".join(map(chr, range(256))) * 3
+    assert is_nfc(s) and is_nfc(s, fast=False) and nfc(s) == s
 
 
 @pytest.mark.parametrize("path", file_params(BUNDLED_FILES + LEIPZIG_FILES + UDHR_FILES, "no corpus"))
