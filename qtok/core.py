@@ -51,9 +51,11 @@ class Encoding:
         self._core: CoreBPE = spec.core
         self._pat_str = spec.pat_str
         self._special_tokens = dict(spec.special_tokens)
-        # The characters special tokens start with ("<" for Qwen's): text
-        # without any of them holds no special token, found with one scan.
-        self._special_starts = "".join(sorted({s[0] for s in self._special_tokens if s}))
+        # The first two characters of the special tokens ("<|" for Qwen's):
+        # text without any of them holds no special token.  (The first
+        # character alone is not enough: "<" is common, in HTML or in the
+        # Tagalog news corpus, and each special then cost a scan of its own.)
+        self._special_starts = sorted({s[:2] for s in self._special_tokens if s})
         self._normalization = spec.normalization
         # What the core applies to text before encoding it (see encode_ordinary).
         self._normalize = to_nfc if spec.normalization == "NFC" else None
@@ -93,7 +95,9 @@ class Encoding:
         raise if text holds a disallowed special token.  Returns the allowed set."""
         if not allowed_special and disallowed_special == "all":      # the defaults
             for start in self._special_starts:
-                if start in text:
+                # A search for one character is a memchr, many times faster
+                # than one for two: ask for the first alone, then both.
+                if start[0] in text and start in text:
                     break
             else:
                 return _NOTHING_ALLOWED             # no special token can be in text

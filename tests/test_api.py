@@ -113,7 +113,8 @@ def outcome(fn):
         return ValueError, str(e)
 
 
-@pytest.mark.parametrize("text", [TEXT_WITH_SPECIALS, "no specials here", "<|endoftext", "c"])
+@pytest.mark.parametrize("text", [TEXT_WITH_SPECIALS, "no specials here", "<|endoftext", "c",
+                                  "1 < 2 <b>", "a <| b", "<< <|im_end|"])
 @pytest.mark.parametrize("kwargs", SPECIAL_CASES, ids=repr)
 def test_special_tokens_like_tiktoken(qwen_enc, tiktoken_ref, text, kwargs):
     want = outcome(lambda: tiktoken_ref.encode(text, **kwargs))
