@@ -14,7 +14,7 @@ cdef enum:
     BIG_ARENA = 8388608    # its storage for their bytes and ids
     BIG_MAX_PIECE = 4096   # longer pieces are not cached
     PAIR_CACHE_SLOTS = 32768   # recent pair-table answers (8 bytes each)
-    SHORT_SLOTS = 262144   # the cache of merged pieces of up to 16 bytes (32 bytes each)
+    SHORT_SLOTS = 524288   # the cache of pieces of 2..16 bytes (32 bytes each)
     SHORT_MAX_IDS = 3
 
 
@@ -61,7 +61,7 @@ cdef struct ShortEntry:      # 32 bytes: a piece of up to 16 bytes and its ids
     uint8_t len              # 0: empty
     uint8_t n_ids
     uint8_t spilled          # in e[0] of a pair: some piece of this pair went to the big cache
-    uint8_t pad
+    uint8_t is_token         # 1: the piece is a token (one id); 0: it was merged
 
 
 cdef struct BigSlot:         # an entry of the cache of longer pieces
@@ -73,7 +73,7 @@ cdef struct BigSlot:         # an entry of the cache of longer pieces
 
 
 cdef struct PieceCache:
-    ShortEntry* short        # merged pieces of 2..16 bytes (whole tokens are not cached)
+    ShortEntry* short        # pieces of 2..16 bytes, tokens and merged ones
     BigSlot* big             # other merged pieces of up to BIG_MAX_PIECE bytes
     uint8_t* arena
     size_t arena_used

@@ -979,10 +979,9 @@ cdef inline bint filter_has(const uint64_t* words, int bits, uint64_t h) noexcep
 
 cdef inline bint token_maybe(const Tables* t, uint64_t h) noexcept nogil:
     """The token filter: False when the piece of 2..16 bytes whose hash16 is
-    h is surely not a token.  It lets the scanner fetch, for each piece,
-    the one table that will answer it -- the token hash, or the cache of
-    merged pieces -- instead of both (on Leipzig, 55% of such pieces are
-    not tokens).  Tokens of 2..16 bytes in 2^15 words (256 KB)."""
+    h is surely not a token, so that a piece the short cache does not hold
+    reads the token hash only if it may be there (on Leipzig, 55% of such
+    pieces are not tokens).  Tokens of 2..16 bytes in 2^15 words (256 KB)."""
     return filter_has(t.token_filter, TOKEN_FILTER_BITS, h)
 
 
@@ -1715,10 +1714,12 @@ cdef int merge_run(const Tables* t, const uint8_t* p, size_t n, size_t unit,
 
 
 # --- the piece cache -----------------------------------------------------------
-# Words repeat, so the result of merging a short piece is remembered in a
-# direct-mapped table keyed by the piece's hash.  An entry holds the piece's
-# bytes, which are compared in full, so a hit is exact.  Each thread that is
-# encoding holds its own table (see CoreBPE._acquire_cache), so no locks.
+# Words repeat, so the ids of a piece are remembered in a table keyed by the
+# piece's hash: the short cache for pieces of 2..16 bytes (tokens too, see
+# encode_short), the big cache for longer ones that needed merging.  An
+# entry holds the piece's bytes, which are compared in full, so a hit is
+# exact.  Each thread that is encoding holds its own tables (see the pool
+# below), so no locks.
 
 cdef inline int push_cached(TokenVec* out, const uint32_t* ids, size_t k) noexcept nogil:
     cdef size_t j
@@ -1818,61 +1819,97 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
     return merge_span(t, pc, p + start, n - start, out)
 
 
-cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
-                      uint64_t w0, uint64_t w1, uint64_t h, TokenVec* out) noexcept nogil:
-    """A piece of 2..16 bytes that is not a token (w0, w1: its bytes; h:
-    hash16 of them): the short cache, then BPE.
+cdef inline void short_fill(ShortEntry* x, uint64_t w0, uint64_t w1, size_t n,
+                            const uint32_t* ids, size_t k, bint is_token) noexcept nogil:
+    x.w0 = w0
+    x.w1 = w1
+    x.len = <uint8_t>n
+    x.n_ids = <uint8_t>k
+    x.is_token = <uint8_t>is_token
+    memcpy(x.ids, ids, k * sizeof(uint32_t))
 
-    The short cache holds only pieces that needed merging (whole tokens are
-    found in the vocabulary just as fast), and is two-way set-associative: a
-    piece may sit in either entry of its pair (one 64-byte line); a new piece
-    goes in front and the older one moves behind.  Pieces that merge into
-    more than SHORT_MAX_IDS tokens go to the big cache instead."""
-    cdef size_t before, k
-    cdef ShortEntry* e = NULL
-    cdef const BigSlot* b
+
+cdef void short_insert(PieceCache* cache, ShortEntry* e, uint64_t w0, uint64_t w1, size_t n,
+                       const uint32_t* ids, size_t k, bint is_token) noexcept nogil:
+    """Put a piece into its pair e of the short cache.
+
+    A token takes only a free entry or one that holds a token: it is found
+    again in the vocabulary at the cost of a cache miss, and must never push
+    out a merged piece, which costs a merge.  (Letting it, warm whole-corpus
+    Leipzig ran at 37 MB/s instead of 65: tokens and merged pieces took
+    turns in the pairs that overflow, each turn sending a merged piece to
+    the big cache, which filled up and was emptied again and again.)  A
+    merged piece goes in front, and pushes out a token if the pair holds
+    one, else the entry behind, which is kept in the big cache (a short piece
+    is looked up there next: on Leipzig ~12,000 of 112,000 merged short
+    pieces were evicted and merged again on every pass before it was)."""
     cdef uint8_t victim[16]
-    cdef uint8_t spilled
-    if cache != NULL:
-        e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
-        if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
-            return push_cached(out, e[0].ids, e[0].n_ids)
-        if e[1].len == n and e[1].w0 == w0 and e[1].w1 == w1:
-            return push_cached(out, e[1].ids, e[1].n_ids)
-        # The big cache holds short pieces only if their pair ever spilled:
-        # on unseen text most pairs have not, and that read would miss.
-        if e[0].spilled:
-            b = big_find(cache, p, n, h)
-            if b != NULL:
-                return push_cached(out, big_ids(cache, b), b.n_ids)
-    before = out.len
-    if merge_any(t, cache, p, n, out) < 0:
-        return -1
-    if e == NULL:
-        return 0
-    k = out.len - before
-    spilled = e[0].spilled
-    if k <= SHORT_MAX_IDS:
-        if e[1].len != 0:
-            # The older entry leaves its pair: keep it in the big cache, which
-            # a short piece is looked up in next.  (Pairs overflow: on Leipzig
-            # ~12,000 of 112,000 merged short pieces were evicted and merged
-            # again on every pass before this.)
+    cdef uint8_t spilled = e[0].spilled
+    if is_token:
+        if e[0].len == 0 or e[0].is_token:
+            short_fill(&e[0], w0, w1, n, ids, k, True)
+        elif e[1].len == 0 or e[1].is_token:
+            short_fill(&e[1], w0, w1, n, ids, k, True)
+    elif e[0].is_token:
+        short_fill(&e[0], w0, w1, n, ids, k, False)
+    else:
+        if e[1].len != 0 and not e[1].is_token:
             memcpy(&victim[0], &e[1].w0, 8)
             memcpy(&victim[8], &e[1].w1, 8)
             big_store(cache, victim, e[1].len, hash16(e[1].w0, e[1].w1, e[1].len),
                       e[1].ids, e[1].n_ids)
             spilled = 1
         e[1] = e[0]
-        e[0].w0 = w0
-        e[0].w1 = w1
-        e[0].len = <uint8_t>n
-        e[0].n_ids = <uint8_t>k
-        memcpy(e[0].ids, out.data + before, k * sizeof(uint32_t))
+        short_fill(&e[0], w0, w1, n, ids, k, False)
+    e[0].spilled = spilled
+
+
+cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size_t n,
+                      uint64_t w0, uint64_t w1, uint64_t h, TokenVec* out) noexcept nogil:
+    """A piece of 2..16 bytes (w0, w1: its bytes; h: hash16 of them): the
+    short cache, then the vocabulary, then the big cache, then BPE.
+
+    The short cache is two-way set-associative: a piece may sit in either
+    entry of its pair (one 64-byte line).  It holds whole tokens as well as
+    merged pieces, so that a piece seen before costs one line, which the
+    scanner has prefetched, instead of the token filter's word and the
+    token's slot (warm count of each Leipzig file on its own: English 157
+    -> 185 MB/s, German 125 -> 146, Vietnamese 104 -> 141).  Pieces that
+    merge into more than SHORT_MAX_IDS tokens go to the big cache instead."""
+    cdef size_t before, k
+    cdef ShortEntry* e
+    cdef const BigSlot* b
+    cdef uint32_t r = NOT_FOUND
+    if cache != NULL:
+        e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
+        if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
+            return push_cached(out, e[0].ids, e[0].n_ids)
+        if e[1].len == n and e[1].w0 == w0 and e[1].w1 == w1:
+            return push_cached(out, e[1].ids, e[1].n_ids)
+    # tiktoken's first rule: a piece that is a token is emitted whole.
+    if n <= t.max_token_len and token_maybe(t, h):
+        r = lookup_hashed(t, p, n, h, w0, w1)
+    if r != NOT_FOUND:
+        if cache != NULL:
+            short_insert(cache, e, w0, w1, n, &r, 1, True)
+        return push(out, r)
+    if cache == NULL:
+        return merge_any(t, cache, p, n, out)
+    # The big cache holds short pieces only if their pair ever spilled:
+    # on unseen text most pairs have not, and that read would miss.
+    if e[0].spilled:
+        b = big_find(cache, p, n, h)
+        if b != NULL:
+            return push_cached(out, big_ids(cache, b), b.n_ids)
+    before = out.len
+    if merge_any(t, cache, p, n, out) < 0:
+        return -1
+    k = out.len - before
+    if k <= SHORT_MAX_IDS:
+        short_insert(cache, e, w0, w1, n, out.data + before, k, False)
     else:
         big_store(cache, p, n, h, out.data + before, k)
-        spilled = 1
-    e[0].spilled = spilled
+        e[0].spilled = 1
     return 0
 
 
@@ -1900,7 +1937,6 @@ cdef struct Pending:
     size_t n
     uint64_t w0, w1      # its first 16 bytes, zero-padded
     uint64_t h           # its hash
-    bint maybe_token     # 2..16 bytes: the token filter let it through
 
 
 cdef enum:
@@ -1912,13 +1948,11 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
     """Append the ids of UTF-8 text s[:n] to out.  -1 when out of memory.
     cache may be NULL (then nothing is remembered).
 
-    Most of the time goes in waiting for memory: a piece's slot in the token
-    hash, or its entry in the cache of merged pieces, is a random place in a
-    table of megabytes.  So the scanner runs LOOKAHEAD pieces ahead, hashing
-    each piece and prefetching the one of the two that the token filter
-    says will answer; by the time a piece is encoded, its memory is usually
-    on its way.  (Prefetching both, as before, fetched twice the lines: 7-10%
-    slower on warm Leipzig text and on base64.)
+    Most of the time goes in waiting for memory: a piece's entry in the
+    short cache (or, for a longer piece, in the big cache and the token
+    hash) is a random place in a table of megabytes.  So the scanner runs
+    LOOKAHEAD pieces ahead, hashing each piece and prefetching its entry; by
+    the time a piece is encoded, its memory is usually on its way.
     """
     cdef Pending ring[LOOKAHEAD]
     cdef Pending* q
@@ -1937,13 +1971,10 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
             if 2 <= q.n <= 16:
                 load16(s + i, q.n, n - i, &q.w0, &q.w1)
                 q.h = hash16(q.w0, q.w1, q.n)
-                # Fetch only the table that will answer: the token's slot,
-                # or the merged piece's cache entry.
-                q.maybe_token = q.n <= t.max_token_len and token_maybe(t, q.h)
-                if q.maybe_token:
-                    prefetch(&t.slots[q.h & t.slot_mask])
-                elif short_cache != NULL:
+                if short_cache != NULL:
                     prefetch(&short_cache[(q.h >> 17) & (SHORT_SLOTS - 2)])
+                elif q.n <= t.max_token_len and token_maybe(t, q.h):
+                    prefetch(&t.slots[q.h & t.slot_mask])
             elif q.n > 16:
                 memcpy(&q.w0, s + i, 8)
                 q.h = hash_bytes(s + i, q.n)
@@ -1960,19 +1991,17 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
         if q.n == 1:
             status = push(out, t.byte_rank[s[q.start]])
         else:
-            # tiktoken's first rule: a piece that is a token is emitted whole.
             if q.n <= 16:
-                r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0, q.w1) if q.maybe_token else NOT_FOUND
-            elif q.n <= t.max_token_len:
-                r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0, 0)
-            else:
-                r = NOT_FOUND
-            if r != NOT_FOUND:
-                status = push(out, r)
-            elif q.n <= 16:
                 status = encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
             else:
-                status = encode_long(t, cache, s + q.start, q.n, q.h, out)
+                # tiktoken's first rule: a piece that is a token is emitted whole.
+                r = NOT_FOUND
+                if q.n <= t.max_token_len:
+                    r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0, 0)
+                if r != NOT_FOUND:
+                    status = push(out, r)
+                else:
+                    status = encode_long(t, cache, s + q.start, q.n, q.h, out)
         if status < 0:
             return -1
 
@@ -2745,6 +2774,17 @@ cdef class CoreBPE:
             raise ValueError("the token filter holds pieces of 2..16 bytes")
         load16(<const uint8_t*><const char*>piece, n, n, &w0, &w1)
         return token_maybe(&self.t, hash16(w0, w1, n))
+
+    @staticmethod
+    def short_cache_pair(bytes piece):
+        """Which pair of the short cache a piece of 2..16 bytes goes to, for
+        tests that make pieces compete for one pair (see encode_short)."""
+        cdef uint64_t w0, w1
+        cdef size_t n = len(piece)
+        if not 2 <= n <= 16:
+            raise ValueError("the short cache holds pieces of 2..16 bytes")
+        load16(<const uint8_t*><const char*>piece, n, n, &w0, &w1)
+        return (hash16(w0, w1, n) >> 17) & (SHORT_SLOTS - 2)
 
     # -- encoding --------------------------------------------------------
 

@@ -1,0 +1,54 @@
+"""The short cache of pieces (encode_short in _bpe.pyx) when pieces compete.
+
+A piece of 2..16 bytes goes to one pair of entries, picked by its hash.  A
+pair holds whole tokens and merged pieces; a token never pushes out a merged
+piece, a merged piece pushes out a token first, and a merged piece pushed
+out goes to the big cache.  These tests make many pieces meet in one pair,
+in every order, and check every encoding against tiktoken's, pass after pass
+on the same cache.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import qtok
+from qtok._bpe import CoreBPE
+
+
+def crowded_pairs(ranks: dict[bytes, int], rng: random.Random) -> list[tuple[list[bytes], list[bytes]]]:
+    """Groups of " word" pieces that share a pair of the short cache: the
+    tokens among them and the made-up words (not tokens: they need merging)."""
+    tokens = [t for t in ranks
+              if 3 <= len(t) <= 16 and t[:1] == b" " and t[1:].isalpha() and t[1:].isascii()]
+    made_up = {b" " + bytes(rng.randrange(97, 123) for _ in range(rng.randrange(4, 15)))
+               for _ in range(200_000)} - set(ranks)
+    groups: dict[int, tuple[list[bytes], list[bytes]]] = defaultdict(lambda: ([], []))
+    for t in tokens:
+        groups[CoreBPE.short_cache_pair(t)][0].append(t)
+    for m in sorted(made_up):
+        groups[CoreBPE.short_cache_pair(m)][1].append(m)
+    return [g for g in groups.values() if g[0] and g[1] and len(g[0]) + len(g[1]) >= 4]
+
+
+def test_pieces_competing_for_one_pair(qwen_ranks, tiktoken_ref):
+    rng = random.Random(7)
+    groups = crowded_pairs(qwen_ranks, rng)
+    assert len(groups) >= 300, len(groups)
+    texts = []
+    for toks, merged in groups[:300]:
+        pieces = toks + merged
+        # Tokens first, merged pieces first, and a shuffle with repeats: every
+        # way for a pair to fill and for its entries to be pushed out.
+        for order in (toks + merged + toks, merged + toks + merged,
+                      [rng.choice(pieces) for _ in range(3 * len(pieces))]):
+            texts.append(b"".join(order).decode("ascii"))
+    want = [tiktoken_ref.encode_ordinary(t) for t in texts]
+    # A fresh Encoding: its own, empty caches.
+    enc = qtok.Encoding("fresh-cache", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                        special_tokens=qtok.QWEN_SPECIAL_TOKENS, normalization=None)
+    for _ in range(3):
+        for text, ids in zip(texts, want):
+            assert enc.encode_ordinary(text) == ids, text
+        # And all of them in one text, so that one call sees them all.
+        assert enc.encode_ordinary("".join(texts)) == [i for ids in want for i in ids]
