@@ -428,11 +428,14 @@ cdef size_t piece_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
 # not known from the left); the window falls back when it sees one.
 #
 # A window ends at a cut: a space followed by a letter and preceded by a
-# byte of the classes that is not whitespace.  A piece always starts there (` word`), and
-# the pieces before it do not depend on anything after it (the pattern has
-# no look-behind, and its one look-ahead, \s+(?!\S), concerns whitespace,
-# which the byte before a cut is not).  So a window from a piece start to a
-# cut is scanned on its own and gives exactly the pieces piece_end gives.
+# byte of the classes that is not whitespace (` word`), or a digit.  A piece
+# always starts there, and the pieces before it do not depend on anything
+# after it: the pattern has no look-behind, and its one look-ahead,
+# \s+(?!\S), only asks whether the byte after a whitespace run is a space --
+# the byte before a ` word` cut is not whitespace, and a digit is not a space.
+# So a window from a piece start to a cut is scanned on its own and gives
+# exactly the pieces piece_end gives.  (Digits as cuts let text without
+# spaces, such as base64, be scanned in bulk too.)
 
 cdef extern from *:
     """
@@ -615,8 +618,8 @@ cdef bint bulk_window_at(BulkScan* b, const uint8_t* s, size_t n, size_t i) noex
     if region < BULK_MIN_BYTES:
         b.retry_at = i + region + 1
         return False
-    # The last cut c with c + 1 < region: a space, a letter after it, and
-    # before it a byte with a class that is not whitespace.
+    # The last cut c with 0 < c < region: a space, a letter after it, and
+    # before it a byte with a class that is not whitespace; or a digit.
     c = 0
     k = nw - 1
     while k >= 0:
@@ -627,6 +630,7 @@ cdef bint bulk_window_at(BulkScan* b, const uint8_t* s, size_t n, size_t i) noex
         if k > 0:
             prev_ns |= ~(blk[k - 1].space | blk[k - 1].high) >> 63
         cut &= prev_ns
+        cut |= blk[k].digit                  # a digit: a piece of its own, whatever is around
         if 64 * (<size_t>k) + 64 > region:     # only bytes of the classes before the cut
             cut &= (1ULL << (region & 63)) - 1
         if cut:

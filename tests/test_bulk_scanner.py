@@ -13,6 +13,8 @@ SSE2 classifier against the plain byte loop that other CPUs use.
 """
 from __future__ import annotations
 
+import base64
+import random
 import unicodedata
 
 import pytest
@@ -46,6 +48,17 @@ def test_windows_are_used_on_latin_and_cyrillic_prose():
                  "Tiếng Việt có dấu: người, được, những. " * 30):
         covered, windows = bulk_coverage(text)
         assert covered > 0.9 * len(text.encode()), (text[:20], covered, windows)
+        three_ways(text)
+
+
+def test_windows_are_used_without_spaces():
+    # A window ends at a cut: a space before a word, or a digit (which is a
+    # piece of its own whatever surrounds it).  Text without spaces --
+    # base64, numbers and punctuation, identifiers -- is cut at its digits.
+    b64 = base64.b64encode(random.Random(3).randbytes(3000)).decode()
+    for text in (b64, "3.14159,2.71828;1.41421/" * 100, "x1=y2+z3*w4-v5;" * 100, "2024-11-29T18:13:29Z" * 60):
+        covered, windows = bulk_coverage(text)
+        assert covered > 0.9 * len(text), (text[:20], covered, windows)
         three_ways(text)
 
 
@@ -111,6 +124,16 @@ def test_whitespace_around_line_ends(lines):
     # \s*[\r\n]+ and \s+(?!\S) decide, including the one the bitmaps hand
     # back to piece_end (spaces between two line ends of one run).
     three_ways("word " * 20 + "".join(indent + line + end for indent, line, end in lines))
+
+
+SPACELESS_ATOMS = [a for a in ASCII_ATOMS if " " not in a] + ["é", "ж", "ệ", "'s", "1", "22", "+/", "=="]
+
+
+@given(body=st.lists(st.sampled_from(SPACELESS_ATOMS), min_size=1, max_size=600))
+@fuzz(300)
+def test_long_text_without_spaces(body):
+    # Digits as the only cuts, next to everything else.
+    three_ways("0" + "".join(body))
 
 
 @pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, "no Leipzig files"))
