@@ -131,6 +131,26 @@ def test_special_tokens_like_tiktoken(qwen_enc, tiktoken_ref, text, kwargs):
         assert qwen_enc.count(text, **kwargs) == len(want)
 
 
+def test_special_tokens_of_other_shapes_like_tiktoken(qwen_ranks):
+    # Special tokens that do not all start alike (encode and count test the
+    # one first character of Qwen's inline), or of one character.
+    import tiktoken
+    specials = {"[CLS]": 151643, "<s>": 151644, "X": 151645, "[SEP]": 151646}
+    ours = qtok.Encoding("shapes", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                         special_tokens=specials, normalization=None)
+    ref = tiktoken.Encoding("shapes", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                            special_tokens=specials)
+    for text in ["plain", "a [CLS] b", "a <s> b", "aXb", "[CL <s [SEP", "[SEP]", "x < y [ z"]:
+        for kwargs in ({}, dict(allowed_special="all"), dict(disallowed_special=()),
+                       dict(allowed_special={"X"})):
+            want = outcome(lambda: ref.encode(text, **kwargs))
+            got = outcome(lambda: ours.encode(text, **kwargs))
+            assert type(got) is type(want), (text, kwargs, got, want)
+            if isinstance(want, list):
+                assert got == want, (text, kwargs)
+                assert ours.count(text, **kwargs) == len(want)
+
+
 def test_disallowed_special_raises_value_error(qwen_enc):
     for fn in (qwen_enc.encode, qwen_enc.encode_to_numpy, qwen_enc.count):
         with pytest.raises(ValueError, match=re.escape("'<|endoftext|>'")) as info:
