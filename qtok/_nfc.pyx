@@ -19,6 +19,8 @@ False) on one rare shape: a precomposed character followed by a combining
 mark (NFC would take the mark apart from its own marks and reorder them).  False means "not known":
 the caller then normalizes the slow way, which is always right.
 """
+import unicodedata
+
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from "Python.h":
@@ -211,16 +213,42 @@ cdef bint is_nfc_data(int kind, void* data, Py_ssize_t n, bint skip) noexcept no
     return nfc_units(<const uint32_t*>data, n, skip)
 
 
-def is_nfc(str text not None, bint fast=True):
-    """True if text is certainly NFC; False if it is not, or if this quick
-    test cannot tell (then normalize it).  fast=False: the same test without
-    skipping runs of inert characters, for tests."""
-    if PyUnicode_IS_ASCII(text) and fast:
+cdef enum:
+    NOGIL_MIN_CHARS = 65536     # shorter texts are checked without releasing the GIL
+
+
+cdef bint text_is_nfc(str text, bint fast):
+    if fast and PyUnicode_IS_ASCII(text):
         return True
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
     cdef bint result
+    if n < NOGIL_MIN_CHARS:
+        # Releasing and taking back the GIL costs more than checking this.
+        return is_nfc_data(kind, data, n, fast)
     with nogil:
         result = is_nfc_data(kind, data, n, fast)
     return result
+
+
+def is_nfc(str text not None, bint fast=True):
+    """True if text is certainly NFC; False if it is not, or if this quick
+    test cannot tell (then normalize it).  fast=False: the same test without
+    skipping runs of inert characters, for tests."""
+    return text_is_nfc(text, fast)
+
+
+#: Whether the native check describes the Unicode version unicodedata uses.
+#: to_nfc reads it at every call, so a test can turn the check off.
+NATIVE_CHECK = UNIDATA_VERSION == unicodedata.unidata_version
+
+
+def to_nfc(str text not None):
+    """``unicodedata.normalize("NFC", text)``, the same str, sooner: text
+    the native check knows to be NFC is returned as it is.  Here rather than
+    in Python, as the encoders call it for every text: one Python call fewer
+    each time (~150 ns of a ~530 ns encode of a word)."""
+    if NATIVE_CHECK and text_is_nfc(text, True):
+        return text
+    return unicodedata.normalize("NFC", text)

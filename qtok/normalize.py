@@ -9,16 +9,7 @@ Python's unicodedata; should the versions ever differ, it is not used.
 """
 from __future__ import annotations
 
-import unicodedata
+# The check and to_nfc itself are native: encoders call to_nfc on every text.
+from ._nfc import NATIVE_CHECK, UNIDATA_VERSION, is_nfc, to_nfc
 
-from ._nfc import UNIDATA_VERSION, is_nfc
-
-#: Whether the native check describes the Unicode version unicodedata uses.
-NATIVE_CHECK = UNIDATA_VERSION == unicodedata.unidata_version
-
-
-def to_nfc(text: str) -> str:
-    """``unicodedata.normalize("NFC", text)``, the same str, sooner."""
-    if NATIVE_CHECK and is_nfc(text):
-        return text
-    return unicodedata.normalize("NFC", text)
+__all__ = ["NATIVE_CHECK", "UNIDATA_VERSION", "is_nfc", "to_nfc"]
