@@ -9,8 +9,12 @@ on the same cache.
 """
 from __future__ import annotations
 
+import gc
+import os
 import random
 from collections import defaultdict
+
+import pytest
 
 import qtok
 from qtok._bpe import CoreBPE
@@ -52,3 +56,26 @@ def test_pieces_competing_for_one_pair(qwen_ranks, tiktoken_ref):
             assert enc.encode_ordinary(text) == ids, text
         # And all of them in one text, so that one call sees them all.
         assert enc.encode_ordinary("".join(texts)) == [i for ids in want for i in ids]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads resident memory from /proc")
+def test_caches_are_given_back(qwen_ranks):
+    # Each encoding thread's caches are ~26 MB of mapped memory; an Encoding
+    # that goes away must unmap them (and only them: a wrong size would
+    # unmap something else, or crash).
+    def resident_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    rng = random.Random(2)
+    words = " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randrange(2, 9)))
+                     for _ in range(20_000))
+    before = None
+    for i in range(12):
+        enc = qtok.Encoding(f"short-lived-{i}", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                            special_tokens=qtok.QWEN_SPECIAL_TOKENS, normalization=None)
+        assert enc.count(words) > 20_000
+        del enc
+        gc.collect()
+        if i == 1:
+            before = resident_mb()
+    assert resident_mb() - before < 100, (before, resident_mb())
