@@ -111,15 +111,15 @@ cdef extern from *:
     #include <stdlib.h>
     #include <string.h>
     #include <sys/mman.h>
-    /* Memory for the big tables (token hash, pair table, decode entries) and
-       the piece caches.  Each is read at random places, a few megabytes
-       wide: in 4 KiB pages nearly every read also misses the TLB, and on a
-       virtual machine a page walk is two-dimensional and slow.  So tables
-       of 2 MiB or more are aligned to 2 MiB and offered to the kernel as
-       transparent huge pages (it may decline; nothing else changes).
-       Smaller ones are aligned to a cache line.  Either way a two-entry set
-       of the short cache is one line (calloc's blocks start 16 bytes into
-       one).  Freed with free(); zero: cleared. */
+    /* Memory for the big tables (token hash, pair table, decode entries).
+       Each is read at random places, a few megabytes wide: in 4 KiB pages
+       nearly every read also misses the TLB, and on a virtual machine a
+       page walk is two-dimensional and slow.  So tables of 2 MiB or more
+       are aligned to 2 MiB and offered to the kernel as transparent huge
+       pages (it may decline; nothing else changes).  Smaller ones are
+       aligned to a cache line.  Freed with free(); zero: cleared.  (The
+       piece caches have qtok_cache_alloc below; mapped memory is
+       page-aligned, so a two-entry set of the short cache is one line.) */
     static void* qtok_table_alloc(size_t n, int zero) {
         const size_t huge = (size_t)1 << 21;
         size_t align = n >= huge ? huge : 64;
