@@ -115,5 +115,6 @@ cdef class CoreBPE:
     cdef uint64_t _blob_size(self)
     cdef int _encode(self, str text, TokenVec* out) except -1
     cdef object _to_list(self, TokenVec* v)
+    cdef object _encode_nfc(self, str text, object nfc, PieceCache* cache, bint as_count)
     cdef DecodeBuffer _decode(self, tokens)
     cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n)

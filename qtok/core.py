@@ -16,6 +16,7 @@ if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings 
     from typing import AbstractSet, Collection, Literal, Sequence
 
 from ._bpe import CoreBPE, InvalidToken, prepared_text
+from . import _nfc
 from .normalize import to_nfc
 from .vocab import VocabSpec, ranks_spec
 
@@ -223,7 +224,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encode many texts on native threads (the GIL is released)."""
-        return self._batch(self._prepare_batch(text), num_threads)
+        return self._batch(self._prepare_batch(text, normalize=False), num_threads, nfc=True)
 
     def encode_batch(self, text: Sequence[str], *, num_threads: int = 8,
                      allowed_special: Literal["all"] | AbstractSet[str] = set(),
@@ -239,22 +240,33 @@ class Encoding:
 
     def count_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[int]:
         """Token counts of many texts (special tokens counted as plain text)."""
-        return self._batch(self._prepare_batch(text), num_threads, True)
+        return self._batch(self._prepare_batch(text, normalize=False), num_threads, True, nfc=True)
 
-    def _prepare_batch(self, texts: Sequence[str]) -> list[str]:
+    def _prepare_batch(self, texts: Sequence[str], normalize: bool = True) -> list[str]:
+        """The texts as str, normalized unless normalize is False (then _batch
+        must be told to normalize them: nfc=True)."""
         if isinstance(texts, str):
             raise TypeError("expected a sequence of str, got a single str")
-        return [self._prepare(t) for t in texts]
+        how = self._normalize if normalize else None
+        return [prepared_text(t, how) for t in texts]
 
-    def _batch(self, texts: list[str], num_threads: int, as_count: bool = False):
+    def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
+        """encode_ordinary_batch of the core.  nfc: the texts are not
+        normalized yet; the core's threads check them (see there)."""
+        native = None
+        if nfc and self._normalize is not None:
+            if _nfc.NATIVE_CHECK:
+                native = self._normalize
+            else:
+                texts = [self._normalize(t) for t in texts]
         try:
-            return self._core.encode_ordinary_batch(texts, num_threads, as_count)
+            return self._core.encode_ordinary_batch(texts, num_threads, as_count, native)
         except UnicodeEncodeError:
             # Some text holds a lone surrogate (rare): repair those and retry,
             # rather than paying a UTF-8 check on every text up front.
             return self._core.encode_ordinary_batch(
                 [self._fix_surrogates(t) if _has_surrogate(t) else t for t in texts],
-                num_threads, as_count)
+                num_threads, as_count, native)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of a text that is exactly one token; KeyError otherwise."""
