@@ -1904,7 +1904,7 @@ cdef void short_insert(PieceCache* cache, ShortEntry* e, uint64_t w0, uint64_t w
             short_fill(&e[0], w0, w1, n, ids, k, True)
         elif e[1].len == 0 or e[1].is_token:
             short_fill(&e[1], w0, w1, n, ids, k, True)
-    elif e[0].is_token:
+    elif e[0].is_token and e[1].len != 0:
         short_fill(&e[0], w0, w1, n, ids, k, False)
     else:
         if e[1].len != 0 and not e[1].is_token:
