@@ -1873,6 +1873,12 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
     return merge_span(t, pc, p + start, n - start, out)
 
 
+cdef inline size_t short_pair(uint64_t h) noexcept nogil:
+    """The first entry of the pair of the short cache that the piece whose
+    hash16 is h belongs to (its index bits are clear of the filters')."""
+    return (h >> 17) & (SHORT_SLOTS - 2)
+
+
 cdef inline void short_fill(ShortEntry* x, uint64_t w0, uint64_t w1, size_t n,
                             const uint32_t* ids, size_t k, bint is_token) noexcept nogil:
     x.w0 = w0
@@ -1935,7 +1941,7 @@ cdef int encode_short(const Tables* t, PieceCache* cache, const uint8_t* p, size
     cdef const BigSlot* b
     cdef uint32_t r = NOT_FOUND
     if cache != NULL:
-        e = &cache.short[(h >> 17) & (SHORT_SLOTS - 2)]
+        e = &cache.short[short_pair(h)]
         if e[0].len == n and e[0].w0 == w0 and e[0].w1 == w1:
             return push_cached(out, e[0].ids, e[0].n_ids)
         if e[1].len == n and e[1].w0 == w0 and e[1].w1 == w1:
@@ -2026,7 +2032,7 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
                 load16(s + i, q.n, n - i, &q.w0, &q.w1)
                 q.h = hash16(q.w0, q.w1, q.n)
                 if short_cache != NULL:
-                    prefetch(&short_cache[(q.h >> 17) & (SHORT_SLOTS - 2)])
+                    prefetch(&short_cache[short_pair(q.h)])
                 elif q.n <= t.max_token_len and token_maybe(t, q.h):
                     prefetch(&t.slots[q.h & t.slot_mask])
             elif q.n > 16:
@@ -2840,23 +2846,19 @@ cdef class CoreBPE:
     def token_filter_admits(self, bytes piece):
         """Whether the token filter lets a piece of 2..16 bytes through to
         the token hash (see token_maybe), for tests: it must for every token."""
-        cdef uint64_t w0, w1
         cdef size_t n = len(piece)
         if not 2 <= n <= 16:
             raise ValueError("the token filter holds pieces of 2..16 bytes")
-        load16(<const uint8_t*><const char*>piece, n, n, &w0, &w1)
-        return token_maybe(&self.t, hash16(w0, w1, n))
+        return token_maybe(&self.t, hash_bytes(<const uint8_t*><const char*>piece, n))
 
     @staticmethod
     def short_cache_pair(bytes piece):
         """Which pair of the short cache a piece of 2..16 bytes goes to, for
         tests that make pieces compete for one pair (see encode_short)."""
-        cdef uint64_t w0, w1
         cdef size_t n = len(piece)
         if not 2 <= n <= 16:
             raise ValueError("the short cache holds pieces of 2..16 bytes")
-        load16(<const uint8_t*><const char*>piece, n, n, &w0, &w1)
-        return (hash16(w0, w1, n) >> 17) & (SHORT_SLOTS - 2)
+        return short_pair(hash_bytes(<const uint8_t*><const char*>piece, n))
 
     # -- encoding --------------------------------------------------------
 
