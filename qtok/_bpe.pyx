@@ -142,15 +142,20 @@ cdef extern from *:
        memset instead, all of it was written at the first encode of even one
        word (5-15 ms).  Tables of 2 MiB or more are 2 MiB-aligned and offered
        as huge pages, as above.  Freed with qtok_cache_free(p, n). */
+    #define QTOK_HUGE ((size_t)1 << 21)
+    /* How much is mapped for a table of n bytes: what alloc keeps and free
+       gives back. */
+    static inline size_t qtok_cache_mapped(size_t n) {
+        return n < QTOK_HUGE ? n : (n + QTOK_HUGE - 1) & ~(QTOK_HUGE - 1);
+    }
     static void* qtok_cache_alloc(size_t n) {
-        const size_t huge = (size_t)1 << 21;
-        size_t whole, lead;
+        const size_t huge = QTOK_HUGE, whole = qtok_cache_mapped(n);
+        size_t lead;
         unsigned char* p;
         if (n < huge) {
             p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             return p == MAP_FAILED ? NULL : p;
         }
-        whole = (n + huge - 1) & ~(huge - 1);
         p = mmap(NULL, whole + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) return NULL;
         /* Keep the 2 MiB-aligned part; give back what is before and after it. */
@@ -164,8 +169,7 @@ cdef extern from *:
         return p;
     }
     static void qtok_cache_free(void* p, size_t n) {
-        const size_t huge = (size_t)1 << 21;
-        if (p != NULL) munmap(p, n < huge ? n : (n + huge - 1) & ~(huge - 1));
+        if (p != NULL) munmap(p, qtok_cache_mapped(n));
     }
     /* The last byte of an int object of one digit: a 32-byte block may
        straddle two cache lines, and the digit then lies in the second. */
