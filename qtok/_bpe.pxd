@@ -113,8 +113,9 @@ cdef class CoreBPE:
     cdef int _add_specials(self, dict special_tokens, uint64_t blob_used) except -1
     cdef int _finish(self) except -1
     cdef uint64_t _blob_size(self)
-    cdef int _encode(self, str text, TokenVec* out) except -1
+    cdef int _encode(self, str text, TokenVec* out, PieceCache* held=*) except -1
     cdef object _to_list(self, TokenVec* v)
-    cdef object _encode_nfc(self, str text, object nfc, PieceCache* cache, bint as_count)
+    cdef object _batch_result(self, TokenVec* v, bint not_nfc, str text, object nfc,
+                              PieceCache* held, bint as_count)
     cdef DecodeBuffer _decode(self, tokens)
     cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n)

@@ -2163,11 +2163,12 @@ cdef void pool_release(CachePool* pool, int slot) noexcept nogil:
         atomic_release(&pool.busy[slot])
 
 
-cdef inline int encode_pooled(const Tables* t, CachePool* pool, const uint8_t* s, size_t n,
-                              TokenVec* out) noexcept nogil:
-    """encode_utf8 with a piece cache taken from pool for the call."""
-    cdef int slot
-    cdef PieceCache* cache = pool_acquire(pool, &slot, NULL)
+cdef inline int encode_pooled(const Tables* t, CachePool* pool, PieceCache* held,
+                              const uint8_t* s, size_t n, TokenVec* out) noexcept nogil:
+    """encode_utf8 with held, a piece cache the caller holds already, or if
+    that is NULL with one taken from pool for the call."""
+    cdef int slot = -1
+    cdef PieceCache* cache = held if held != NULL else pool_acquire(pool, &slot, NULL)
     cdef int status = encode_utf8(t, cache, s, n, out)
     pool_release(pool, slot)
     return status
@@ -2866,7 +2867,9 @@ cdef class CoreBPE:
 
     # -- encoding --------------------------------------------------------
 
-    cdef int _encode(self, str text, TokenVec* out) except -1:
+    cdef int _encode(self, str text, TokenVec* out, PieceCache* held=NULL) except -1:
+        """Append the ids of text to out, with held (a piece cache the caller
+        holds) or a cache from the pool."""
         cdef size_t n
         cdef const uint8_t* s = utf8_of(text, &n)
         cdef int status
@@ -2879,10 +2882,10 @@ cdef class CoreBPE:
         if n < NOGIL_MIN_BYTES:
             # Short text: done in microseconds, less than releasing and
             # taking back the GIL costs (~130 ns of a ~350 ns call on "a").
-            status = encode_pooled(&self.t, &self.pool, s, n, out)
+            status = encode_pooled(&self.t, &self.pool, held, s, n, out)
         else:
             with nogil:
-                status = encode_pooled(&self.t, &self.pool, s, n, out)
+                status = encode_pooled(&self.t, &self.pool, held, s, n, out)
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return 0
@@ -3046,8 +3049,8 @@ cdef class CoreBPE:
                     while i < n:
                         if atomic_is_set(&done[i]):
                             if job.status == 0:
-                                results[i] = (self._to_list(&outs[i]) if not not_nfc[i]
-                                              else self._encode_nfc(texts[i], nfc, caches[0], False))
+                                results[i] = self._batch_result(&outs[i], not_nfc[i], texts[i], nfc,
+                                                                caches[0], False)
                             i += 1
                             continue
                         with nogil:
@@ -3069,11 +3072,11 @@ cdef class CoreBPE:
             if job.status < 0:
                 raise MemoryError("qtok: out of memory while encoding a batch")
             if as_count:
-                return [outs[i].len if not not_nfc[i] else self._encode_nfc(texts[i], nfc, caches[0], True)
+                return [self._batch_result(&outs[i], not_nfc[i], texts[i], nfc, caches[0], True)
                         for i in range(n)]
             if n_threads == 1:
-                return [self._to_list(&outs[i]) if not not_nfc[i]
-                        else self._encode_nfc(texts[i], nfc, caches[0], False) for i in range(n)]
+                return [self._batch_result(&outs[i], not_nfc[i], texts[i], nfc, caches[0], False)
+                        for i in range(n)]
             return results
         finally:
             if slots != NULL:
@@ -3095,24 +3098,22 @@ cdef class CoreBPE:
             free(caches)
             free(slots)
 
-    cdef object _encode_nfc(self, str text, object nfc, PieceCache* cache, bint as_count):
-        """A text of a batch that the native NFC check did not pass: its NFC
-        form encoded here, with the cache this thread holds for the batch
-        (taking another from the pool would start a cold one, which the
-        next batch's second thread then got)."""
-        cdef str normalized = nfc(text)          # (holds the bytes s points into)
-        cdef size_t n
-        cdef const uint8_t* s = utf8_of(normalized, &n)
-        cdef TokenVec v = TokenVec(NULL, 0, 0)
-        cdef int status
+    cdef object _batch_result(self, TokenVec* v, bint not_nfc, str text, object nfc,
+                              PieceCache* held, bint as_count):
+        """Text i's result in a batch: the ids its thread put in v, as a list
+        (or their number, with as_count).  For a text the native NFC check
+        did not pass, its NFC form is encoded here instead, with held, the
+        cache this thread holds for the batch (taking another from the pool
+        would start a cold one, which the next batch's second thread then
+        got)."""
+        cdef TokenVec w = TokenVec(NULL, 0, 0)
+        if not not_nfc:
+            return v.len if as_count else self._to_list(v)
         try:
-            with nogil:
-                status = encode_utf8(&self.t, cache, s, n, &v)
-            if status < 0:
-                raise MemoryError("qtok: out of memory while encoding a batch")
-            return v.len if as_count else self._to_list(&v)
+            self._encode(nfc(text), &w, held)
+            return w.len if as_count else self._to_list(&w)
         finally:
-            free(v.data)
+            free(w.data)
 
     # -- decoding --------------------------------------------------------
 
