@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = QUICK if args.quick else FULL
     texts = ref.load_corpus(settings.max_lines)
     if not texts:
-        print("no corpus found (../shared/corpora/leipzig or corpora/): only the pathological "
+        print("no corpus found ($QTOK_TEST_CORPORA/leipzig or corpora/): only the pathological "
               "inputs and load times will be measured", file=sys.stderr)
 
     t0 = time.perf_counter()

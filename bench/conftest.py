@@ -128,7 +128,7 @@ def oracle(load_encoder) -> Loaded:
 def corpus() -> dict[str, str]:
     texts = ref.load_corpus()
     if not texts:
-        pytest.skip("no corpus: no *.txt in ../shared/corpora/leipzig, corpora/ "
+        pytest.skip("no corpus: no *.txt in $QTOK_TEST_CORPORA/leipzig, corpora/ "
                     "(or $QTOK_BENCH_CORPUS when set)")
     return texts
 

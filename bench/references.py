@@ -4,8 +4,8 @@ Both the pytest-benchmark suites (``bench/test_*.py``) and ``bench/compare.py``
 import this module, so the text they time and the references they compare
 against are the same by construction.
 
-* Data: the Leipzig sentences in ``../shared/corpora/leipzig/*.txt`` (relative
-  to the project root), NFC-normalized once here so that encoders without a
+* Data: the Leipzig sentences of the test corpora (``$QTOK_TEST_CORPORA/leipzig``,
+  by default ``../shared/corpora/leipzig``), NFC-normalized once here so that encoders without a
   normalizer (tiktoken, qtok with ``normalization=None``) see exactly the text
   that Qwen's NFC step would hand them.  When that folder is absent we fall
   back to the project's bundled ``corpora/*.txt``; when both are absent the
@@ -33,7 +33,8 @@ from typing import Callable, Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB_PATH = ROOT / "qtok" / "qwen.tiktoken"
-SHARED_CORPUS = ROOT.parent / "shared" / "corpora" / "leipzig"
+#: The Leipzig sentences of the test corpora ($QTOK_TEST_CORPORA, else ../shared/corpora).
+SHARED_CORPUS = Path(os.environ.get("QTOK_TEST_CORPORA") or ROOT.parent / "shared" / "corpora") / "leipzig"
 BUNDLED_CORPUS = ROOT / "corpora"
 
 #: Size of each pathological input, in characters (not bytes: the CJK one is 3 MB).

@@ -4,17 +4,18 @@
     enc = qtok.get_encoding("qwen")
     enc.encode("hello world")        # same ids as Qwen's tokenizer
 
-The API follows tiktoken's (``get_encoding``, ``Encoding.encode`` ...).
+The API follows tiktoken's (``get_encoding``, ``Encoding.encode`` ...).  The
+compression analyser is ``qtok.analysis``.
 """
-from .core import Encoding, InvalidToken
+from ._version import __version__
+from .core import Encoding
+from .errors import InvalidToken, VocabularyError
+from .qwen import QWEN_PATTERN, QWEN_SPECIAL_TOKENS
 from .registry import (encoding_for_model, get_encoding, list_encoding_names, load_tiktoken_file,
                        load_tokenizer_json, load_vocab_merges)
-from .vocab import QWEN_PATTERN, QWEN_SPECIAL_TOKENS, VocabularyError
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Encoding", "InvalidToken", "VocabularyError", "get_encoding", "encoding_for_model",
     "list_encoding_names", "load_tiktoken_file", "load_tokenizer_json", "load_vocab_merges",
-    "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS",
+    "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS", "__version__",
 ]

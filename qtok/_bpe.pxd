@@ -1,6 +1,8 @@
-# Declarations of qtok's native core.  The algorithm lives in _bpe.pyx; this
-# file says what data it works on.
+# Declarations of qtok's native core: the data it works on.  The algorithm
+# lives in the files _bpe.pyx includes (qtok/native/*.pxi).
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
+
+from qtok.native.platform cimport pthread_t
 
 
 cdef enum:
@@ -8,7 +10,7 @@ cdef enum:
     # vocabulary may hold up to 2**21 - 1 ids (Qwen has 151,646).
     ID_BITS = 21
     ID_MASK = 2097151
-    # The piece caches, per encoding thread (see "the piece caches" in _bpe.pyx).
+    # The piece caches, per encoding thread (native/piece_cache.pxi).
     CACHE_POOL = 16        # caches kept per vocabulary (threads at once)
     BIG_SLOTS = 65536      # index of the cache of other pieces (24 bytes each)
     BIG_ARENA = 8388608    # its storage for their bytes and ids
@@ -90,6 +92,63 @@ cdef struct CachePool:
     int busy[CACHE_POOL]
 
 
+# Building (native/build_tables.pxi, native/parse_tiktoken.pxi): what went
+# wrong, for the binding to word, and a vocabulary as parsed.
+
+cdef struct BuildError:
+    # status is a BuildStatus; rank and value say which token and what
+    int status
+    uint64_t rank
+    uint64_t value
+
+
+cdef struct ParseError:
+    int status
+    size_t line               # 1-based
+    uint8_t character
+
+
+cdef struct ParsedVocab:
+    # The regular tokens in file order; free with parsed_free.
+    uint64_t* starts          # token i is blob[starts[i] : starts[i] + lens[i]]
+    uint32_t* lens
+    uint64_t* ranks
+    uint8_t* blob
+    uint64_t blob_used
+    uint64_t max_rank
+    uint32_t count
+
+
+# Batches on native threads (native/batch.pxi).
+
+cdef struct BatchJob:
+    const Tables* t
+    const uint8_t** texts
+    size_t* lens
+    # With check_nfc, a text the native NFC check does not pass is left to
+    # the calling thread (not_nfc[i] = 1), which normalizes it in Python.
+    bint check_nfc
+    int* kinds                # the texts' str layouts and characters
+    void** chars
+    Py_ssize_t* n_chars
+    int* not_nfc
+    TokenVec* outs
+    size_t n
+    size_t next_index         # shared; advanced with an atomic fetch-and-add
+    PieceCache** caches       # one per thread, taken by the calling thread beforehand
+    size_t next_worker        # shared; a thread's index into caches
+    int* done                 # done[i] = 1 once text i is encoded (or failed)
+    int status
+
+
+cdef struct BatchThreads:
+    # The threads of one batch: thread 0 is the calling thread.
+    int n
+    pthread_t* threads
+    int* started
+    int* slots                # the pool slot of each thread's cache, -1 for none
+
+
 cdef class DecodeBuffer:
     cdef uint8_t* data       # malloc'ed; freed with the object
     cdef size_t used
@@ -104,17 +163,15 @@ cdef class CoreBPE:
     cdef dict special_ids                  # str -> id
     cdef list id_objects                   # id -> the int object, reused in output lists
 
-    cdef int _allocate(self, uint32_t n_ids, size_t blob_size) except -1
-    cdef int _fill(self, uint32_t count, uint64_t* starts, uint32_t* lens, uint64_t* ranks,
-                   uint64_t max_rank, uint8_t* blob, uint64_t blob_used,
-                   dict special_tokens, str source) except -1
-    cdef int _build_hash(self) except -1
-    cdef int _build_pairs(self) except -1
-    cdef int _add_specials(self, dict special_tokens, uint64_t blob_used) except -1
+    cdef int _raise_build_error(self, const BuildError* e, str source) except -1
+    cdef int _build(self, const ParsedVocab* v, dict special_tokens, str source) except -1
     cdef int _finish(self) except -1
-    cdef uint64_t _blob_size(self)
     cdef int _encode(self, str text, TokenVec* out, PieceCache* held=*) except -1
     cdef object _to_list(self, TokenVec* v)
+    cdef size_t _batch_read(self, list texts, BatchJob* job) except? 0
+    cdef int _batch_check(self, BatchJob* job) except -1
+    cdef list _batch_lists_while_encoding(self, BatchJob* job, BatchThreads* th, list texts,
+                                          object nfc)
     cdef object _batch_result(self, TokenVec* v, bint not_nfc, str text, object nfc,
                               PieceCache* held, bint as_count)
     cdef DecodeBuffer _decode(self, tokens)

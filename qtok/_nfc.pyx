@@ -87,7 +87,7 @@ cdef enum:
 # character, from blocks of 512 bytes) would not, for some scripts.
 cdef uint8_t INERT_BMP[8192]       # BMP / 8
 cdef uint32_t _c
-for _c in range(BMP):
+for _c in range(<uint32_t>BMP):
     if not props(_c) & STOPS:
         INERT_BMP[_c >> 3] |= 1 << (_c & 7)
 
@@ -101,8 +101,8 @@ cdef inline bint inert(uint32_t c) noexcept nogil:
     return inert_bit(c) if c < BMP else not props(c) & STOPS
 
 
-def is_inert(uint32_t c):
-    """Whether the check passes over code point c as inert; for tests."""
+def _is_inert(uint32_t c):
+    """Whether the check passes over code point c as inert (a hook for the tests)."""
     if c >= 0x110000:
         raise ValueError("not a code point")
     return inert(c)

@@ -160,7 +160,8 @@ def _verify_files(paths: Sequence[str]) -> Iterator[str]:
 
 
 def _bundled_corpus_dir() -> str:
-    from .languages import LanguageError, bundled_dir
+    from .analysis.languages import bundled_dir
+    from .errors import LanguageError
     try:
         return str(bundled_dir())
     except LanguageError as exc:
@@ -261,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="qwen", help="encoding name (default: qwen)")
     p.set_defaults(func=cmd_verify)
 
-    from . import report
+    from .analysis import report
     report.add_parser(sub)
     return parser
 

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings anyway
     from typing import AbstractSet, Collection, Literal, Sequence
 
-from ._bpe import CoreBPE, InvalidToken, prepared_text
+from ._bpe import CoreBPE, prepared_text
+from .errors import InvalidToken
 from . import _nfc
 from .normalize import to_nfc
-from .vocab import VocabSpec, ranks_spec
+from .load import VocabSpec, cached_spec, ranks_spec
 
 __all__ = ["Encoding", "InvalidToken"]
 
@@ -253,6 +254,7 @@ class Encoding:
     def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
         """encode_ordinary_batch of the core.  nfc: the texts are not
         normalized yet; the core's threads check them (see there)."""
+        _check_num_threads(num_threads)
         native = None
         if nfc and self._normalize is not None:
             if _nfc.NATIVE_CHECK:
@@ -329,9 +331,16 @@ class Encoding:
 
     def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace",
                      num_threads: int = 8) -> list[str]:
+        """decode() of each sequence.  num_threads is taken as tiktoken takes
+        it and checked, but decoding runs on the calling thread: it holds
+        the GIL for most of its work, and on threads a batch ran at half
+        the speed (docs/design.md)."""
+        _check_num_threads(num_threads)
         return [self.decode(tokens, errors=errors) for tokens in batch]
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+        """decode_bytes() of each sequence; num_threads as in decode_batch."""
+        _check_num_threads(num_threads)
         return [self.decode_bytes(tokens) for tokens in batch]
 
     # -- the vocabulary ------------------------------------------------------------
@@ -398,6 +407,13 @@ def _raise_if_not_ids(tokens) -> None:
                                 f"at position {i}") from None
 
 
+def _check_num_threads(num_threads) -> None:
+    """Every batch method's num_threads must be an int (a float is not
+    rounded into some number of threads)."""
+    if not isinstance(num_threads, int):
+        raise TypeError(f"num_threads must be an int, not {type(num_threads).__name__}")
+
+
 def _raise_disallowed(token: str):
     raise ValueError(
         f"The text contains the special token {token!r}, which is disallowed. "
@@ -413,5 +429,4 @@ def _spec_from_ranks(mergeable_ranks, special_tokens, pat_str, normalization) ->
 
 
 def _rebuild(name: str, recipe: tuple) -> Encoding:
-    from .registry import cached_spec
     return Encoding._from_spec(name, cached_spec(recipe))

@@ -4,16 +4,16 @@ from __future__ import annotations
 import os
 import threading
 
-from . import vocab
+from . import load
 from .core import Encoding
+from .load import cached_spec
+from .qwen import QWEN_PATTERN
 
 #: name -> canonical name
 _ALIASES = {"qwen": "qwen", "qwen2": "qwen", "qwen2.5": "qwen", "qwen.tiktoken": "qwen"}
 
 _lock = threading.Lock()
-_build_lock = threading.Lock()
 _encodings: dict[tuple, Encoding] = {}
-_specs: dict[tuple, vocab.VocabSpec] = {}
 
 
 def list_encoding_names() -> list[str]:
@@ -31,14 +31,14 @@ def get_encoding(encoding_name: str, *, normalization: str | None = "NFC") -> En
         raise TypeError(f"encoding name must be a str, got {type(encoding_name).__name__}")
     canonical = _ALIASES.get(encoding_name)
     if canonical is None:
-        raise ValueError(f"Unknown encoding {encoding_name!r}. Plugins found: "
-                         f"qtok knows {', '.join(list_encoding_names())}")
+        raise ValueError(f"Unknown encoding {encoding_name!r}: qtok knows "
+                         f"{', '.join(list_encoding_names())}")
     key = (canonical, normalization)
     enc = _encodings.get(key)
     if enc is None:
         # cached_spec() loads the vocabulary at most once; two threads racing
         # here may each wrap it in an Encoding, and setdefault keeps the first.
-        enc = Encoding._from_spec(canonical, cached_spec((vocab.qwen_spec, (normalization,))))
+        enc = Encoding._from_spec(canonical, cached_spec((load.qwen_spec, (normalization,))))
         with _lock:
             enc = _encodings.setdefault(key, enc)
     return enc
@@ -52,35 +52,14 @@ def encoding_for_model(model_name: str) -> Encoding:
     raise KeyError(f"Could not automatically map {model_name!r} to a qtok encoding")
 
 
-def cached_spec(recipe: tuple) -> vocab.VocabSpec:
-    """Build (once per process) the spec a recipe describes; used when unpickling."""
-    fn, args, *rest = recipe
-    kwargs = rest[0] if rest else {}
-    try:
-        key = (fn.__qualname__, tuple(os.fspath(a) if isinstance(a, os.PathLike) else a for a in args),
-               tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-        hash(key)
-    except TypeError:
-        return fn(*args, **kwargs)          # unhashable args (a ranks dict): no caching
-    spec = _specs.get(key)
-    if spec is None:
-        # The build lock makes concurrent first calls load the file only once.
-        with _build_lock:
-            spec = _specs.get(key)
-            if spec is None:
-                spec = fn(*args, **kwargs)
-                _specs[key] = spec
-    return spec
-
-
 # -- loaders for other files of the same kind ------------------------------------
 
 def load_tiktoken_file(path, *, special_tokens: dict[str, int] | None = None,
-                       pat_str: str = vocab.QWEN_PATTERN, expected_sha256: str | None = None,
+                       pat_str: str = QWEN_PATTERN, expected_sha256: str | None = None,
                        normalization: str | None = "NFC", name: str | None = None) -> Encoding:
     """An Encoding from any tiktoken-format file (Qwen pattern)."""
-    spec = vocab.tiktoken_file_spec(path, special_tokens=special_tokens, pat_str=pat_str,
-                                    expected_sha256=expected_sha256, normalization=normalization)
+    spec = load.tiktoken_file_spec(path, special_tokens=special_tokens, pat_str=pat_str,
+                                   expected_sha256=expected_sha256, normalization=normalization)
     return Encoding._from_spec(name or os.path.basename(os.fspath(path)), spec)
 
 
@@ -88,12 +67,12 @@ def load_tokenizer_json(path, *, name: str | None = None) -> Encoding:
     """An Encoding from a Qwen2-style Hugging Face tokenizer.json (or its folder)."""
     if os.path.isdir(path):
         path = os.path.join(path, "tokenizer.json")
-    return Encoding._from_spec(name or os.fspath(path), vocab.tokenizer_json_spec(path))
+    return Encoding._from_spec(name or os.fspath(path), load.tokenizer_json_spec(path))
 
 
 def load_vocab_merges(vocab_path, merges_path=None, *, special_tokens: dict[str, int] | None = None,
                       normalization: str | None = "NFC", name: str | None = None) -> Encoding:
     """An Encoding from vocab.json (+ merges.txt) in the byte-level alphabet."""
-    spec = vocab.vocab_merges_spec(vocab_path, merges_path, special_tokens=special_tokens,
-                                   normalization=normalization)
+    spec = load.vocab_merges_spec(vocab_path, merges_path, special_tokens=special_tokens,
+                                  normalization=normalization)
     return Encoding._from_spec(name or os.fspath(vocab_path), spec)

@@ -78,7 +78,7 @@ def hf_ref(qwen2_files):
 
 @pytest.fixture(scope="session")
 def shared_corpora() -> Path:
-    """``../shared/corpora`` relative to the project root; skips the test when absent."""
+    """The test corpora ($QTOK_TEST_CORPORA, else ../shared/corpora); skips the test when absent."""
     if not SHARED_CORPORA.is_dir():
         pytest.skip(f"{SHARED_CORPORA} is absent")
     return SHARED_CORPORA

@@ -2,8 +2,10 @@
 
 Two sources, both optional:
 
-* ``../shared/corpora`` next to the project (Leipzig sentences, UDHR XML);
-  never copied into the project, and the tests skip cleanly without it.
+* the test corpora (Leipzig sentences in ``leipzig/``, UDHR XML in ``udhr/``)
+  in the folder ``$QTOK_TEST_CORPORA`` names, by default ``../shared/corpora``
+  next to the project; never copied into the project, and the tests skip
+  cleanly without it.
 * the bundled sample corpus ``corpora/*.txt`` shipped with the package.
 
 Files are listed at import time so tests can be parametrized per file; when
@@ -12,13 +14,16 @@ why, so the skip shows up in the pytest summary instead of silently vanishing.
 """
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_CORPORA = PROJECT_ROOT.parent / "shared" / "corpora"
+#: The test corpora: $QTOK_TEST_CORPORA, else ../shared/corpora.
+SHARED_CORPORA = Path(os.environ.get("QTOK_TEST_CORPORA")
+                      or PROJECT_ROOT.parent / "shared" / "corpora")
 BUNDLED_CORPORA = PROJECT_ROOT / "corpora"
 
 LEIPZIG_FILES = sorted((SHARED_CORPORA / "leipzig").glob("*.txt"))

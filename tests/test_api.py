@@ -181,6 +181,17 @@ def test_batches_equal_single_calls(qwen_enc, tiktoken_ref, texts, num_threads):
     assert qwen_enc.decode_bytes_batch(single) == [nfc(t).encode() for t in texts]
 
 
+@pytest.mark.parametrize("bad", ["4", 2.0, None])
+def test_every_batch_method_checks_num_threads(qwen_enc, bad):
+    for encode in (qwen_enc.encode_batch, qwen_enc.encode_ordinary_batch, qwen_enc.count_batch):
+        with pytest.raises(TypeError, match="num_threads"):
+            encode(["a"], num_threads=bad)
+    with pytest.raises(TypeError, match="num_threads"):
+        qwen_enc.decode_batch([[9707]], num_threads=bad)
+    with pytest.raises(TypeError, match="num_threads"):
+        qwen_enc.decode_bytes_batch([[9707]], num_threads=bad)
+
+
 def test_batch_with_allowed_specials(qwen_enc, tiktoken_ref):
     batch = [TEXT_WITH_SPECIALS, "plain", "<|endoftext|>"]
     assert (qwen_enc.encode_batch(batch, allowed_special="all")
@@ -223,7 +234,7 @@ def test_result_lists_share_everlasting_ints(qwen_enc_raw, tiktoken_ref, texts):
     again = qwen_enc_raw.encode_ordinary(text)
     assert again == expected
     assert all(a is b for a, b in zip(again, first))      # the same objects
-    if _bpe.everlasting_ints():
+    if _bpe._everlasting_ints():
         assert min(sys.getrefcount(i) for i in set(first)) > 2**30
 
 

@@ -1,4 +1,4 @@
-"""The bulk scanner (section 2b of _bpe.pyx) against piece_end and the pattern.
+"""The bulk scanner (qtok/native/bulk_scanner.pxi) against piece_end and the pattern.
 
 The bulk scanner only starts on 64 or more bytes of ASCII and of the Latin
 and Cyrillic letters its classes know, so the short strings of test_fuzz
@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from corpus_files import LEIPZIG_FILES, file_params, read_text
 from qwen_reference import first_piece_difference, pattern_pieces
 from test_fuzz import fuzz
-from qtok._bpe import bulk_coverage, classify_block, code_point_class, split_pieces
+from qtok._bpe import (_bulk_coverage as bulk_coverage, _classify_block as classify_block,
+                       _code_point_class as code_point_class, _split_pieces as split_pieces)
 
 PROSE = ("The quick brown fox jumps over the lazy dog, and then it doesn't stop: "
          "it runs 12 miles (about 19 km) before breakfast.\n")

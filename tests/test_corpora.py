@@ -1,7 +1,7 @@
-"""The language manifest and the corpus loaders (qtok.languages, qtok.corpora).
+"""The language manifest and the corpus loaders (qtok.analysis.languages, .corpora, .tables).
 
 Synthetic folders and files in tmp_path cover every loader and every bad
-input; the shared corpora (``../shared/corpora``, skipped when absent) check
+input; the test corpora ($QTOK_TEST_CORPORA, skipped when absent) check
 the loaders against the real files, with the parsing redone independently.
 """
 from __future__ import annotations
@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from corpus_files import BUNDLED_CORPORA, SHARED_CORPORA
-from qtok import languages
-from qtok.corpora import (Corpus, CorpusError, load_bundled, load_corpus, load_table_file,
-                          load_txt_folder, load_udhr_folder, merge)
-from qtok.languages import LanguageError, lookup, resolve_codes
+from qtok.analysis import languages
+from qtok.analysis.corpora import (Corpus, load_bundled, load_corpus, load_txt_folder,
+                                   load_udhr_folder, merge)
+from qtok.analysis.languages import lookup, resolve_codes
+from qtok.analysis.tables import load_table_file
+from qtok.errors import CorpusError, LanguageError
 
 NS = "http://efele.net/udhr"
 

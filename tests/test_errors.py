@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import qtok
-from qtok import vocab
+from qtok import load, qwen
 
 # -- text that is not text ------------------------------------------------------------------
 
@@ -196,9 +196,9 @@ def test_damaged_file_fails_the_checksum(tmp_path, vocab_lines, damage):
     path = write_damaged(tmp_path, vocab_lines, damage)
     with pytest.raises(qtok.VocabularyError) as info:
         qtok.load_tiktoken_file(path, special_tokens=qtok.QWEN_SPECIAL_TOKENS,
-                                expected_sha256=vocab.QWEN_SHA256)
+                                expected_sha256=qwen.QWEN_SHA256)
     message = str(info.value)
-    assert str(path) in message and "sha256" in message and vocab.QWEN_SHA256 in message
+    assert str(path) in message and "sha256" in message and qwen.QWEN_SHA256 in message
 
 
 @pytest.mark.parametrize("damage", DETECTABLE)
@@ -212,26 +212,26 @@ def test_damaged_file_without_checksum(tmp_path, vocab_lines, damage):
 
 def bundle_from(folder: Path, monkeypatch) -> None:
     """Make qtok look for its bundled qwen.tiktoken in ``folder``
-    (it reads the file that sits next to qtok/vocab.py)."""
-    monkeypatch.setattr(vocab, "__file__", str(folder / "vocab.py"))
+    (it reads the file that sits next to qtok/load.py)."""
+    monkeypatch.setattr(load, "__file__", str(folder / "load.py"))
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_damaged_bundled_file(tmp_path, vocab_lines, damage, monkeypatch):
     # Point the bundled-vocabulary loader at a damaged copy: the checksum
     # it always verifies must stop it, naming the file and the checksum.
-    write_damaged(tmp_path, vocab_lines, damage).rename(tmp_path / vocab.QWEN_FILE)
+    write_damaged(tmp_path, vocab_lines, damage).rename(tmp_path / qwen.QWEN_FILE)
     bundle_from(tmp_path, monkeypatch)
     with pytest.raises(qtok.VocabularyError) as info:
-        vocab.qwen_spec()
+        load.qwen_spec()
     message = str(info.value)
-    assert vocab.QWEN_FILE in message and vocab.QWEN_SHA256 in message
+    assert qwen.QWEN_FILE in message and qwen.QWEN_SHA256 in message
 
 
 def test_missing_bundled_file(tmp_path, monkeypatch):
     bundle_from(tmp_path, monkeypatch)
     with pytest.raises(qtok.VocabularyError, match="reinstall"):
-        vocab.qwen_spec()
+        load.qwen_spec()
 
 
 def test_line_deleted_loads_like_tiktoken(tmp_path, vocab_lines, tiktoken_ref):
@@ -257,7 +257,7 @@ def test_wrong_checksum(qwen_vocab_file, tmp_path):
     with pytest.raises(qtok.VocabularyError) as info:
         qtok.load_tiktoken_file(path, special_tokens=qtok.QWEN_SPECIAL_TOKENS, expected_sha256=wrong)
     message = str(info.value)
-    assert str(path) in message and wrong in message and vocab.QWEN_SHA256 in message
+    assert str(path) in message and wrong in message and qwen.QWEN_SHA256 in message
 
 
 def test_vocabulary_path_is_a_directory(tmp_path):
@@ -299,6 +299,6 @@ def test_bad_tokenizer_json(tmp_path, content, expected):
 
 @pytest.mark.parametrize("text", [None, b"abc", 5])
 def test_split_pieces_wants_a_str(text):
-    from qtok._bpe import split_pieces
+    from qtok._bpe import _split_pieces as split_pieces
     with pytest.raises(TypeError, match="expected str"):
         split_pieces(text)

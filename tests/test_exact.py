@@ -12,9 +12,9 @@ import unicodedata
 
 import pytest
 
-from corpus_files import (BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines,
-                          read_text, udhr_segments)
-from qtok._bpe import split_pieces
+from corpus_files import (BUNDLED_FILES, LEIPZIG_FILES, SHARED_CORPORA, UDHR_FILES, file_params,
+                          read_lines, read_text, udhr_segments)
+from qtok._bpe import _split_pieces as split_pieces, _token_filter_admits
 from qwen_reference import first_mismatch, first_piece_difference, pattern_pieces
 
 
@@ -40,21 +40,21 @@ def check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, texts: list[str]) -> None:
         assert problem is None, problem
 
 
-@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, "../shared/corpora/leipzig is absent"))
+@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, f"{SHARED_CORPORA}/leipzig is absent"))
 def test_leipzig_lines(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
     lines = read_lines(path)
     assert lines, f"{path} is empty"
     check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, lines)
 
 
-@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, "../shared/corpora/leipzig is absent"))
+@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, f"{SHARED_CORPORA}/leipzig is absent"))
 def test_leipzig_whole_file(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
     # A whole file crosses line ends, so "\n" joins pieces here as it never
     # does within one line.
     check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, [read_text(path)])
 
 
-@pytest.mark.parametrize("path", file_params(UDHR_FILES, "../shared/corpora/udhr is absent"))
+@pytest.mark.parametrize("path", file_params(UDHR_FILES, f"{SHARED_CORPORA}/udhr is absent"))
 def test_udhr(path, qwen_enc, qwen_enc_raw, tiktoken_ref):
     segments = udhr_segments(path)
     assert segments, f"no text found in {path}"
@@ -90,17 +90,17 @@ def test_every_short_token_as_text(qwen_enc_raw, qwen_ranks, tiktoken_ref):
 
 def test_token_filter_admits_every_short_token(qwen_enc_raw, qwen_ranks):
     # A piece of 2..16 bytes is looked up in the token hash only when the
-    # token filter lets it through (token_maybe in _bpe.pyx).  A token it
+    # token filter lets it through (token_maybe in native/tables.pxi).  A token it
     # refused would be merged instead, which gives the token itself for most
     # tokens but not all -- so check the filter directly: it must admit
     # every token, and should refuse most pieces that are not tokens.
     core = qwen_enc_raw._core
-    refused = [t for t in qwen_ranks if 2 <= len(t) <= 16 and not core.token_filter_admits(t)]
+    refused = [t for t in qwen_ranks if 2 <= len(t) <= 16 and not _token_filter_admits(core, t)]
     assert not refused, refused[:5]
     rng = random.Random(5)
     others = {bytes(rng.randrange(97, 123) for _ in range(rng.randrange(5, 17)))
               for _ in range(20_000)} - set(qwen_ranks)
-    admitted = sum(core.token_filter_admits(p) for p in others)
+    admitted = sum(_token_filter_admits(core, p) for p in others)
     assert admitted < 0.1 * len(others), f"{admitted} of {len(others)} non-tokens let through"
 
 
@@ -120,7 +120,7 @@ def test_every_id_decodes_to_its_bytes(qwen_enc_raw, tiktoken_ref):
 
 def test_letter_runs_read_eight_bytes_at_a_time():
     # The scanner skips runs of ASCII letters a word (8 bytes) at a time
-    # (skip_letters in _bpe.pyx).  Put every ASCII character, and letters
+    # (skip_letters in native/scanner.pxi).  Put every ASCII character, and letters
     # and non-letters beyond ASCII, at each place of such a word, with the
     # text ending inside the word or just after it.  Pieces are compared,
     # not ids: a wrong cut inside a word often merges to the same ids.

@@ -51,7 +51,7 @@ def test_tiktoken_file_copy(tmp_path, qwen_vocab_file, qwen_enc, texts):
     assert_same_as_bundled(enc, qwen_enc, texts)
     assert enc.name == "copy.tiktoken"
     checked = qtok.load_tiktoken_file(path, special_tokens=qtok.QWEN_SPECIAL_TOKENS,
-                                      expected_sha256=qtok.vocab.QWEN_SHA256.upper())
+                                      expected_sha256=qtok.qwen.QWEN_SHA256.upper())
     assert_same_as_bundled(checked, qwen_enc, texts[:20])
 
 

@@ -1,7 +1,7 @@
-"""Metrics (qtok.metrics), tokenizer specs (qtok.backends) and the Python API
+"""Metrics (qtok.analysis.metrics), tokenizer specs (qtok.analysis.backends) and the Python API
 (qtok.compression), checked against tiktoken and brute-force recounts.
 
-The exactness tests run over ``../shared/corpora`` (skipped when absent):
+The exactness tests run over the test corpora ($QTOK_TEST_CORPORA; skipped when absent):
 every token and byte count of the report must equal what tiktoken, loaded
 with the same Qwen vocabulary, gives on the same NFC documents.
 """
@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 
 import qtok
-from qtok import metrics
-from qtok.backends import BackendError, resolve, resolve_all
+from qtok.analysis import metrics
+from qtok.analysis.backends import resolve, resolve_all
+from qtok.analysis.corpora import load_corpus
+from qtok.analysis.corpus import Corpus, merge
+from qtok.analysis.languages import lookup
 from qtok.compression import compression_report, load_corpora, vocabulary_report
-from qtok.corpora import Corpus, load_corpus, merge
-from qtok.languages import lookup
+from qtok.errors import BackendError
 
 FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
@@ -289,7 +291,7 @@ def test_compression_report_langs_and_errors(tmp_path):
     (tmp_path / "fr.txt").write_text("un\ndeux\n")
     rows = compression_report(str(tmp_path), langs="fra")
     assert [(r["code"], r["documents"]) for r in rows] == [("fr", 2)]
-    from qtok.corpora import CorpusError
+    from qtok.errors import CorpusError
     with pytest.raises(CorpusError, match="no documents in de"):
         compression_report(str(tmp_path), langs=["de"])
     assert load_corpora(f"{tmp_path},{tmp_path}").documents["en"] == ["one", "two"] * 2

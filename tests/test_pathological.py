@@ -14,7 +14,7 @@ import unicodedata
 
 import pytest
 
-from corpus_files import LEIPZIG_FILES, file_params, read_lines, synthetic_texts
+from corpus_files import LEIPZIG_FILES, SHARED_CORPORA, file_params, read_lines, synthetic_texts
 from qwen_reference import first_mismatch, hf_ids
 
 MILLION = 1_000_000
@@ -79,7 +79,7 @@ def test_hf_matches_tiktoken_on_synthetic_text(hf_ref, tiktoken_ref):
     assert problem is None, problem
 
 
-@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, "../shared/corpora/leipzig is absent"))
+@pytest.mark.parametrize("path", file_params(LEIPZIG_FILES, f"{SHARED_CORPORA}/leipzig is absent"))
 def test_hf_matches_tiktoken_on_leipzig(hf_ref, tiktoken_ref, path):
     lines = read_lines(path)
     want = [tiktoken_ref.encode_ordinary(nfc(line)) for line in lines]

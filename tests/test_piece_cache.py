@@ -1,4 +1,4 @@
-"""The short cache of pieces (encode_short in _bpe.pyx) when pieces compete.
+"""The short cache of pieces (encode_short in qtok/native/piece_cache.pxi) when pieces compete.
 
 A piece of 2..16 bytes goes to one pair of entries, picked by its hash.  A
 pair holds whole tokens and merged pieces; a token never pushes out a merged
@@ -17,7 +17,7 @@ from collections import defaultdict
 import pytest
 
 import qtok
-from qtok._bpe import CoreBPE
+from qtok._bpe import _short_cache_pair
 
 
 def crowded_pairs(ranks: dict[bytes, int], rng: random.Random) -> list[tuple[list[bytes], list[bytes]]]:
@@ -29,9 +29,9 @@ def crowded_pairs(ranks: dict[bytes, int], rng: random.Random) -> list[tuple[lis
                for _ in range(200_000)} - set(ranks)
     groups: dict[int, tuple[list[bytes], list[bytes]]] = defaultdict(lambda: ([], []))
     for t in tokens:
-        groups[CoreBPE.short_cache_pair(t)][0].append(t)
+        groups[_short_cache_pair(t)][0].append(t)
     for m in sorted(made_up):
-        groups[CoreBPE.short_cache_pair(m)][1].append(m)
+        groups[_short_cache_pair(m)][1].append(m)
     return [g for g in groups.values() if g[0] and g[1] and len(g[0]) + len(g[1]) >= 4]
 
 

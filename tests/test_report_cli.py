@@ -17,7 +17,7 @@ from corpus_files import PROJECT_ROOT, SHARED_CORPORA
 try:
     from qtok.cli import main as qtok_main
 except ImportError:       # the CLI module is the lead's; the subcommand also runs alone
-    from qtok.report import main as _report_main
+    from qtok.analysis.report import main as _report_main
 
     def qtok_main(argv):
         assert argv[0] == "report"
@@ -151,7 +151,7 @@ def test_plot_png_and_svg(capsys, parallel_txt, tmp_path):
 def test_plot_lists_languages_sorted_by_qwen_bytes_per_token(parallel_txt, tmp_path):
     pytest.importorskip("matplotlib")
     from qtok.compression import compression_report
-    from qtok.plot import plot_report
+    from qtok.analysis.plot import plot_report
     rows = compression_report(str(parallel_txt), parallel=True)
     svg = tmp_path / "c.svg"
     plot_report(rows, svg, corpus="par")
@@ -208,8 +208,8 @@ def test_bad_input(capsys, tmp_path, setup, args, pattern):
 @pytest.fixture()
 def no_network(monkeypatch):
     """As if the machine were offline, whether or not it is."""
-    import qtok.corpora
-    monkeypatch.setattr(qtok.corpora, "_hub_reachable", lambda timeout=3.0: False)
+    import qtok.analysis.hub
+    monkeypatch.setattr(qtok.analysis.hub, "hub_reachable", lambda timeout=3.0: False)
 
 
 def test_offline_hub_dataset_message(capsys, no_network):

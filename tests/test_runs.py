@@ -2,7 +2,7 @@
 
 A run of one byte ("aaaa", spaces, newlines, "-----") longer than 64 bytes is
 merged on run lengths instead of position by position (see merge_run in
-_bpe.pyx).  These tests hold it to tiktoken: on the Qwen vocabulary for every
+qtok/native/merge_run.pxi).  These tests hold it to tiktoken: on the Qwen vocabulary for every
 ASCII character and many lengths, and on small made-up vocabularies whose
 ranks are shuffled so that every branch of merge_run is taken -- the whole-run
 step, the one-pair step, joins where two runs meet, and giving up.

@@ -20,7 +20,7 @@ import unicodedata
 
 import pytest
 
-from qtok._bpe import code_point_class
+from qtok._bpe import _code_point_class as code_point_class
 
 LETTER, NUMBER, SPACE = 1, 2, 4
 CLASSES = [

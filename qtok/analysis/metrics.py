@@ -24,9 +24,9 @@ from typing import Sequence
 import numpy as np
 
 from .backends import QWEN_LABEL, Backend
-from .corpora import Corpus
+from .corpus import Corpus
 from .languages import ENGLISH, find, languages, order
-from .normalize import to_nfc
+from ..normalize import to_nfc
 
 __all__ = ["FIELDS", "measure", "fragment_table", "is_fragment", "char_script", "token_script",
            "vocabulary_scripts", "default_threads"]

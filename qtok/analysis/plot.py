@@ -11,15 +11,13 @@ import os
 import pathlib
 from typing import Sequence
 
+from ..errors import PlotError
+
 __all__ = ["PlotError", "plot_report", "PLOT_FORMATS"]
 
 PLOT_FORMATS = (".png", ".svg")
 # Colour-blind-safe qualitative palette (Okabe & Ito), Qwen first.
 _COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-
-
-class PlotError(ValueError):
-    """A chart that cannot be drawn or saved (a user error)."""
 
 
 def _pyplot():

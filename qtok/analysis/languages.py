@@ -20,6 +20,8 @@ import io
 import pathlib
 from dataclasses import dataclass
 
+from ..errors import LanguageError
+
 __all__ = ["Language", "LanguageError", "bundled_dir", "languages", "lookup", "resolve_codes",
            "ENGLISH"]
 
@@ -28,10 +30,6 @@ ENGLISH = "en"
 
 MANIFEST = "languages.tsv"
 _COLUMNS = ("code", "name", "script", "spaces", "udhr", "leipzig", "extra", "aliases")
-
-
-class LanguageError(ValueError):
-    """A language code or name that is not in the manifest (a user error)."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,8 @@ def bundled_dir() -> pathlib.Path:
     such a package ``files()`` returns a MultiplexedPath that ``os.fspath``
     rejects.
     """
-    here = pathlib.Path(__file__).resolve().parent
-    for candidate in (here / "_corpus", here.parent / "corpora"):
+    package = pathlib.Path(__file__).resolve().parent.parent      # qtok/
+    for candidate in (package / "_corpus", package.parent / "corpora"):
         if (candidate / "languages.tsv").is_file():
             return candidate
     raise LanguageError("the bundled corpus is missing from this installation (no "

@@ -27,13 +27,11 @@ import pathlib
 import re
 from typing import Protocol, Sequence
 
+from ..errors import BackendError, first_line
+
 __all__ = ["Backend", "BackendError", "resolve", "resolve_all", "QWEN_LABEL"]
 
 QWEN_LABEL = "qwen"
-
-
-class BackendError(ValueError):
-    """A tokenizer spec that cannot be resolved; the message says what to do."""
 
 
 class Backend(Protocol):
@@ -76,15 +74,7 @@ class QtokBackend:
 
     @functools.cached_property
     def _token_bytes(self) -> list[bytes | None]:
-        enc = self.encoding
-        out: list[bytes | None] = [None] * enc.n_vocab    # special tokens stay None
-        core = getattr(enc, "_core", None)
-        if hasattr(core, "regular_token_bytes"):
-            # One native call instead of 150k decode_single_token_bytes calls.
-            for token, rank in core.regular_token_bytes():
-                out[rank] = token
-            return out
-        return _bytes_by_decoding(enc, out)
+        return _token_bytes_by_id(self.encoding)
 
     def token_bytes(self):
         return self._token_bytes
@@ -125,15 +115,20 @@ class TiktokenBackend:
 
     @functools.cached_property
     def _token_bytes(self) -> list[bytes | None]:
-        enc = self.encoding
-        out: list[bytes | None] = [None] * enc.n_vocab    # special tokens and gaps stay None
-        ranks = getattr(enc, "_mergeable_ranks", None)
-        if isinstance(ranks, dict):
-            # The ranks dict tiktoken keeps: no call per id.
-            for token, rank in ranks.items():
-                out[rank] = token
-            return out
-        return _bytes_by_decoding(enc, out)
+        return _token_bytes_by_id(self.encoding)
+
+
+def _token_bytes_by_id(enc) -> list[bytes | None]:
+    """Each id's bytes, None for special tokens and gaps.  tiktoken's Encoding
+    and qtok's both keep their ranks as _mergeable_ranks: one dict instead of
+    150k decode calls."""
+    out: list[bytes | None] = [None] * enc.n_vocab
+    ranks = getattr(enc, "_mergeable_ranks", None)
+    if isinstance(ranks, dict):
+        for token, rank in ranks.items():
+            out[rank] = token
+        return out
+    return _bytes_by_decoding(enc, out)
 
 
 def _tiktoken():
@@ -212,8 +207,8 @@ def _hf_speller(config: dict):
     """How a vocabulary string of this tokenizer maps back to bytes."""
     types = _decoder_types(config.get("decoder"))
     if "ByteLevel" in types:
-        from .vocab import _byte_level_alphabet
-        alphabet = _byte_level_alphabet()
+        from ..load import byte_level_alphabet
+        alphabet = byte_level_alphabet()
 
         def byte_level(text: str) -> bytes | None:
             try:
@@ -250,17 +245,17 @@ def _hf_file(path: pathlib.Path, label: str | None) -> HFBackend:
     try:
         tok = tokenizers.Tokenizer.from_file(str(path))
     except Exception as exc:
-        raise BackendError(f"{path}: not a valid tokenizer.json ({_first_line(exc)})") from None
+        raise BackendError(f"{path}: not a valid tokenizer.json ({first_line(exc)})") from None
     default = path.parent.name if path.name == "tokenizer.json" and path.parent.name else path.stem
     return HFBackend(label or default, tok)
 
 
 def _hf_hub(repo_id: str, label: str | None) -> HFBackend:
-    from .corpora import _hub_already_offline, _hub_reachable, hub_cache_only
+    from . import hub
     tokenizers = _tokenizers()
-    offline = _hub_already_offline() or not _hub_reachable()
+    offline = hub.hub_offline() or not hub.hub_reachable()
     try:
-        with hub_cache_only(offline):      # look in the cache, don't retry for 25 s
+        with hub.hub_cache_only(offline):      # look in the cache, don't retry for 25 s
             tok = tokenizers.Tokenizer.from_pretrained(repo_id)
     except Exception as exc:
         if offline:
@@ -268,16 +263,11 @@ def _hf_hub(repo_id: str, label: str | None) -> HFBackend:
                                f"it is not in the local cache; connect to the internet, or pass "
                                f"the path of a downloaded tokenizer.json") from None
         raise BackendError(f"cannot load {repo_id!r} from the Hugging Face hub "
-                           f"({_first_line(exc)}): check the id") from None
+                           f"({first_line(exc)}): check the id") from None
     return HFBackend(label or repo_id, tok)
 
 
 # -- resolving specs ------------------------------------------------------------------------
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
 
 def _known_names() -> str:
     names = ", ".join(n for n in _tiktoken_names() if not n.startswith(("p50k", "r50k")))
@@ -331,7 +321,7 @@ def _tiktoken_file(path: pathlib.Path, pattern_of: str, label: str | None) -> Ba
         try:
             enc = qtok.load_tiktoken_file(path, special_tokens={}, normalization=None, name=name)
         except ValueError as exc:
-            raise BackendError(f"{path}: not a tiktoken vocabulary ({_first_line(exc)}): pass a "
+            raise BackendError(f"{path}: not a tiktoken vocabulary ({first_line(exc)}): pass a "
                                f".tiktoken file, a tokenizer.json or an encoding name") from None
         return QtokBackend(name, enc)
     tiktoken = _tiktoken()
@@ -340,7 +330,7 @@ def _tiktoken_file(path: pathlib.Path, pattern_of: str, label: str | None) -> Ba
         from tiktoken.load import load_tiktoken_bpe
         ranks = load_tiktoken_bpe(str(path))
     except Exception as exc:
-        raise BackendError(f"{path}: not a tiktoken vocabulary ({_first_line(exc)})") from None
+        raise BackendError(f"{path}: not a tiktoken vocabulary ({first_line(exc)})") from None
     enc = tiktoken.Encoding(name=name, pat_str=base._pat_str, mergeable_ranks=ranks, special_tokens={})
     return TiktokenBackend(name, enc)
 

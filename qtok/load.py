@@ -1,39 +1,22 @@
-"""Loading vocabularies: tiktoken files, Hugging Face tokenizer files.
+"""Loading vocabularies: the bundled Qwen file, tiktoken files, Hugging Face
+tokenizer files.
 
 Every loader returns a ``VocabSpec``: what an Encoding needs to be built
 (the native core, the pattern, the special tokens, whether to apply NFC)
-plus a recipe to load it again, which is what gets pickled.
+plus a recipe to load it again, which is what gets pickled.  ``cached_spec``
+builds each recipe once per process.  The compiled-table cache behind the
+tiktoken loaders is qtok.table_cache; the Qwen constants are in qtok.qwen.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
-from ._bpe import TABLE_CACHE_FORMAT, CoreBPE
-
-#: The Qwen / Qwen2 pre-tokenization pattern.  qtok's scanner implements this
-#: pattern natively; it is kept as a string for tiktoken compatibility
-#: (``Encoding._pat_str``) and to recognise it in tokenizer files.
-QWEN_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
-    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
-
-QWEN_SPECIAL_TOKENS = {
-    "<|endoftext|>": 151643,
-    "<|im_start|>": 151644,
-    "<|im_end|>": 151645,
-}
-
-#: The vocabulary qtok ships: qwen.tiktoken as published in the dashscope
-#: 2.0.2 wheel (and, identically, by Qwen2 under Apache-2.0).
-QWEN_FILE = "qwen.tiktoken"
-QWEN_SHA256 = "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186"
-QWEN_SIZE = 2_561_218
-
-
-class VocabularyError(ValueError):
-    """A vocabulary file that is missing, damaged, or of the wrong kind."""
+from ._bpe import CoreBPE
+from .errors import VocabularyError
+from .qwen import QWEN_FILE, QWEN_PATTERN, QWEN_SHA256, QWEN_SPECIAL_TOKENS
+from .table_cache import core_from_tiktoken
 
 
 class VocabSpec:
@@ -87,76 +70,6 @@ def check_pattern(pat_str: str, source: str) -> None:
         )
 
 
-# -- the compiled table cache ------------------------------------------------------
-# Parsing a tiktoken file and building the hash and pair tables takes ~100 ms;
-# reading the finished tables back takes a few.  They are kept in
-# $QTOK_CACHE_DIR, else $XDG_CACHE_HOME/qtok, else ~/.cache/qtok, under a name
-# derived from the vocabulary's sha256 and its special tokens, so a changed
-# file never meets stale tables.  QTOK_CACHE_DIR="" turns the cache off.  A
-# damaged cache file is detected by its checksum and rebuilt; a cache folder
-# that cannot be written is silently not used.
-
-def cache_dir() -> str | None:
-    configured = os.environ.get("QTOK_CACHE_DIR")
-    if configured is not None:
-        return configured or None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "qtok")
-
-
-def _cache_path(vocab_sha256: str, special_tokens: dict[str, int]) -> str | None:
-    folder = cache_dir()
-    if folder is None:
-        return None
-    key = vocab_sha256 + "".join(f"|{t}={i}" for t, i in sorted(special_tokens.items()))
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
-    return os.path.join(folder, f"tables-v{TABLE_CACHE_FORMAT}-{digest}.bin")
-
-
-def _remove_other_formats(path: str) -> None:
-    """Delete this vocabulary's cache files of older (or newer) layouts: a
-    qtok upgrade would otherwise leave ~10 MB behind each time."""
-    folder, name = os.path.split(path)
-    digest_part = name.split("-", 2)[2]          # "<digest>.bin"
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for other in names:
-        if other != name and other.startswith("tables-v") and other.endswith("-" + digest_part):
-            try:
-                os.unlink(os.path.join(folder, other))
-            except OSError:
-                pass
-
-
-def _core_from_tiktoken(data: bytes, vocab_sha256: str, special_tokens: dict[str, int],
-                        source: str) -> CoreBPE:
-    path = _cache_path(vocab_sha256, special_tokens)
-    if path is not None:
-        try:
-            return CoreBPE.from_cache_file(path, special_tokens)
-        except (OSError, ValueError):
-            pass                        # absent or damaged: rebuild below
-    core = CoreBPE.from_tiktoken_data(data, special_tokens, source)
-    if path is not None:
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            import tempfile
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tables-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(core.to_cache_bytes())
-                os.replace(tmp, path)   # atomic: readers see the old file or the new one
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-            _remove_other_formats(path)
-        except OSError:
-            pass
-    return core
-
-
 # -- tiktoken files -------------------------------------------------------------
 
 def load_qwen() -> bytes:
@@ -174,7 +87,7 @@ def load_qwen() -> bytes:
 
 
 def qwen_spec(normalization: str | None = "NFC") -> VocabSpec:
-    core = _core_from_tiktoken(load_qwen(), QWEN_SHA256, QWEN_SPECIAL_TOKENS, QWEN_FILE)
+    core = core_from_tiktoken(load_qwen(), QWEN_SHA256, QWEN_SPECIAL_TOKENS, QWEN_FILE)
     return VocabSpec(core, QWEN_PATTERN, dict(QWEN_SPECIAL_TOKENS), normalization,
                      recipe=(qwen_spec, (normalization,)))
 
@@ -189,7 +102,7 @@ def tiktoken_file_spec(path: str | os.PathLike, *, special_tokens: dict[str, int
     digest = check_sha256(data, expected_sha256, source)
     specials = dict(special_tokens or {})
     try:
-        core = _core_from_tiktoken(data, digest, specials, source)
+        core = core_from_tiktoken(data, digest, specials, source)
     except VocabularyError:
         raise
     except ValueError as e:
@@ -212,7 +125,7 @@ def ranks_spec(mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int]
 
 # -- Hugging Face files ------------------------------------------------------------
 
-def _byte_level_alphabet() -> dict[str, int]:
+def byte_level_alphabet() -> dict[str, int]:
     """GPT-2's byte-level alphabet: printable character -> the byte it stands for.
 
     Bytes that are printable Latin-1 map to themselves; the other 68 map, in
@@ -230,7 +143,7 @@ def _byte_level_alphabet() -> dict[str, int]:
 
 
 def _ranks_from_byte_level(vocab: dict[str, int], source: str) -> dict[bytes, int]:
-    alphabet = _byte_level_alphabet()
+    alphabet = byte_level_alphabet()
     ranks: dict[bytes, int] = {}
     for text, rank in vocab.items():
         try:
@@ -329,4 +242,33 @@ def vocab_merges_spec(vocab_path: str | os.PathLike, merges_path: str | os.PathL
     spec = ranks_spec(ranks, specials, QWEN_PATTERN, normalization, source)
     spec.recipe = (vocab_merges_spec, (vocab_path, merges_path),
                    dict(special_tokens=special_tokens, normalization=normalization))
+    return spec
+
+
+# -- one build per recipe ------------------------------------------------------------
+
+_build_lock = threading.Lock()
+_specs: dict[tuple, VocabSpec] = {}
+
+
+def cached_spec(recipe: tuple) -> VocabSpec:
+    """Build (once per process) the spec a recipe describes: get_encoding and
+    unpickling both come here, so a vocabulary is loaded once however many
+    Encodings share it."""
+    fn, args, *rest = recipe
+    kwargs = rest[0] if rest else {}
+    try:
+        key = (fn.__qualname__, tuple(os.fspath(a) if isinstance(a, os.PathLike) else a for a in args),
+               tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        hash(key)
+    except TypeError:
+        return fn(*args, **kwargs)          # unhashable args (a ranks dict): no caching
+    spec = _specs.get(key)
+    if spec is None:
+        # The build lock makes concurrent first calls load the file only once.
+        with _build_lock:
+            spec = _specs.get(key)
+            if spec is None:
+                spec = fn(*args, **kwargs)
+                _specs[key] = spec
     return spec

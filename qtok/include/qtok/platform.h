@@ -1,0 +1,54 @@
+/* qtok/platform.h: what the native core asks of the compiler and the CPU.
+ *
+ * The core is built with GCC or Clang on a POSIX system with a little-endian
+ * CPU: it reads text eight bytes at a time as little-endian words, uses the
+ * compilers' __builtin and __atomic functions, and runs batches on pthreads.
+ * Anything else stops the build here with a message saying so.
+ */
+#ifndef QTOK_PLATFORM_H
+#define QTOK_PLATFORM_H
+
+#include <stddef.h>
+
+#if !defined(__GNUC__)
+#error "qtok's native core needs GCC or Clang (it uses their __builtin and __atomic functions)"
+#endif
+#if defined(_WIN32)
+#error "qtok's native core needs a POSIX system (pthreads, mmap); Windows is not supported"
+#endif
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "qtok's native core assumes a little-endian CPU"
+#endif
+
+#include <sched.h>
+
+/* Bit scans of a nonzero 64-bit word. */
+static inline int qtok_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
+static inline int qtok_clz64(unsigned long long x) { return __builtin_clzll(x); }
+
+/* a + b + carry_in, and whether it carried out (the bulk scanner's runs
+   that cross a 64-bit word). */
+static inline unsigned long long qtok_add_carry(unsigned long long a, unsigned long long b,
+                                                int* carry) {
+    unsigned long long s1, s2;
+    int c1 = __builtin_add_overflow(a, b, &s1);
+    int c2 = __builtin_add_overflow(s1, (unsigned long long)*carry, &s2);
+    *carry = c1 | c2;
+    return s2;
+}
+
+/* The few atomic operations the thread pool and the piece caches need. */
+static inline size_t qtok_fetch_add(size_t* p, size_t v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+static inline void qtok_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+static inline int qtok_try_acquire(int* flag) {
+    int expected = 0;
+    return __atomic_compare_exchange_n(flag, &expected, 1, 0, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+static inline void qtok_release(int* flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
+static inline void qtok_set(int* flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
+static inline int qtok_is_set(int* flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
+
+#endif

@@ -1,0 +1,142 @@
+# The thread pool for batches: native threads encoding many texts at once,
+# without the GIL.
+#
+# Threads take the next text from a shared atomic counter, so a thread that
+# drew long texts does not hold the others up.  Every thread's piece cache
+# is taken before any thread starts, so that a new cache starts as a copy of
+# the calling thread's (pool_acquire).  The binding (CoreBPE.
+# encode_ordinary_batch) fills in the texts, runs the job and turns the
+# results into Python objects.
+
+cdef enum:
+    BATCH_MIN_THREAD_BYTES = 32768   # a batch smaller than this runs on one thread
+
+
+cdef int batch_alloc(BatchJob* job, size_t n, bint check_nfc) noexcept nogil:
+    """The job's per-text arrays, zeroed.  -1 when out of memory (then
+    batch_free still frees what was allocated)."""
+    memset(job, 0, sizeof(BatchJob))
+    job.n = n
+    job.check_nfc = check_nfc
+    job.texts = <const uint8_t**>calloc(n + 1, sizeof(uint8_t*))
+    job.lens = <size_t*>calloc(n + 1, sizeof(size_t))
+    job.outs = <TokenVec*>calloc(n + 1, sizeof(TokenVec))
+    job.done = <int*>calloc(n + 1, sizeof(int))
+    job.not_nfc = <int*>calloc(n + 1, sizeof(int))
+    if job.texts == NULL or job.lens == NULL or job.outs == NULL or job.done == NULL \
+            or job.not_nfc == NULL:
+        return -1
+    if check_nfc:
+        job.kinds = <int*>calloc(n + 1, sizeof(int))
+        job.chars = <void**>calloc(n + 1, sizeof(void*))
+        job.n_chars = <Py_ssize_t*>calloc(n + 1, sizeof(Py_ssize_t))
+        if job.kinds == NULL or job.chars == NULL or job.n_chars == NULL:
+            return -1
+    return 0
+
+
+cdef void batch_free(BatchJob* job) noexcept nogil:
+    cdef size_t i
+    if job.outs != NULL:
+        for i in range(job.n):
+            free(job.outs[i].data)
+    free(<void*>job.texts)
+    free(job.lens)
+    free(job.outs)
+    free(job.done)
+    free(job.not_nfc)
+    free(job.kinds)
+    free(job.chars)
+    free(job.n_chars)
+    free(job.caches)
+    memset(job, 0, sizeof(BatchJob))
+
+
+cdef int batch_threads_for(int asked, size_t n_texts, size_t total_bytes) noexcept nogil:
+    """How many threads a batch runs on: what was asked, at most one per
+    text, and one for a batch smaller than starting a thread is worth."""
+    cdef int n = asked if <size_t>asked < n_texts else <int>n_texts
+    if n < 1 or total_bytes < BATCH_MIN_THREAD_BYTES:
+        return 1
+    return n
+
+
+cdef int batch_take_caches(BatchJob* job, CachePool* pool, BatchThreads* th,
+                           int n_threads) noexcept nogil:
+    """Allocate the thread arrays and take a piece cache for every thread
+    (NULL where the pool has none free: that thread encodes uncached)."""
+    cdef int k
+    th.n = n_threads
+    th.threads = <pthread_t*>calloc(n_threads, sizeof(pthread_t))
+    th.started = <int*>calloc(n_threads, sizeof(int))
+    th.slots = <int*>calloc(n_threads, sizeof(int))
+    job.caches = <PieceCache**>calloc(n_threads, sizeof(PieceCache*))
+    if th.threads == NULL or th.started == NULL or th.slots == NULL or job.caches == NULL:
+        return -1
+    for k in range(n_threads):
+        th.slots[k] = -1
+    for k in range(n_threads):
+        job.caches[k] = pool_acquire(pool, &th.slots[k], job.caches[0] if k > 0 else NULL)
+    return 0
+
+
+cdef inline int encode_one(BatchJob* job, PieceCache* cache) noexcept nogil:
+    """Take the next text and encode it.  0 when there was none left."""
+    cdef size_t i = atomic_fetch_add(&job.next_index, 1)
+    # The ids go to a vector of this thread's own, stored into outs[i] once
+    # done: outs[i] and outs[i + 1] share a cache line, and the other thread,
+    # encoding text i + 1, would otherwise fight over it at every id pushed.
+    cdef TokenVec v = TokenVec(NULL, 0, 0)
+    if i >= job.n:
+        return 0
+    if job.check_nfc and not is_nfc_data(job.kinds[i], job.chars[i], job.n_chars[i], True):
+        job.not_nfc[i] = 1
+    elif encode_utf8(job.t, cache, job.texts[i], job.lens[i], &v) < 0:
+        atomic_store_int(&job.status, -1)
+    job.outs[i] = v
+    atomic_set(&job.done[i])
+    return 1
+
+
+cdef void* encode_batch_worker(void* arg) noexcept nogil:
+    cdef BatchJob* job = <BatchJob*>arg
+    cdef PieceCache* cache = job.caches[atomic_fetch_add(&job.next_worker, 1)]
+    while encode_one(job, cache):
+        pass
+    return NULL
+
+
+cdef void batch_start(BatchJob* job, BatchThreads* th, bint caller_works_too) noexcept nogil:
+    """Start threads 1 .. n-1 on the job.  With caller_works_too the calling
+    thread takes a worker index like the rest (it runs encode_batch_worker
+    itself); otherwise it keeps caches[0] for building the result lists."""
+    cdef int k
+    job.next_index = 0
+    job.next_worker = 0 if caller_works_too else 1
+    job.status = 0
+    for k in range(1, th.n):
+        th.started[k] = pthread_create(&th.threads[k], NULL, encode_batch_worker, job) == 0
+
+
+cdef void batch_join(BatchThreads* th) noexcept nogil:
+    """Wait for every started thread; safe to call more than once."""
+    cdef int k
+    if th.started == NULL:
+        return
+    for k in range(1, th.n):
+        if th.started[k]:
+            pthread_join(th.threads[k], NULL)
+            th.started[k] = 0
+
+
+cdef void batch_threads_free(BatchThreads* th, CachePool* pool) noexcept nogil:
+    """Give the caches back to the pool and free the thread arrays (after
+    batch_join)."""
+    cdef int k
+    if th.slots != NULL:
+        for k in range(th.n):
+            pool_release(pool, th.slots[k])
+    free(th.threads)
+    free(th.started)
+    free(th.slots)
+    memset(th, 0, sizeof(BatchThreads))

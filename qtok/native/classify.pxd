@@ -1,0 +1,8 @@
+# Declarations of qtok/include/qtok/classify.h: the byte classes of 64 bytes.
+from libc.stdint cimport uint8_t, uint64_t
+
+cdef extern from "qtok/classify.h" nogil:
+    ctypedef struct Block "qtok_block":
+        uint64_t letter, digit, space, newline, blank, quote, high, spill
+    void classify64 "qtok_classify64"(const uint8_t* p, Block* b)
+    void classify64_bytes "qtok_classify64_bytes"(const uint8_t* p, Block* b)

@@ -1,0 +1,571 @@
+# The binding: CoreBPE, the Python face of the engine.
+#
+# Everything that touches Python objects lives here and in result_lists.pxi:
+# reading str and lists, raising exceptions with their messages, building
+# the result objects.  Each method takes its arguments apart, calls engine
+# functions (with the GIL released where the work is long), and puts the
+# answer together.  The Python Encoding (qtok/core.py) wraps a CoreBPE.
+
+cdef enum:
+    NOGIL_MIN_BYTES = 2048   # encode releases the GIL for texts this long or longer
+
+#: The layout version of the compiled-table files; part of their names.
+TABLE_CACHE_FORMAT = TABLE_FILE_FORMAT
+
+
+cdef inline const uint8_t* utf8_of(str text, size_t* n) except NULL:
+    # Raises UnicodeEncodeError on lone surrogates; the Python layer handles it.
+    cdef Py_ssize_t size
+    cdef const char* s = PyUnicode_AsUTF8AndSize(text, &size)
+    n[0] = <size_t>size
+    return <const uint8_t*>s
+
+
+cpdef str prepared_text(object text, object normalize):
+    """text as the encoder takes it: a str (a subclass becomes a plain str;
+    anything else is a TypeError), passed through normalize if not None.
+    Encoding._prepare is this too."""
+    if type(text) is not str:
+        if not isinstance(text, str):
+            raise TypeError(f"expected str, got {type(text).__name__}")
+        text = str(text)
+    if normalize is not None:
+        text = normalize(text)
+    return <str?>text
+
+
+def _invalid_token(token):
+    return InvalidToken(f"invalid token id {token!r}: not in the vocabulary")
+
+
+cdef object parse_error(const ParseError* e, str source):
+    """The exception for a tiktoken file that did not parse."""
+    cdef str where = f"{source}, line {e.line}"
+    if e.status == PARSE_NO_MEMORY:
+        return MemoryError()
+    if e.status == PARSE_EMPTY_FILE:
+        return ValueError(f"{source}: the vocabulary file is empty")
+    if e.status == PARSE_NO_TOKENS:
+        return ValueError(f"{source}: no tokens in the vocabulary file")
+    if e.status == PARSE_EMPTY_LINE:
+        return ValueError(f"{where}: empty line")
+    if e.status == PARSE_NOT_TOKEN_RANK:
+        return ValueError(f"{where}: expected 'base64-token rank'")
+    if e.status == PARSE_BAD_BASE64:
+        return ValueError(f"{where}: invalid base64 character {chr(e.character)!r}")
+    if e.status == PARSE_EMPTY_TOKEN:
+        return ValueError(f"{where}: empty token")
+    if e.status == PARSE_MISSING_RANK:
+        return ValueError(f"{where}: missing rank")
+    return ValueError(f"{where}: invalid rank")
+
+
+cdef class DecodeBuffer:
+    """Decoded bytes in a malloc'ed buffer, freed with this object."""
+
+    def __dealloc__(self):
+        free(self.data)
+
+
+cdef class CoreBPE:
+    """The vocabulary in C arrays, and the encode / decode entry points.
+
+    Build one with from_tiktoken_data(), from_ranks() or from_cache_file();
+    the Python Encoding (qtok/core.py) wraps it.  Immutable once built, so
+    thread-safe.
+    """
+
+    def __cinit__(self):
+        memset(&self.t, 0, sizeof(Tables))
+        memset(&self.pool, 0, sizeof(CachePool))
+
+    def __dealloc__(self):
+        cdef int k
+        tables_free(&self.t)
+        for k in range(CACHE_POOL):
+            cache_free_tables(&self.pool.tables[k])
+
+    # -- building --------------------------------------------------------
+
+    cdef int _raise_build_error(self, const BuildError* e, str source) except -1:
+        if e.status == BUILD_NO_MEMORY:
+            raise MemoryError()
+        if e.status == BUILD_TOO_BIG:
+            raise ValueError("the vocabulary's tokens add up to more than 4 GB")
+        if e.status == BUILD_RANK_TWICE:
+            raise ValueError(f"{source}: rank {e.rank} is given to two tokens")
+        if e.status == BUILD_TOKEN_TOO_LONG:
+            raise ValueError(f"the token with rank {e.rank} is {e.value} bytes long; qtok "
+                             f"supports tokens of up to {MAX_TOKEN_BYTES} bytes")
+        if e.status == BUILD_DUPLICATE:
+            raise ValueError(f"the token {self.token_bytes(e.rank)!r} has two ranks: "
+                             f"{e.value} and {e.rank}")
+        if e.status == BUILD_MISSING_BYTE:
+            raise ValueError(f"the vocabulary has no token for the single byte 0x{e.value:02x}; "
+                             "byte-level BPE needs all 256")
+        raise ValueError(f"token {e.rank} is 2 GB long or longer")
+
+    cdef int _build(self, const ParsedVocab* v, dict special_tokens, str source) except -1:
+        """Lay the parsed tokens out by rank, build the tables, and append the
+        special tokens (checked against the regular ones first)."""
+        cdef uint64_t n_ids = v.max_rank + 1, blob_used = v.blob_used
+        cdef BuildError err
+        cdef int status
+        cdef bytes b
+        if v.max_rank >= ID_MASK:
+            raise ValueError(f"{source}: rank {v.max_rank} is too large; qtok supports ranks "
+                             f"below {ID_MASK}")
+        for text, rank in special_tokens.items():
+            if not isinstance(text, str) or not isinstance(rank, int) or rank < 0 or rank > 0xFFFFFFF:
+                raise ValueError(f"{source}: invalid special token {text!r}: {rank!r}")
+            if rank + 1 > n_ids:
+                n_ids = rank + 1
+        if n_ids > ID_MASK:
+            raise ValueError(f"{source}: special token ids must be below {ID_MASK}")
+        special_bytes = sum(len(k.encode("utf-8")) for k in special_tokens)
+        if tables_allocate(&self.t, <uint32_t>n_ids, blob_used + special_bytes, &err) < 0:
+            self._raise_build_error(&err, source)
+        if tables_place(&self.t, v.count, v.starts, v.lens, v.ranks, v.blob, blob_used, &err) < 0:
+            self._raise_build_error(&err, source)
+        self.n_regular = v.count
+        self.max_regular_rank = <uint32_t>v.max_rank
+        for text, rank in special_tokens.items():
+            if rank <= v.max_rank and self.t.tok_len[rank] != 0:
+                raise ValueError(f"{source}: special token {text!r} reuses regular rank {rank}")
+        if len(set(special_tokens.values())) != len(special_tokens):
+            raise ValueError(f"{source}: two special tokens share an id")
+        # The hashes hold the regular tokens only: specials are never merged.
+        with nogil:
+            status = tables_build_hash(&self.t, self.n_regular, self.max_regular_rank, &err)
+            if status == 0:
+                status = tables_build_pairs(&self.t, self.max_regular_rank, &self.n_pairs, &err)
+        if status < 0:
+            self._raise_build_error(&err, source)
+        self.special_ids = {}
+        for text, rank in special_tokens.items():
+            b = text.encode("utf-8")
+            tables_add_special(&self.t, rank, <const uint8_t*><const char*>b, len(b), &blob_used)
+            self.special_ids[text] = rank
+        return 0
+
+    cdef int _finish(self) except -1:
+        cdef BuildError err
+        cdef int status
+        with nogil:
+            status = tables_finish(&self.t, &err)
+        if status < 0:
+            self._raise_build_error(&err, "")
+        self.id_objects = shared_ints(self.t.n_ids)
+        return 0
+
+    @staticmethod
+    def from_tiktoken_data(const uint8_t[::1] data, dict special_tokens, str source):
+        """Parse a tiktoken file's contents: one "base64-token rank" per line.
+
+        Errors name the file (`source`) and the line.
+        """
+        cdef CoreBPE core = CoreBPE.__new__(CoreBPE)
+        cdef ParsedVocab v
+        cdef ParseError err
+        cdef int status
+        cdef const uint8_t* p = &data[0] if data.shape[0] else NULL
+        cdef size_t n = data.shape[0]
+        with nogil:
+            status = parse_tiktoken(p, n, &v, &err)
+        try:
+            if status < 0:
+                raise parse_error(&err, source)
+            core._build(&v, special_tokens, source)
+        finally:
+            parsed_free(&v)
+        core._finish()
+        return core
+
+    @staticmethod
+    def from_ranks(dict mergeable_ranks, dict special_tokens, str source="mergeable_ranks"):
+        """Build from a {token bytes: rank} dict, as tiktoken.Encoding takes."""
+        cdef CoreBPE core = CoreBPE.__new__(CoreBPE)
+        cdef ParsedVocab v
+        cdef size_t total = 0
+        cdef bytes token
+        for token in mergeable_ranks:
+            total += len(token)
+        if parsed_alloc(&v, len(mergeable_ranks), total) < 0:
+            raise MemoryError()
+        try:
+            for token, rank in mergeable_ranks.items():
+                if not isinstance(rank, int) or rank < 0 or rank > 0xFFFFFFF:
+                    raise ValueError(f"{source}: invalid rank {rank!r} for token {token!r}")
+                if len(token) == 0:
+                    raise ValueError(f"{source}: empty token with rank {rank}")
+                v.starts[v.count] = v.blob_used
+                v.lens[v.count] = len(token)
+                memcpy(v.blob + v.blob_used, <const char*>token, len(token))
+                v.blob_used += len(token)
+                v.ranks[v.count] = rank
+                if rank > v.max_rank:
+                    v.max_rank = rank
+                v.count += 1
+            if v.count == 0:
+                raise ValueError(f"{source}: no tokens")
+            core._build(&v, special_tokens, source)
+        finally:
+            parsed_free(&v)
+        core._finish()
+        return core
+
+    # -- the compiled-table file (table_file.pxi) ------------------------
+
+    def to_cache_bytes(self):
+        """The tables as one bytes object, for from_cache_file()."""
+        cdef TableCounts counts = TableCounts(self.n_regular, self.max_regular_rank, self.n_pairs)
+        out = PyBytes_FromStringAndSize(NULL, table_file_size(&self.t))
+        table_file_write(&self.t, &counts, <uint8_t*>PyBytes_AS_STRING(out))
+        return out
+
+    @staticmethod
+    def from_cache_file(str path, dict special_tokens):
+        """Tables saved by to_cache_bytes(), read straight into place.
+        Raises OSError if the file cannot be read and ValueError if it is not
+        a complete, intact table file of this format (the caller then
+        rebuilds)."""
+        cdef CoreBPE core = CoreBPE.__new__(CoreBPE)
+        cdef TableCounts counts
+        cdef int status
+        cdef bytes fspath = os.fsencode(path)
+        cdef FILE* f = fopen(fspath, "rb")
+        if f == NULL:
+            raise OSError(f"cannot open {path}")
+        try:
+            with nogil:
+                status = table_file_read(f, &core.t, &counts)
+        finally:
+            fclose(f)
+        if status == TABLE_FILE_NOT_OURS:
+            raise ValueError(f"{path}: not a qtok table cache")
+        if status == TABLE_FILE_UNSUPPORTED:
+            raise ValueError(f"{path}: unsupported or damaged qtok table cache")
+        if status == TABLE_FILE_DAMAGED:
+            raise ValueError(f"{path}: damaged qtok table cache (size or checksum)")
+        if status == TABLE_FILE_NO_MEMORY:
+            raise MemoryError()
+        core.n_regular = counts.n_regular
+        core.max_regular_rank = counts.max_regular_rank
+        core.n_pairs = counts.n_pairs
+        # The specials must be the ones the file was made with.
+        core.special_ids = {}
+        for text, rank in special_tokens.items():
+            if not (0 <= rank < core.t.n_ids) or core.token_bytes(rank) != text.encode("utf-8"):
+                raise ValueError(f"{path}: the cache was made with other special tokens")
+            core.special_ids[text] = rank
+        core._finish()
+        return core
+
+    # -- properties ------------------------------------------------------
+
+    @property
+    def n_ids(self):
+        """One more than the largest id (regular or special)."""
+        return self.t.n_ids
+
+    @property
+    def max_token_len(self):
+        return self.t.max_token_len
+
+    def token_bytes(self, Py_ssize_t rank):
+        """The bytes of one id; InvalidToken-style ValueError if there is none."""
+        if rank < 0 or rank >= self.t.n_ids or self.t.tok_len[rank] == 0:
+            raise _invalid_token(rank)
+        return PyBytes_FromStringAndSize(<const char*>self.t.blob + self.t.tok_start[rank],
+                                         self.t.tok_len[rank])
+
+    def regular_token_bytes(self):
+        """[(bytes, rank)] for every regular token, in rank order."""
+        cdef uint32_t r
+        specials = set(self.special_ids.values())
+        return [(PyBytes_FromStringAndSize(<const char*>self.t.blob + self.t.tok_start[r],
+                                           self.t.tok_len[r]), r)
+                for r in range(self.max_regular_rank + 1)
+                if self.t.tok_len[r] and r not in specials]
+
+    @property
+    def special_tokens(self):
+        """{text: id} of the special tokens."""
+        return dict(self.special_ids)
+
+    def lookup_bytes(self, bytes piece):
+        """Rank of a regular token given its bytes, or None."""
+        cdef uint32_t r = lookup(&self.t, <const uint8_t*><const char*>piece, len(piece))
+        return None if r == NOT_FOUND else r
+
+    # -- encoding --------------------------------------------------------
+
+    cdef int _encode(self, str text, TokenVec* out, PieceCache* held=NULL) except -1:
+        """Append the ids of text to out, with held (a piece cache the caller
+        holds) or a cache from the pool."""
+        cdef size_t n
+        cdef const uint8_t* s = utf8_of(text, &n)
+        cdef int status
+        if out.cap < n // 4 + 16:
+            out.data = <uint32_t*>realloc(out.data, (n // 4 + 16) * sizeof(uint32_t))
+            if out.data == NULL:
+                out.cap = 0
+                raise MemoryError()
+            out.cap = n // 4 + 16
+        if n < NOGIL_MIN_BYTES:
+            # Short text: done in less time than releasing and taking back
+            # the GIL costs.
+            status = encode_pooled(&self.t, &self.pool, held, s, n, out)
+        else:
+            with nogil:
+                status = encode_pooled(&self.t, &self.pool, held, s, n, out)
+        if status < 0:
+            raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
+        return 0
+
+    cdef object _to_list(self, TokenVec* v):
+        return ids_as_list(v, self.id_objects)
+
+    def encode_ordinary(self, text, normalize=None):
+        """Ids of text as a list, with no special-token handling.
+
+        text must be a str (a subclass is read as a plain str);
+        normalize, if given, is applied to it first (qtok.normalize.to_nfc).
+        Encoding.encode_ordinary calls this directly: checking and
+        normalizing here saves a Python call per text."""
+        cdef TokenVec v = TokenVec(NULL, 0, 0)
+        try:
+            self._encode(prepared_text(text, normalize), &v)
+            return self._to_list(&v)
+        finally:
+            free(v.data)
+
+    def count(self, text, normalize=None):
+        """The number of ids encode_ordinary(text, normalize) would return."""
+        cdef TokenVec v = TokenVec(NULL, 0, 0)
+        try:
+            self._encode(prepared_text(text, normalize), &v)
+            return v.len
+        finally:
+            free(v.data)
+
+    def encode_ordinary_into(self, str text, object array_factory):
+        """Ids as a 1-D uint32 array made by array_factory(n) (numpy.empty-like)."""
+        cdef TokenVec v = TokenVec(NULL, 0, 0)
+        cdef uint32_t[::1] view
+        try:
+            self._encode(text, &v)
+            arr = array_factory(v.len)
+            if v.len:
+                view = arr
+                memcpy(&view[0], v.data, v.len * sizeof(uint32_t))
+            return arr
+        finally:
+            free(v.data)
+
+    # -- batches (batch.pxi) ---------------------------------------------
+
+    def encode_ordinary_batch(self, list texts, int num_threads=1, bint as_count=False,
+                              object nfc=None):
+        """Encode many texts on num_threads native threads, without the GIL.
+
+        Threads pull the next text from a shared counter, so the work stays
+        balanced however the lengths vary.  Returns a list of id lists, or of
+        counts with as_count.
+
+        nfc, if given, is qtok._nfc.to_nfc, and the texts are to be
+        normalized to NFC: the threads check each text with the native check
+        first, and the few it does not pass are normalized with nfc here and
+        encoded afterwards.  (Checking them all in the calling thread first
+        would be a serial step before the threads start.)
+        """
+        cdef BatchJob job
+        cdef BatchThreads th
+        cdef size_t total
+        cdef int n_threads, status
+        cdef bint caller_works_too
+        memset(&th, 0, sizeof(BatchThreads))
+        status = batch_alloc(&job, len(texts), nfc is not None)
+        try:
+            if status < 0:
+                raise MemoryError()
+            total = self._batch_read(texts, &job)
+            n_threads = batch_threads_for(num_threads, job.n, total)
+            with nogil:
+                status = batch_take_caches(&job, &self.pool, &th, n_threads)
+            if status < 0:
+                raise MemoryError()
+            job.t = &self.t
+            # Alone, or counting, the calling thread works like the others;
+            # otherwise it builds the lists while they encode.
+            caller_works_too = as_count or n_threads == 1
+            with nogil:
+                batch_start(&job, &th, caller_works_too)
+            if caller_works_too:
+                with nogil:
+                    encode_batch_worker(&job)
+                    batch_join(&th)
+                self._batch_check(&job)
+                return [self._batch_result(&job.outs[i], job.not_nfc[i], texts[i], nfc,
+                                           job.caches[0], as_count)
+                        for i in range(job.n)]
+            return self._batch_lists_while_encoding(&job, &th, texts, nfc)
+        finally:
+            # Even on an error, the workers must finish before the buffers
+            # they write to are freed.
+            with nogil:
+                batch_join(&th)
+                batch_threads_free(&th, &self.pool)
+                batch_free(&job)
+
+    cdef size_t _batch_read(self, list texts, BatchJob* job) except? 0:
+        """Point the job at each text's UTF-8 (and, to check NFC, its
+        characters); the total of their bytes."""
+        cdef size_t i, total = 0
+        for i in range(job.n):
+            item = texts[i]
+            if type(item) is not str:
+                raise TypeError(f"encode_batch expects a list of str, item {i} is {type(item).__name__}")
+            job.texts[i] = utf8_of(<str>item, &job.lens[i])
+            total += job.lens[i]
+            if job.check_nfc:
+                job.kinds[i] = PyUnicode_KIND(item)
+                job.chars[i] = PyUnicode_DATA(item)
+                job.n_chars[i] = PyUnicode_GET_LENGTH(item)
+        return total
+
+    cdef int _batch_check(self, BatchJob* job) except -1:
+        if job.status < 0:
+            raise MemoryError("qtok: out of memory while encoding a batch")
+        return 0
+
+    cdef list _batch_lists_while_encoding(self, BatchJob* job, BatchThreads* th, list texts,
+                                          object nfc):
+        """Turn finished results into lists, in order, while the other
+        threads keep encoding; when the next result is not ready this
+        thread encodes a text itself, so building the lists (which needs the
+        GIL) overlaps the encoding instead of following it."""
+        cdef list results = [None] * <Py_ssize_t>job.n
+        cdef size_t i = 0
+        while i < job.n:
+            if atomic_is_set(&job.done[i]):
+                if job.status == 0:
+                    results[i] = self._batch_result(&job.outs[i], job.not_nfc[i], texts[i], nfc,
+                                                    job.caches[0], False)
+                i += 1
+                continue
+            with nogil:
+                if not encode_one(job, job.caches[0]):
+                    while not atomic_is_set(&job.done[i]):
+                        cpu_yield()
+        with nogil:
+            batch_join(th)
+        self._batch_check(job)
+        return results
+
+    cdef object _batch_result(self, TokenVec* v, bint not_nfc, str text, object nfc,
+                              PieceCache* held, bint as_count):
+        """Text i's result in a batch: the ids its thread put in v, as a list
+        (or their number, with as_count).  For a text the native NFC check
+        did not pass, its NFC form is encoded here instead, with held, the
+        cache this thread holds for the batch (taking another from the pool
+        would start a cold one, which the next batch's second thread then
+        got)."""
+        cdef TokenVec w = TokenVec(NULL, 0, 0)
+        if not not_nfc:
+            return v.len if as_count else self._to_list(v)
+        try:
+            self._encode(nfc(text), &w, held)
+            return w.len if as_count else self._to_list(&w)
+        finally:
+            free(w.data)
+
+    # -- decoding (decode.pxi) -------------------------------------------
+
+    def decode_bytes(self, tokens):
+        """Concatenated bytes of the ids in tokens (a list, tuple, uint32
+        array, or any iterable of ints).
+
+        Ids must be integers (int, numpy integers: anything with __index__);
+        a float or a str raises TypeError, as in tiktoken, rather than being
+        truncated into some other token."""
+        cdef DecodeBuffer b = self._decode(tokens)
+        return PyBytes_FromStringAndSize(<const char*>b.data, b.used)
+
+    def decode_text(self, tokens, str errors not None="replace"):
+        """decode_bytes(tokens).decode("utf-8", errors), without the
+        intermediate bytes object."""
+        cdef DecodeBuffer b = self._decode(tokens)
+        if "\0" in errors:
+            raise ValueError("embedded null character")   # as bytes.decode says
+        return PyUnicode_DecodeUTF8(<const char*>b.data, b.used, PyUnicode_AsUTF8(errors))
+
+    cdef DecodeBuffer _decode(self, tokens):
+        cdef const uint32_t[::1] ids32
+        cdef Py_ssize_t i, n
+        cdef long long v
+        cdef int overflow
+        cdef uint32_t* ids
+        cdef PyObject* item
+        if tokens is None:                  # a memoryview would take None as empty
+            raise TypeError("expected a sequence of token ids, got None")
+        if not isinstance(tokens, (list, tuple)):
+            try:
+                ids32 = tokens
+            except (TypeError, ValueError, BufferError):
+                tokens = list(tokens)
+            else:
+                return self._decode_ids(&ids32[0] if ids32.shape[0] else NULL, ids32.shape[0])
+        if type(tokens) is not list:
+            tokens = list(tokens)
+        n = len(tokens)
+        ids = <uint32_t*>malloc(n * sizeof(uint32_t) + 4)
+        if ids == NULL:
+            raise MemoryError()
+        try:
+            # Check and convert every id first, so a bad one raises before
+            # any work and names itself; exact ints take the fast path.
+            for i in range(n):
+                # The int objects an encode returns are shared, one per id,
+                # so they lie all over memory: ask for the one DECODE_AHEAD
+                # places on while this one is read.
+                if i + DECODE_AHEAD < n:
+                    item = list_get_item(tokens, i + DECODE_AHEAD)
+                    prefetch(item)
+                    prefetch(int_tail(item))
+                item = list_get_item(tokens, i)
+                if PyLong_CheckExact(<object>item):
+                    # No try block here: Cython saves the exception state on
+                    # entering one, which costs more than reading the int.
+                    if not small_int_value(item, &v):
+                        v = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
+                        if overflow:
+                            raise _invalid_token(<object>item)
+                else:
+                    try:
+                        v = operator_index(<object>item)
+                    except OverflowError:
+                        raise _invalid_token(<object>item) from None
+                    except TypeError:
+                        raise TypeError(f"token ids must be integers, got "
+                                        f"{type(<object>item).__name__} {<object>item!r}") from None
+                if v < 0 or v >= self.t.n_ids:
+                    raise _invalid_token(<object>item)
+                ids[i] = <uint32_t>v        # ids without a token: _decode_ids names them
+            return self._decode_ids(ids, n)
+        finally:
+            free(ids)
+
+    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n):
+        cdef DecodeBuffer out = DecodeBuffer.__new__(DecodeBuffer)
+        cdef Py_ssize_t bad
+        with nogil:
+            bad = decode_ids(&self.t, ids, n, &out.data, &out.used)
+        if bad == DECODE_NO_MEMORY:
+            raise MemoryError()
+        if bad >= 0:
+            raise _invalid_token(ids[bad])
+        return out
+
+    def __reduce__(self):
+        raise TypeError("CoreBPE is not pickled directly; pickle the Encoding that holds it")

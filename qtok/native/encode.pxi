@@ -1,0 +1,79 @@
+# The encode driver: UTF-8 text in, ids out.
+#
+# The scanner runs a few pieces ahead of the encoder, hashing each piece and
+# prefetching its cache entry; each piece then goes to the short cache, the
+# token hash, the big cache or a merge, in that order.
+
+cdef struct Pending:
+    # A piece found by the scanner, waiting to be encoded.
+    size_t start
+    size_t n
+    uint64_t w0, w1      # its first 16 bytes, zero-padded
+    uint64_t h           # its hash
+
+
+cdef enum:
+    LOOKAHEAD = 8        # pieces scanned ahead of the one being encoded
+
+
+cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_t n,
+                     TokenVec* out) noexcept nogil:
+    """Append the ids of UTF-8 text s[:n] to out.  -1 when out of memory.
+    cache may be NULL (then nothing is remembered).
+
+    Most of the time goes in waiting for memory: a piece's entry in the
+    short cache (or, for a longer piece, in the big cache and the token
+    hash) is a random place in a table of megabytes.  So the scanner runs
+    LOOKAHEAD pieces ahead, hashing each piece and prefetching its entry; by
+    the time a piece is encoded, its memory is usually on its way.
+    """
+    cdef Pending ring[LOOKAHEAD]
+    cdef Pending* q
+    cdef uint32_t r
+    cdef size_t i = 0, end, head = 0, tail = 0
+    cdef int status
+    cdef ShortEntry* short_cache = cache.short if cache != NULL else NULL
+    cdef BulkScan scan
+    bulk_start(&scan, 0)
+    while True:
+        while tail - head < LOOKAHEAD and i < n:
+            end = next_piece_end(&scan, s, n, i)
+            q = &ring[tail % LOOKAHEAD]
+            q.start = i
+            q.n = end - i
+            if 2 <= q.n <= 16:
+                load16(s + i, q.n, n - i, &q.w0, &q.w1)
+                q.h = hash16(q.w0, q.w1, q.n)
+                if short_cache != NULL:
+                    prefetch(&short_cache[short_pair(q.h)])
+                elif q.n <= t.max_token_len and token_maybe(t, q.h):
+                    prefetch(&t.slots[q.h & t.slot_mask])
+            elif q.n > 16:
+                memcpy(&q.w0, s + i, 8)
+                q.h = hash_bytes(s + i, q.n)
+                if cache != NULL and q.n <= BIG_MAX_PIECE:
+                    prefetch(&cache.big[q.h & (BIG_SLOTS - 1)])
+                if q.n <= t.max_token_len:
+                    prefetch(&t.slots[q.h & t.slot_mask])
+            tail += 1
+            i = end
+        if head == tail:
+            return 0
+        q = &ring[head % LOOKAHEAD]
+        head += 1
+        if q.n == 1:
+            status = push(out, t.byte_rank[s[q.start]])
+        else:
+            if q.n <= 16:
+                status = encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
+            else:
+                # tiktoken's first rule: a piece that is a token is emitted whole.
+                r = NOT_FOUND
+                if q.n <= t.max_token_len:
+                    r = lookup_hashed(t, s + q.start, q.n, q.h, q.w0, 0)
+                if r != NOT_FOUND:
+                    status = push(out, r)
+                else:
+                    status = encode_long(t, cache, s + q.start, q.n, q.h, out)
+        if status < 0:
+            return -1

@@ -1,0 +1,51 @@
+# Result lists: ids as a Python list of int objects, without an allocation
+# or (where possible) a reference count per id.
+#
+# Making an int per id per call (PyLong_FromLong) costs an allocation each.
+# So the ints 0..n-1 are made once per process, in one list that every
+# vocabulary shares (an int is the same for all) and that only grows, and
+# they are made everlasting (qtok/pyint.h): putting one in a result list is
+# then a pointer store, where an INCREF would write to a random place in
+# megabytes of int objects for every id.  The objects are never freed, as
+# CPython's own small ints.
+
+cdef enum:
+    LIST_AHEAD = 8       # how far ahead building a result list prefetches
+
+cdef list SHARED_INTS = []
+
+
+cdef list shared_ints(Py_ssize_t n):
+    """The list of the shared int objects, holding at least 0..n-1."""
+    cdef Py_ssize_t k, have = len(SHARED_INTS)
+    cdef PyObject** items
+    if have < n:
+        SHARED_INTS.extend(range(have, n))
+        items = list_items(SHARED_INTS)
+        for k in range(have, n):
+            make_everlasting(items[k])
+    return SHARED_INTS
+
+
+cdef inline object ids_as_list(const TokenVec* v, list id_objects):
+    """The ids as a list of the shared int objects: building it reads only
+    the table of their addresses (fetched a few ids ahead)."""
+    cdef object result = PyList_New(v.len)
+    cdef size_t i, n = v.len
+    cdef PyObject* item
+    cdef PyObject** objects = list_items(id_objects)
+    if EVERLASTING_INTS:
+        for i in range(n):
+            if i + LIST_AHEAD < n:
+                prefetch(&objects[v.data[i + LIST_AHEAD]])
+            list_set_item(result, i, objects[v.data[i]])
+        return result
+    for i in range(n):
+        if i + 2 * LIST_AHEAD < n:
+            prefetch(&objects[v.data[i + 2 * LIST_AHEAD]])
+        if i + LIST_AHEAD < n:
+            prefetch(objects[v.data[i + LIST_AHEAD]])
+        item = objects[v.data[i]]
+        incref(item)
+        list_set_item(result, i, item)
+    return result

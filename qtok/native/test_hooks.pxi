@@ -1,0 +1,85 @@
+# Hooks for the tests and benchmarks: windows into the engine that the
+# Python package itself never calls.  Each has a leading underscore; the
+# tests reach them as qtok._bpe._name.
+
+
+def _code_point_class(uint32_t cp):
+    """Class bits of one code point (1 letter, 2 number, 4 whitespace)."""
+    if cp >= MAX_CODE_POINT:
+        raise ValueError(f"not a code point: {cp}")
+    return CLASS_OF[cp]
+
+
+def _split_pieces(str text not None, bint bulk=True):
+    """The pieces the scanner cuts text into -- the matches of the Qwen
+    pattern, in order, as regex.findall(pattern, text) gives them.  For
+    tests, and for seeing what BPE is applied to.  bulk=False: piece_end
+    alone, without the bulk scanner's windows."""
+    cdef Py_ssize_t size
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &size)
+    cdef size_t n = <size_t>size, i = 0, end
+    cdef list pieces = []
+    cdef BulkScan scan
+    bulk_start(&scan, 0 if bulk else n)
+    while i < n:
+        end = next_piece_end(&scan, s, n, i)
+        pieces.append(PyUnicode_DecodeUTF8(<const char*>s + i, end - i, NULL))
+        i = end
+    return pieces
+
+
+def _bulk_coverage(str text not None):
+    """How many bytes of text's UTF-8 the bulk scanner's windows cover, and
+    how many windows there are: (bytes, windows).  For tests and for seeing
+    which text the bulk scanner helps; the rest goes through piece_end."""
+    cdef Py_ssize_t size
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &size)
+    cdef size_t n = <size_t>size, i = 0, limit = 0, covered = 0, windows = 0
+    cdef BulkScan scan
+    bulk_start(&scan, 0)
+    while i < n:
+        i = next_piece_end(&scan, s, n, i)
+        if scan.limit != limit:              # a window began at the piece just read
+            covered += scan.limit - scan.base
+            windows += 1
+            limit = scan.limit
+    return covered, windows
+
+
+def _classify_block(bytes block not None, bint simd=True):
+    """The class bitmaps of a 65-byte block, as classify64 computes them
+    (simd=True: SSE2 where the build has it) or as the byte loop does
+    (simd=False): a dict of name -> int.  For tests."""
+    cdef Block b
+    if len(block) != 65:
+        raise ValueError("_classify_block wants 65 bytes")
+    if simd:
+        classify64(<const uint8_t*><const char*>block, &b)
+    else:
+        classify64_bytes(<const uint8_t*><const char*>block, &b)
+    return {"letter": b.letter, "digit": b.digit, "space": b.space, "newline": b.newline,
+            "blank": b.blank, "quote": b.quote, "high": b.high, "spill": b.spill}
+
+
+def _everlasting_ints():
+    """Whether result lists hold their int objects without an INCREF (64-bit
+    CPython with a GIL)."""
+    return bool(EVERLASTING_INTS)
+
+
+def _token_filter_admits(CoreBPE core not None, bytes piece not None):
+    """Whether the token filter lets a piece of 2..16 bytes through to the
+    token hash (see token_maybe): it must for every token."""
+    cdef size_t n = len(piece)
+    if not 2 <= n <= 16:
+        raise ValueError("the token filter holds pieces of 2..16 bytes")
+    return token_maybe(&core.t, hash_bytes(<const uint8_t*><const char*>piece, n))
+
+
+def _short_cache_pair(bytes piece not None):
+    """Which pair of the short cache a piece of 2..16 bytes goes to, for
+    tests that make pieces compete for one pair (see encode_short)."""
+    cdef size_t n = len(piece)
+    if not 2 <= n <= 16:
+        raise ValueError("the short cache holds pieces of 2..16 bytes")
+    return short_pair(hash_bytes(<const uint8_t*><const char*>piece, n))

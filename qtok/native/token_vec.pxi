@@ -1,0 +1,16 @@
+# TokenVec: the growable array of ids that every encoder step appends to,
+# without the GIL.  Its struct is declared in _bpe.pxd.
+
+cdef inline int push(TokenVec* v, uint32_t x) noexcept nogil:
+    cdef size_t cap
+    cdef uint32_t* grown
+    if v.len == v.cap:
+        cap = v.cap * 2 if v.cap else 64
+        grown = <uint32_t*>realloc(v.data, cap * sizeof(uint32_t))
+        if grown == NULL:
+            return -1
+        v.data = grown
+        v.cap = cap
+    v.data[v.len] = x
+    v.len += 1
+    return 0
