@@ -1,6 +1,6 @@
 """Generate qtok/_unicode_classes.h: the code point classes of the Qwen pattern.
 
-The scanner in qtok/_bpe.pyx must agree with tiktoken's regex engine on
+The scanner in qtok/native/scanner.pxi must agree with tiktoken's regex engine on
 ``\\p{L}``, ``\\p{N}`` and ``\\s`` for every code point.  Python's own
 ``unicodedata`` follows an older Unicode version than that engine, so the
 classes are taken from the engine itself: for each class we build a tiktoken
