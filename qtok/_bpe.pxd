@@ -174,5 +174,6 @@ cdef class CoreBPE:
                                           object nfc)
     cdef object _batch_result(self, TokenVec* v, bint not_nfc, str text, object nfc,
                               PieceCache* held, bint as_count)
-    cdef DecodeBuffer _decode(self, tokens)
-    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n)
+    cdef const uint8_t* _skip_mask(self, skip) except? NULL
+    cdef DecodeBuffer _decode(self, tokens, const uint8_t* skip)
+    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n, const uint8_t* skip)

@@ -293,6 +293,12 @@ cdef class CoreBPE:
         """{text: id} of the special tokens."""
         return dict(self.special_ids)
 
+    def token_lengths(self):
+        """Every id's length in bytes (0 where no token), as n_ids native
+        uint32 values in one bytes object."""
+        return PyBytes_FromStringAndSize(<const char*>self.t.tok_len,
+                                         self.t.n_ids * sizeof(uint32_t))
+
     def lookup_bytes(self, bytes piece):
         """Rank of a regular token given its bytes, or None."""
         cdef uint32_t r = lookup(&self.t, <const uint8_t*><const char*>piece, len(piece))
@@ -482,25 +488,37 @@ cdef class CoreBPE:
 
     # -- decoding (decode.pxi) -------------------------------------------
 
-    def decode_bytes(self, tokens):
+    def decode_bytes(self, tokens, skip=None):
         """Concatenated bytes of the ids in tokens (a list, tuple, uint32
         array, or any iterable of ints).
 
         Ids must be integers (int, numpy integers: anything with __index__);
         a float or a str raises TypeError, as in tiktoken, rather than being
-        truncated into some other token."""
-        cdef DecodeBuffer b = self._decode(tokens)
+        truncated into some other token.  skip, if given, is a bytes-like
+        mask of n_ids bytes: the ids whose byte is nonzero are left out."""
+        cdef DecodeBuffer b = self._decode(tokens, self._skip_mask(skip))
         return PyBytes_FromStringAndSize(<const char*>b.data, b.used)
 
-    def decode_text(self, tokens, str errors not None="replace"):
-        """decode_bytes(tokens).decode("utf-8", errors), without the
+    def decode_text(self, tokens, str errors not None="replace", skip=None):
+        """decode_bytes(tokens, skip).decode("utf-8", errors), without the
         intermediate bytes object."""
-        cdef DecodeBuffer b = self._decode(tokens)
+        cdef DecodeBuffer b = self._decode(tokens, self._skip_mask(skip))
         if "\0" in errors:
             raise ValueError("embedded null character")   # as bytes.decode says
         return PyUnicode_DecodeUTF8(<const char*>b.data, b.used, PyUnicode_AsUTF8(errors))
 
-    cdef DecodeBuffer _decode(self, tokens):
+    cdef const uint8_t* _skip_mask(self, skip) except? NULL:
+        """The mask's bytes (kept alive by the caller's reference), or NULL."""
+        cdef const uint8_t[::1] view
+        if skip is None:
+            return NULL
+        view = skip
+        if view.shape[0] != self.t.n_ids:
+            raise ValueError(f"the skip mask has {view.shape[0]} bytes, the vocabulary "
+                             f"{self.t.n_ids} ids")
+        return &view[0]
+
+    cdef DecodeBuffer _decode(self, tokens, const uint8_t* skip):
         cdef const uint32_t[::1] ids32
         cdef Py_ssize_t i, n
         cdef long long v
@@ -515,7 +533,8 @@ cdef class CoreBPE:
             except (TypeError, ValueError, BufferError):
                 tokens = list(tokens)
             else:
-                return self._decode_ids(&ids32[0] if ids32.shape[0] else NULL, ids32.shape[0])
+                return self._decode_ids(&ids32[0] if ids32.shape[0] else NULL, ids32.shape[0],
+                                        skip)
         if type(tokens) is not list:
             tokens = list(tokens)
         n = len(tokens)
@@ -552,20 +571,33 @@ cdef class CoreBPE:
                 if v < 0 or v >= self.t.n_ids:
                     raise _invalid_token(<object>item)
                 ids[i] = <uint32_t>v        # ids without a token: _decode_ids names them
-            return self._decode_ids(ids, n)
+            return self._decode_ids(ids, n, skip)
         finally:
             free(ids)
 
-    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n):
+    cdef DecodeBuffer _decode_ids(self, const uint32_t* ids, Py_ssize_t n, const uint8_t* skip):
         cdef DecodeBuffer out = DecodeBuffer.__new__(DecodeBuffer)
-        cdef Py_ssize_t bad
-        with nogil:
-            bad = decode_ids(&self.t, ids, n, &out.data, &out.used)
-        if bad == DECODE_NO_MEMORY:
-            raise MemoryError()
-        if bad >= 0:
-            raise _invalid_token(ids[bad])
-        return out
+        cdef Py_ssize_t bad, kept
+        cdef uint32_t* left = NULL
+        if skip != NULL:
+            # The ids to decode, without the skipped ones (ids out of range
+            # stay, for decode_ids to name).
+            left = <uint32_t*>malloc(n * sizeof(uint32_t) + 4)
+            if left == NULL:
+                raise MemoryError()
+            with nogil:
+                kept = skipping(ids, n, skip, self.t.n_ids, left)
+            ids, n = left, kept
+        try:
+            with nogil:
+                bad = decode_ids(&self.t, ids, n, &out.data, &out.used)
+            if bad == DECODE_NO_MEMORY:
+                raise MemoryError()
+            if bad >= 0:
+                raise _invalid_token(ids[bad])
+            return out
+        finally:
+            free(left)
 
     def __reduce__(self):
         raise TypeError("CoreBPE is not pickled directly; pickle the Encoding that holds it")

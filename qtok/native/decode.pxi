@@ -53,3 +53,17 @@ cdef Py_ssize_t decode_ids(const Tables* t, const uint32_t* ids, Py_ssize_t n,
     out[0] = buf
     out_used[0] = used
     return bad
+
+
+cdef Py_ssize_t skipping(const uint32_t* ids, Py_ssize_t n, const uint8_t* skip, uint32_t n_ids,
+                         uint32_t* out) noexcept nogil:
+    """ids[:n] without those whose skip byte is set, into out; how many are left."""
+    cdef Py_ssize_t i, k = 0
+    cdef uint32_t v
+    for i in range(n):
+        v = ids[i]
+        if v < n_ids and skip[v]:
+            continue
+        out[k] = v
+        k += 1
+    return k
