@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 from . import __version__
 from .normalize import to_nfc
-from .registry import get_encoding
+from .registry import get_encoding, list_encoding_names
 
 
 class UserError(Exception):
@@ -50,7 +50,10 @@ def _input_texts(args) -> list[str]:
 
 
 def _encoding(args):
-    return get_encoding(args.encoding, normalization=None if args.no_nfc else "NFC")
+    try:
+        return get_encoding(args.encoding, normalization=None if args.no_nfc else "NFC")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _allowed_special(value: str):
@@ -174,41 +177,76 @@ def cmd_verify(args) -> int:
     except ImportError:
         raise UserError("verify compares with tiktoken, which is not installed: "
                         "pip install 'qtok[test]' (or pip install tiktoken)") from None
-    enc = get_encoding(args.encoding)
-    reference = tiktoken.Encoding(
-        name="qtok-verify-reference", pat_str=enc._pat_str,
-        mergeable_ranks=enc._mergeable_ranks, special_tokens=dict(enc._special_tokens))
+    names = list_encoding_names() if args.encoding == "all" else [args.encoding]
+    encodings = [_named_encoding(name) for name in names]
     paths = list(_verify_files(args.paths or [_bundled_corpus_dir()]))
     strings = tokens = differed = 0
-    for path in paths:
-        text = to_nfc(_read_text_file(path))
-        # The whole file, then every line on its own (line breaks change pieces).
-        pieces = [text] + ([line for line in text.splitlines() if line] if not args.files_only else [])
-        expected = reference.encode_ordinary_batch(pieces)
-        got = enc.encode_ordinary_batch(pieces)
-        file_diffs = 0
-        for piece, want, have in zip(pieces, expected, got):
-            strings += 1
-            tokens += len(want)
-            if want != have:
-                file_diffs += 1
-                if file_diffs <= 3:
-                    at = next((i for i, (a, b) in enumerate(zip(want, have)) if a != b),
-                              min(len(want), len(have)))
-                    print(f"DIFF {path}: {piece[:60]!r}... first difference at token {at}",
-                          file=sys.stderr)
-        differed += file_diffs
-        if args.verbose:
-            print(f"{path}: {len(pieces)} strings, {file_diffs} differ")
-    print(f"verified {len(paths)} files: {strings} strings, {tokens} tokens compared with "
-          f"tiktoken {tiktoken.__version__}; {differed} differed")
+    for enc in encodings:
+        reference = tiktoken.Encoding(
+            name="qtok-verify-reference", pat_str=enc._pat_str,
+            mergeable_ranks=enc._mergeable_ranks, special_tokens=dict(enc._special_tokens))
+        for path in paths:
+            text = to_nfc(_read_text_file(path))
+            # The whole file, then every line on its own (line breaks change pieces).
+            pieces = [text] + ([line for line in text.splitlines() if line]
+                               if not args.files_only else [])
+            counts = _compare(path, pieces, reference.encode_ordinary_batch(pieces),
+                              enc.encode_ordinary_batch(pieces))
+            # And the lines in a chat between the encoding's added tokens.
+            chats = _chats(pieces[1:] or pieces, sorted(enc.special_tokens_set))
+            counts2 = _compare(path, chats, [reference.encode(c, allowed_special="all") for c in chats],
+                               enc.encode_batch(chats, allowed_special="all"))
+            strings += counts[0] + counts2[0]
+            tokens += counts[1] + counts2[1]
+            differed += counts[2] + counts2[2]
+            if args.verbose:
+                print(f"{enc.name} {path}: {len(pieces) + len(chats)} strings, "
+                      f"{counts[2] + counts2[2]} differ")
+    print(f"verified {len(paths)} files with {', '.join(names)}: {strings} strings, {tokens} "
+          f"tokens compared with tiktoken {tiktoken.__version__}; {differed} differed")
     return 1 if differed else 0
+
+
+def _named_encoding(name: str):
+    try:
+        return get_encoding(name)
+    except ValueError as exc:
+        raise UserError(f"{exc}, or all") from None
+
+
+def _chats(lines: list[str], added: list[str]) -> list[str]:
+    """Each line as a chat turn, between added tokens of the encoding (every
+    added token appears in some turn)."""
+    if not added:
+        return []
+    out = []
+    for k, line in enumerate(lines):
+        a, b = added[k % len(added)], added[(k * 7 + 3) % len(added)]
+        out.append(f"{a}user\n{line}{b}\n{a}{b}")
+    return out
+
+
+def _compare(path, pieces, expected, got) -> tuple[int, int, int]:
+    """(strings, tokens, how many differ) of one comparison, printing the first few."""
+    diffs = 0
+    tokens = 0
+    for piece, want, have in zip(pieces, expected, got):
+        tokens += len(want)
+        if want != have:
+            diffs += 1
+            if diffs <= 3:
+                at = next((i for i, (a, b) in enumerate(zip(want, have)) if a != b),
+                          min(len(want), len(have)))
+                print(f"DIFF {path}: {piece[:60]!r}... first difference at token {at}",
+                      file=sys.stderr)
+    return len(pieces), tokens, diffs
 
 
 # -- parser ------------------------------------------------------------------------------
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--encoding", default="qwen", help="encoding name (default: qwen)")
+    p.add_argument("--encoding", default="qwen",
+                   help="encoding name: qwen1, qwen2 (alias qwen), qwen2.5, qwen3 (default: qwen)")
     p.add_argument("--no-nfc", action="store_true",
                    help="do not normalize text to NFC first (Qwen's tokenizer does)")
 
@@ -259,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="files or folders (default: the bundled corpus)")
     p.add_argument("--files-only", action="store_true", help="compare whole files, not each line")
     p.add_argument("-v", "--verbose", action="store_true", help="a line per file")
-    p.add_argument("--encoding", default="qwen", help="encoding name (default: qwen)")
+    p.add_argument("--encoding", default="qwen",
+                   help="encoding name, or all (default: qwen); the lines are also checked "
+                        "inside chats of the encoding's added tokens")
     p.set_defaults(func=cmd_verify)
 
     from .analysis import report

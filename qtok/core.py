@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings anyway
     from typing import AbstractSet, Collection, Literal, Sequence
 
+    from .stream import DecodeStream
+
 from ._bpe import CoreBPE, prepared_text
 from .errors import InvalidToken
 from . import _nfc
@@ -66,6 +68,15 @@ class Encoding:
         self._normalization = spec.normalization
         # What the core applies to text before encoding it (see encode_ordinary).
         self._normalize = to_nfc if spec.normalization == "NFC" else None
+        # Added tokens found in the raw text, before normalizing the rest
+        # (Hugging Face's rule), or in the normalized text (Qwen-1's).
+        self._specials_in_raw = spec.added_tokens == "raw" and self._normalize is not None
+        # With the default special-token arguments, encode and count look
+        # for special tokens in the text normalized now, or (found in the raw
+        # text) in the raw text, which the core then normalizes later.
+        self._normalize_now = None if self._specials_in_raw else self._normalize
+        self._normalize_later = self._normalize if self._specials_in_raw else None
+        self._skip_ids = spec.skip_ids
         self._recipe = spec.recipe
         if spec.normalization not in (None, "NFC"):
             raise ValueError(f"normalization must be 'NFC' or None, not {spec.normalization!r}")
@@ -148,29 +159,53 @@ class Encoding:
 
         Text that spells a special token in ``disallowed_special`` (by default
         every special token not allowed) raises ValueError, as in tiktoken.
+        "Special tokens" are all of the encoding's added tokens, those Hugging
+        Face marks special and the others (``<think>``, ``<tool_call>``).
         """
-        text = prepared_text(text, self._normalize)
-        first = self._special_first
-        if not allowed_special and disallowed_special == "all" and (
-                (first is not None and first not in text) or not self._may_hold_special(text)):
+        if not allowed_special and disallowed_special == "all":
             # The defaults and no special token in sight, as nearly always:
             # straight to the core, without a Python call between (the
-            # general path below cost ~0.7 us more per call, about the time
+            # general path below costs ~0.7 us more per call, about the time
             # of encoding a sentence).
-            try:
-                return self._core.encode_ordinary(text)
-            except UnicodeEncodeError:
-                return self._core.encode_ordinary(self._fix_surrogates(text))
+            # Inline, not a method: a call costs ~80 ns of a ~250 ns encode("hello").
+            text = prepared_text(text, self._normalize_now)
+            first = self._special_first
+            if (first is not None and first not in text) or not self._may_hold_special(text):
+                try:
+                    return self._core.encode_ordinary(text, self._normalize_later)
+                except UnicodeEncodeError:
+                    return self._core.encode_ordinary(self._fix_surrogates(self._prepare(text)))
+        plan = self._plan(text, allowed_special, disallowed_special)
+        if isinstance(plan, str):
+            return self._call(self._core.encode_ordinary, plan)
+        return self._encode_plan(plan)
+
+    def _plan(self, text, allowed_special, disallowed_special) -> "str | list[str | int]":
+        """What encoding ``text`` comes to: one normalized str when no allowed
+        special token is in it, else its parts in order, each a normalized
+        str or a special token's id.  Raises (ValueError) for a disallowed
+        special token, as tiktoken; a type error for text that is no str.
+
+        Where special tokens are looked for follows the encoding: in the raw
+        text, each stretch between them normalized on its own (Hugging Face,
+        Qwen1.5 on), or in the normalized text (Qwen-1)."""
+        if self._specials_in_raw:
+            raw = prepared_text(text, None)
+            allowed = self._check_special(raw, allowed_special, disallowed_special)
+            if allowed and any(s in raw for s in allowed):
+                return [part for segment, special in self._split_specials(raw, allowed)
+                        for part in (self._normalize(segment) if segment else None,
+                                     self._special_tokens[special] if special else None)
+                        if part is not None]
+            return self._normalize(raw)
+        text = prepared_text(text, self._normalize)
         allowed = self._check_special(text, allowed_special, disallowed_special)
-        if not allowed:
-            return self._call(self._core.encode_ordinary, text)
-        out: list[int] = []
-        for segment, special in self._split_specials(text, allowed):
-            if segment:
-                out += self._call(self._core.encode_ordinary, segment)
-            if special is not None:
-                out.append(self._special_tokens[special])
-        return out
+        if allowed and any(s in text for s in allowed):
+            return [part for segment, special in self._split_specials(text, allowed)
+                    for part in (segment or None,
+                                 self._special_tokens[special] if special else None)
+                    if part is not None]
+        return text
 
     def _split_specials(self, text: str, allowed: frozenset[str]):
         """Yield (plain text, special token or None), leftmost match first,
@@ -199,57 +234,65 @@ class Encoding:
                         disallowed_special: Literal["all"] | Collection[str] = "all"):
         """Encode to a numpy uint32 array, without building a Python list."""
         import numpy as np
-        text = prepared_text(text, self._normalize)
-        allowed = self._check_special(text, allowed_special, disallowed_special)
-        if allowed and any(s in text for s in allowed):
-            return np.asarray(self.encode(text, allowed_special=allowed, disallowed_special=()),
-                              dtype=np.uint32)
+        plan = self._plan(text, allowed_special, disallowed_special)
+        if not isinstance(plan, str):
+            return np.asarray(self._encode_plan(plan), dtype=np.uint32)
         factory = functools.partial(np.empty, dtype=np.uint32)
-        return self._call(lambda t: self._core.encode_ordinary_into(t, factory), text)
+        return self._call(lambda t: self._core.encode_ordinary_into(t, factory), plan)
+
+    def _encode_plan(self, plan: list) -> list[int]:
+        out: list[int] = []
+        for part in plan:
+            if isinstance(part, str):
+                out += self._call(self._core.encode_ordinary, part)
+            else:
+                out.append(part)
+        return out
 
     def count(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
               disallowed_special: Literal["all"] | Collection[str] = "all") -> int:
         """The number of tokens ``encode`` would return, without the list."""
-        text = prepared_text(text, self._normalize)
-        first = self._special_first
-        if not allowed_special and disallowed_special == "all" and (
-                (first is not None and first not in text) or not self._may_hold_special(text)):
-            try:                                            # the common case, as in encode
-                return self._core.count(text)
-            except UnicodeEncodeError:
-                return self._core.count(self._fix_surrogates(text))
-        allowed = self._check_special(text, allowed_special, disallowed_special)
-        if allowed and any(s in text for s in allowed):
-            return len(self.encode(text, allowed_special=allowed, disallowed_special=()))
-        return self._call(self._core.count, text)
+        if not allowed_special and disallowed_special == "all":
+            text = prepared_text(text, self._normalize_now)  # the common case, as in encode
+            first = self._special_first
+            if (first is not None and first not in text) or not self._may_hold_special(text):
+                try:
+                    return self._core.count(text, self._normalize_later)
+                except UnicodeEncodeError:
+                    return self._core.count(self._fix_surrogates(self._prepare(text)))
+        plan = self._plan(text, allowed_special, disallowed_special)
+        if isinstance(plan, str):
+            return self._call(self._core.count, plan)
+        return sum(self._call(self._core.count, part) if isinstance(part, str) else 1
+                   for part in plan)
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encode many texts on native threads (the GIL is released)."""
-        return self._batch(self._prepare_batch(text, normalize=False), num_threads, nfc=True)
+        return self._batch(self._prepare_batch(text), num_threads, nfc=True)
 
     def encode_batch(self, text: Sequence[str], *, num_threads: int = 8,
                      allowed_special: Literal["all"] | AbstractSet[str] = set(),
                      disallowed_special: Literal["all"] | Collection[str] = "all") -> list[list[int]]:
         """``encode`` over many texts, on native threads."""
-        texts = self._prepare_batch(text)
-        allowed = None
-        for t in texts:
-            allowed = self._check_special(t, allowed_special, disallowed_special)
-        if allowed and any(s in t for t in texts for s in allowed):
-            return [self.encode(t, allowed_special=allowed, disallowed_special=()) for t in texts]
-        return self._batch(texts, num_threads)
+        _check_num_threads(num_threads)
+        if isinstance(text, str):
+            raise TypeError("expected a sequence of str, got a single str")
+        plans = [self._plan(t, allowed_special, disallowed_special) for t in text]
+        if all(isinstance(plan, str) for plan in plans):
+            return self._batch(plans, num_threads)
+        return [self._call(self._core.encode_ordinary, plan) if isinstance(plan, str)
+                else self._encode_plan(plan) for plan in plans]
 
     def count_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[int]:
         """Token counts of many texts (special tokens counted as plain text)."""
-        return self._batch(self._prepare_batch(text, normalize=False), num_threads, True, nfc=True)
+        return self._batch(self._prepare_batch(text), num_threads, True, nfc=True)
 
-    def _prepare_batch(self, texts: Sequence[str], normalize: bool = True) -> list[str]:
-        """The texts as str, normalized unless normalize is False (then _batch
-        must be told to normalize them: nfc=True)."""
+    def _prepare_batch(self, texts: Sequence[str]) -> list[str]:
+        """The texts as str, not normalized yet (_batch is then told to
+        normalize them: nfc=True)."""
         if isinstance(texts, str):
             raise TypeError("expected a sequence of str, got a single str")
-        how = self._normalize if normalize else None
-        return [prepared_text(t, how) for t in texts]
+        return [prepared_text(t, None) for t in texts]
 
     def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
         """encode_ordinary_batch of the core.  nfc: the texts are not
@@ -283,16 +326,36 @@ class Encoding:
 
     # -- decoding ----------------------------------------------------------------
 
-    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
-        """The bytes of a sequence of ids (InvalidToken, a ValueError, for a bad id)."""
-        return self._decoded(self._core.decode_bytes, tokens)
+    def decode_bytes(self, tokens: Sequence[int], *, skip_special_tokens: bool = False) -> bytes:
+        """The bytes of a sequence of ids (InvalidToken, a ValueError, for a bad id).
 
-    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        ``skip_special_tokens=True`` leaves out the tokens marked special, as
+        Hugging Face does: ``<|im_end|>`` goes, ``<think>`` and
+        ``<tool_call>`` stay (Qwen-1: every added token goes)."""
+        return self._decoded(self._core.decode_bytes, tokens, self._skipping(skip_special_tokens))
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace", *,
+               skip_special_tokens: bool = False) -> str:
         """Decode ids to text; invalid UTF-8 is handled per ``errors`` (as in
-        ``bytes.decode``: "replace", "strict", "ignore", "surrogateescape", ...)."""
+        ``bytes.decode``: "replace", "strict", "ignore", "surrogateescape", ...).
+        ``skip_special_tokens``: as in decode_bytes."""
         if not isinstance(errors, str):
             raise TypeError(f"errors must be a str, not {type(errors).__name__}")
-        return self._decoded(self._core.decode_text, tokens, errors)
+        return self._decoded(self._core.decode_text, tokens, errors,
+                             self._skipping(skip_special_tokens))
+
+    def _skipping(self, skip_special_tokens: bool):
+        """The core's skip mask for skip_special_tokens, or None."""
+        if not skip_special_tokens:
+            return None
+        return self._skip_mask
+
+    @functools.cached_property
+    def _skip_mask(self) -> bytes:
+        mask = bytearray(self._core.n_ids)
+        for token in self._skip_ids:
+            mask[token] = 1
+        return bytes(mask)
 
     @staticmethod
     def _decoded(decode, tokens, *args):
@@ -329,19 +392,82 @@ class Encoding:
             text_len += sum(1 for c in token if not 0x80 <= c < 0xC0)
         return b"".join(token_bytes).decode("utf-8", errors="strict"), offsets
 
+    def decode_stream(self, *, skip_special_tokens: bool = False) -> "DecodeStream":
+        """An incremental decoder for ids as a model generates them:
+        ``dec.step(id)`` returns the new text, or None while a character is
+        incomplete (see qtok.stream)."""
+        from .stream import DecodeStream
+        return DecodeStream(self.decode_single_token_bytes,
+                            self._skip_ids if skip_special_tokens else frozenset())
+
+    def encode_with_offsets(self, text: str, *,
+                            allowed_special: Literal["all"] | AbstractSet[str] = set(),
+                            disallowed_special: Literal["all"] | Collection[str] = "all"
+                            ) -> tuple[list[int], list[tuple[int, int]]]:
+        """``encode(text)`` and, per token, the (start, end) characters of
+        ``text`` it comes from -- Hugging Face's ``Encoding.offsets`` on the
+        same text (see qtok.offsets): a token holding part of a character
+        spans all of it, and spans point into text as given, before NFC."""
+        from .offsets import nfc_alignment, token_spans
+        import numpy as np
+        raw = prepared_text(text, None)
+        if _has_surrogate(raw):
+            raw = self._fix_surrogates(raw)
+        normalize = self._normalize is not None
+        if not self._specials_in_raw and normalize:
+            # Qwen-1's rule: special tokens are looked for in the normalized text.
+            source, starts, ends = nfc_alignment(raw)
+        else:
+            source, starts, ends = raw, None, None
+        allowed = self._check_special(source, allowed_special, disallowed_special)
+        lengths = self._token_lengths
+        ids: list[int] = []
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for segment, special in (self._split_specials(source, allowed) if allowed
+                                 else [(source, None)]):
+            if segment:
+                if starts is None:          # normalize this stretch on its own
+                    norm, a, b = nfc_alignment(segment) if normalize else (
+                        segment, np.arange(len(segment)), np.arange(1, len(segment) + 1))
+                    shift = pos
+                else:
+                    norm, a, b = segment, starts[pos:pos + len(segment)], ends[pos:pos + len(segment)]
+                    shift = 0
+                part = self._core.encode_ordinary(norm)
+                ids += part
+                spans += token_spans(norm, a, b, lengths[part], shift)
+                pos += len(segment)
+            if special is not None:
+                ids.append(self._special_tokens[special])
+                if starts is None:
+                    spans.append((pos, pos + len(special)))
+                else:
+                    spans.append((int(starts[pos]), int(ends[pos + len(special) - 1])))
+                pos += len(special)
+        return ids, spans
+
+    @functools.cached_property
+    def _token_lengths(self):
+        import numpy as np
+        return np.frombuffer(self._core.token_lengths(), dtype=np.uint32)
+
     def decode_batch(self, batch: Sequence[Sequence[int]], *, errors: str = "replace",
-                     num_threads: int = 8) -> list[str]:
+                     num_threads: int = 8, skip_special_tokens: bool = False) -> list[str]:
         """decode() of each sequence.  num_threads is taken as tiktoken takes
         it and checked, but decoding runs on the calling thread: it holds
         the GIL for most of its work, and on threads a batch ran at half
         the speed (docs/design.md)."""
         _check_num_threads(num_threads)
-        return [self.decode(tokens, errors=errors) for tokens in batch]
+        return [self.decode(tokens, errors=errors, skip_special_tokens=skip_special_tokens)
+                for tokens in batch]
 
-    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8) -> list[bytes]:
+    def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8,
+                           skip_special_tokens: bool = False) -> list[bytes]:
         """decode_bytes() of each sequence; num_threads as in decode_batch."""
         _check_num_threads(num_threads)
-        return [self.decode_bytes(tokens) for tokens in batch]
+        return [self.decode_bytes(tokens, skip_special_tokens=skip_special_tokens)
+                for tokens in batch]
 
     # -- the vocabulary ------------------------------------------------------------
 

@@ -15,23 +15,37 @@ import threading
 
 from ._bpe import CoreBPE
 from .errors import VocabularyError
-from .qwen import QWEN_FILE, QWEN_PATTERN, QWEN_SHA256, QWEN_SPECIAL_TOKENS
+from .qwen import (ADDED_TOKENS_IN_RAW_TEXT, QWEN_FILE, QWEN_GENERATIONS, QWEN_PATTERN, QWEN_SHA256,
+                   QWEN_SPECIAL_TOKENS)
 from .table_cache import core_from_tiktoken
 
 
 class VocabSpec:
     """What an Encoding is made of.  (A plain class, not a dataclass: importing
-    dataclasses costs ~10 ms, a fifth of qtok's load budget.)"""
+    dataclasses costs ~10 ms, a fifth of qtok's load budget.)
 
-    __slots__ = ("core", "pat_str", "special_tokens", "normalization", "recipe")
+    ``special_tokens`` holds every added token (text -> id), special or not:
+    allowed_special / disallowed_special govern them all, as tiktoken's
+    special tokens.  ``skip_ids`` are the ids Hugging Face marks special,
+    which ``decode(..., skip_special_tokens=True)`` drops.  ``added_tokens``
+    says where they are found in a text: ``"raw"`` (before normalization, as
+    Hugging Face does) or ``"normalized"`` (after it, as Qwen-1 did).
+    """
+
+    __slots__ = ("core", "pat_str", "special_tokens", "normalization", "recipe", "skip_ids",
+                 "added_tokens")
 
     def __init__(self, core: CoreBPE, pat_str: str, special_tokens: dict[str, int],
-                 normalization: str | None, recipe: tuple = ()):
+                 normalization: str | None, recipe: tuple = (), *,
+                 skip_ids: frozenset[int] | None = None,
+                 added_tokens: str = ADDED_TOKENS_IN_RAW_TEXT):
         self.core = core
         self.pat_str = pat_str
         self.special_tokens = special_tokens
         self.normalization = normalization
         self.recipe = recipe            # (callable, args[, kwargs]) that rebuilds this spec
+        self.skip_ids = frozenset(special_tokens.values()) if skip_ids is None else skip_ids
+        self.added_tokens = added_tokens
 
 
 def _read(path: str | os.PathLike) -> bytes:
@@ -86,10 +100,16 @@ def load_qwen() -> bytes:
     return data
 
 
-def qwen_spec(normalization: str | None = "NFC") -> VocabSpec:
-    core = core_from_tiktoken(load_qwen(), QWEN_SHA256, QWEN_SPECIAL_TOKENS, QWEN_FILE)
-    return VocabSpec(core, QWEN_PATTERN, dict(QWEN_SPECIAL_TOKENS), normalization,
-                     recipe=(qwen_spec, (normalization,)))
+def qwen_spec(generation: str = "qwen2", normalization: str | None = "NFC") -> VocabSpec:
+    """One Qwen generation's encoding (see qtok.qwen.QWEN_GENERATIONS): the
+    bundled vocabulary and that generation's added tokens."""
+    added, where = QWEN_GENERATIONS[generation]
+    specials = {text: token_id for text, token_id, _ in added}
+    core = core_from_tiktoken(load_qwen(), QWEN_SHA256, specials, QWEN_FILE)
+    return VocabSpec(core, QWEN_PATTERN, specials, normalization,
+                     recipe=(qwen_spec, (generation, normalization)),
+                     skip_ids=frozenset(token_id for _, token_id, special in added if special),
+                     added_tokens=where)
 
 
 def tiktoken_file_spec(path: str | os.PathLike, *, special_tokens: dict[str, int] | None = None,
@@ -194,7 +214,11 @@ def tokenizer_json_spec(path: str | os.PathLike) -> VocabSpec:
     """A Qwen2-style Hugging Face tokenizer.json (byte-level BPE, Qwen pattern).
 
     Ids are used as ranks, as tiktoken does; added tokens become special
-    tokens.  The normalizer (NFC or none) is taken from the file.
+    tokens (allowed_special governs them all), and those the file marks
+    "special" are what decode(..., skip_special_tokens=True) drops.  A
+    tokenizer_config.json beside the file is read too: its
+    added_tokens_decoder decides which are special, as transformers reads
+    it.  The normalizer (NFC or none) is taken from the file.
     """
     source = os.fspath(path)
     doc = _json(path)
@@ -211,11 +235,64 @@ def tokenizer_json_spec(path: str | os.PathLike) -> VocabSpec:
     except VocabularyError as e:
         raise VocabularyError(f"{source}: {e}") from None
     ranks = _ranks_from_byte_level(model["vocab"], source)
-    specials = {t["content"]: t["id"] for t in doc.get("added_tokens", []) or []
-                if t["content"].encode("utf-8") not in ranks}
+    added = _added_tokens(doc.get("added_tokens"), source)
+    config = os.path.join(os.path.dirname(os.path.abspath(source)), "tokenizer_config.json")
+    if os.path.isfile(config):
+        added = _merge_added_tokens(added, _config_added_tokens(config), source, config)
+    # An added token that is also a regular token keeps its regular id.
+    added = {text: entry for text, entry in added.items() if text.encode("utf-8") not in ranks}
+    specials = {text: token_id for text, (token_id, _) in added.items()}
     spec = ranks_spec(ranks, specials, QWEN_PATTERN, normalization, source)
+    spec.skip_ids = frozenset(token_id for token_id, special in added.values() if special)
     spec.recipe = (tokenizer_json_spec, (path,))
     return spec
+
+
+def _added_tokens(entries, source: str) -> dict[str, tuple[int, bool]]:
+    """tokenizer.json's added_tokens: text -> (id, special)."""
+    out: dict[str, tuple[int, bool]] = {}
+    for entry in entries or []:
+        if (not isinstance(entry, dict) or not isinstance(entry.get("content"), str)
+                or not isinstance(entry.get("id"), int) or isinstance(entry.get("id"), bool)):
+            raise VocabularyError(f"{source}: an added token is not an object with a "
+                                  f"'content' string and an 'id' number: {entry!r}")
+        out[entry["content"]] = (entry["id"], bool(entry.get("special", False)))
+    return out
+
+
+def _config_added_tokens(path: str) -> dict[str, tuple[int, bool]]:
+    """tokenizer_config.json's added_tokens_decoder: text -> (id, special)."""
+    doc = _json(path)
+    decoder = doc.get("added_tokens_decoder") if isinstance(doc, dict) else None
+    if decoder is None:
+        return {}
+    if not isinstance(decoder, dict):
+        raise VocabularyError(f"{path}: added_tokens_decoder is not an object of id -> token")
+    out: dict[str, tuple[int, bool]] = {}
+    for key, entry in decoder.items():
+        if not str(key).isdigit() or not isinstance(entry, dict) \
+                or not isinstance(entry.get("content"), str):
+            raise VocabularyError(f"{path}: added_tokens_decoder entry {key!r} is not "
+                                  f"\"<id>\": {{\"content\": ...}}")
+        out[entry["content"]] = (int(key), bool(entry.get("special", False)))
+    return out
+
+
+def _merge_added_tokens(from_json: dict, from_config: dict, source: str, config: str) -> dict:
+    """The added tokens of both files.  tokenizer_config.json decides which
+    are special (as transformers reads it); an id or a text the two files
+    give differently is an error, since one of them is then wrong."""
+    merged = dict(from_json)
+    by_id = {token_id: text for text, (token_id, _) in from_json.items()}
+    for text, (token_id, special) in from_config.items():
+        if text in from_json and from_json[text][0] != token_id:
+            raise VocabularyError(f"{config}: {text!r} has id {token_id}, but {from_json[text][0]} "
+                                  f"in {source}")
+        if by_id.get(token_id, text) != text:
+            raise VocabularyError(f"{config}: id {token_id} is {text!r}, but "
+                                  f"{by_id[token_id]!r} in {source}")
+        merged[text] = (token_id, special)
+    return merged
 
 
 def vocab_merges_spec(vocab_path: str | os.PathLike, merges_path: str | os.PathLike | None = None,

@@ -298,10 +298,11 @@ def test_nfc_not_nfkc(qwen_enc, tiktoken_ref):
 
 def test_get_encoding_is_cached_with_aliases(qwen_enc):
     assert qtok.get_encoding("qwen") is qwen_enc
-    for alias in ("qwen2", "qwen2.5"):
-        assert qtok.get_encoding(alias).encode("hello world") == qwen_enc.encode("hello world")
+    for name in ("qwen2", "qwen1.5", "qwen1", "qwen2.5", "qwen3"):
+        assert qtok.get_encoding(name).encode("hello world") == qwen_enc.encode("hello world")
+    assert qtok.get_encoding("qwen2") is qtok.get_encoding("qwen2")
     assert qtok.get_encoding("qwen", normalization=None) is not qwen_enc
-    assert "qwen" in qtok.list_encoding_names()
+    assert qtok.list_encoding_names() == ["qwen1", "qwen2", "qwen2.5", "qwen3"]
 
 
 def test_get_encoding_unknown_name():

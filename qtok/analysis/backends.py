@@ -270,8 +270,10 @@ def _hf_hub(repo_id: str, label: str | None) -> HFBackend:
 # -- resolving specs ------------------------------------------------------------------------
 
 def _known_names() -> str:
+    import qtok
+    qwen = ", ".join(["qwen"] + qtok.list_encoding_names())
     names = ", ".join(n for n in _tiktoken_names() if not n.startswith(("p50k", "r50k")))
-    return f"qwen, {names}" if names else "qwen"
+    return f"{qwen}, {names}" if names else qwen
 
 
 def resolve(spec: str) -> Backend:
@@ -285,11 +287,9 @@ def resolve(spec: str) -> Backend:
             raise BackendError(f"bad tokenizer spec {label}={spec!r}: write LABEL=SPEC")
     spec = spec.strip()
 
-    import qtok
-    if spec.lower() in qtok.list_encoding_names() and not os.path.exists(spec):
-        backend = qwen_backend()
-        backend.name = label or QWEN_LABEL
-        return backend
+    qtok_backend = _qtok_encoding(spec, label)
+    if qtok_backend is not None:
+        return qtok_backend
     if spec in _tiktoken_names():
         return TiktokenBackend(label or _label_of_tiktoken(spec), _tiktoken_encoding(spec))
 
@@ -312,6 +312,24 @@ def resolve(spec: str) -> Backend:
         return _hf_hub(spec, label)
     raise BackendError(f"unknown tokenizer {spec!r}: use {_known_names()}, a .tiktoken file, "
                        f"a tokenizer.json path, or a Hugging Face hub id (owner/name)")
+
+
+def _qtok_encoding(spec: str, label: str | None) -> Backend | None:
+    """A qtok encoding named by spec ("qwen", "qwen3", ...), or None.  Text
+    is measured as plain text, so every generation counts the same tokens
+    (they share the regular ones); only their labels differ."""
+    import qtok
+    if os.path.exists(spec):
+        return None
+    if spec.lower() == QWEN_LABEL:
+        backend = qwen_backend()
+        backend.name = label or QWEN_LABEL
+        return backend
+    try:
+        encoding = qtok.get_encoding(spec, normalization=None)
+    except ValueError:
+        return None
+    return QtokBackend(label or spec.lower(), encoding)
 
 
 def _tiktoken_file(path: pathlib.Path, pattern_of: str, label: str | None) -> Backend:
