@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qtok
-from corpus_files import BUNDLED_FILES, read_lines, synthetic_texts
+from corpus_files import BUNDLED_FILES, LEIPZIG_FILES, read_lines, synthetic_texts
 
 pytest.importorskip("tokenizers")
 
@@ -94,6 +94,9 @@ def reference_texts(name):
     texts = added_token_texts(name) + synthetic_texts(200, seed=17)
     for path in BUNDLED_FILES[:8]:
         texts += read_lines(path)[:20]
+    for path in LEIPZIG_FILES:                  # the test corpora, when present
+        lines = read_lines(path)[:40]
+        texts += lines + ["<|im_start|>user\n" + line + "<|im_end|>" for line in lines[:10]]
     return texts
 
 
