@@ -56,27 +56,46 @@ def _encoding(args):
         raise UserError(str(exc)) from None
 
 
-def _allowed_special(value: str):
+def _special_options(args, enc) -> dict:
+    """encode's and count's special-token arguments from --allowed-special and
+    --plain, the same for both subcommands (and the defaults the Python API has)."""
+    value = args.allowed_special
+    if args.plain:
+        if value != "none":
+            raise UserError("--plain encodes special-token text as plain text; it cannot be "
+                            "combined with --allowed-special")
+        return {"disallowed_special": ()}
     if value == "all":
-        return "all"
+        return {"allowed_special": "all"}
     if value == "none":
-        return set()
-    return {s for s in value.split(",") if s}
+        return {}
+    allowed = {s for s in value.split(",") if s}
+    unknown = sorted(allowed - enc.special_tokens_set)
+    if unknown:
+        raise UserError(f"--allowed-special: {', '.join(unknown)} is not a special token of "
+                        f"{enc.name} (it has {len(enc.special_tokens_set)}, e.g. "
+                        f"{', '.join(sorted(enc.special_tokens_set)[:3])})")
+    return {"allowed_special": allowed}
+
+
+def _encoded(enc, method, text: str, options: dict):
+    """method(text, **options), with a disallowed special token as a user error."""
+    try:
+        return method(text, **options)
+    except ValueError:
+        found = sorted((text.find(s), s) for s in enc.special_tokens_set if s in text)
+        raise UserError(f"the text contains the special token {found[0][1] if found else '?'}; "
+                        "pass --allowed-special all to read it as one, or --plain to read it "
+                        "as text") from None
 
 
 # -- subcommands -------------------------------------------------------------------
 
 def cmd_encode(args) -> int:
     enc = _encoding(args)
-    allowed = _allowed_special(args.allowed_special)
+    options = _special_options(args, enc)
     for text in _input_texts(args):
-        try:
-            ids = enc.encode_ordinary(text) if args.plain else enc.encode(text, allowed_special=allowed)
-        except ValueError:
-            found = sorted(s for s in enc.special_tokens_set if s in text)
-            raise UserError(f"the text contains the special token {found[0] if found else '?'}; "
-                            "pass --allowed-special all to encode it as one, or --plain to "
-                            "encode it as text") from None
+        ids = _encoded(enc, enc.encode, text, options)
         if args.json:
             print(json.dumps(ids))
         else:
@@ -118,18 +137,20 @@ def cmd_decode(args) -> int:
             data = enc.decode_bytes(ids)
         except (ValueError, KeyError, TypeError, OverflowError) as e:
             raise UserError(str(e)) from None
-        text = data.decode("utf-8", errors=args.errors)
-        sys.stdout.write(text)
-        if not text.endswith("\n"):
-            sys.stdout.write("\n")
+        try:
+            text = data.decode("utf-8", errors=args.errors)
+        except UnicodeDecodeError as e:
+            raise UserError(f"the ids decode to bytes that are not UTF-8 (at byte {e.start}); "
+                            "pass --errors replace or --errors ignore") from None
+        sys.stdout.write(text)          # exactly what was decoded: no newline added
     return 0
 
 
 def cmd_count(args) -> int:
     enc = _encoding(args)
     texts = _input_texts(args)
-    counts = [enc.count(t, allowed_special="all" if args.allowed_special == "all" else set(),
-                        disallowed_special=()) for t in texts]
+    options = _special_options(args, enc)
+    counts = [_encoded(enc, enc.count, t, options) for t in texts]
     if args.json:
         names = args.file if args.file else ["-"]
         print(json.dumps({"total": sum(counts),
@@ -202,7 +223,7 @@ def cmd_verify(args) -> int:
             if args.verbose:
                 print(f"{enc.name} {path}: {len(pieces) + len(chats)} strings, "
                       f"{counts[2] + counts2[2]} differ")
-    print(f"verified {len(paths)} files with {', '.join(names)}: {strings} strings, {tokens} "
+    print(f"verified {len(paths)} file{'s' if len(paths) != 1 else ''} with {', '.join(names)}: {strings} strings, {tokens} "
           f"tokens compared with tiktoken {tiktoken.__version__}; {differed} differed")
     return 1 if differed else 0
 
@@ -244,6 +265,14 @@ def _compare(path, pieces, expected, got) -> tuple[int, int, int]:
 
 # -- parser ------------------------------------------------------------------------------
 
+def _add_special_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allowed-special", default="none",
+                   help="special tokens to read as such: 'all', 'none' (default: text that "
+                        "spells one is an error) or a comma-separated list")
+    p.add_argument("--plain", action="store_true",
+                   help="read special-token text such as <|endoftext|> as ordinary text")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoding", default="qwen",
                    help="encoding name: qwen1, qwen2 (alias qwen), qwen2.5, qwen3 (default: qwen)")
@@ -263,10 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", nargs="*", help="text to encode (default: --file or stdin)")
     p.add_argument("-f", "--file", action="append", help="read text from this file (repeatable)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
-    p.add_argument("--allowed-special", default="none",
-                   help="'all', 'none' (default) or a comma-separated list of special tokens")
-    p.add_argument("--plain", action="store_true",
-                   help="encode special-token text such as <|endoftext|> as ordinary text")
+    _add_special_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_encode)
 
@@ -281,12 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("count", help="count tokens",
-                       description="Count tokens; special-token text counts as plain text "
-                                   "unless --allowed-special all.")
+                       description="Count tokens, with the same special-token rules as "
+                                   "encode: text that spells a special token is an error unless "
+                                   "--allowed-special or --plain says how to read it.")
     p.add_argument("text", nargs="*", help="text to count (default: --file or stdin)")
     p.add_argument("-f", "--file", action="append", help="count this file (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--allowed-special", default="none", choices=["none", "all"])
+    _add_special_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_count)
 

@@ -10,10 +10,12 @@ one-line import change.  Two things differ on purpose:
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings anyway
-    from typing import AbstractSet, Collection, Literal, Sequence
+    from typing import Collection, Literal, Sequence
 
     from .stream import DecodeStream
 
@@ -24,6 +26,10 @@ from .normalize import to_nfc
 from .load import VocabSpec, cached_spec, ranks_spec
 
 __all__ = ["Encoding", "InvalidToken"]
+
+#: The default of allowed_special: no special token is read as one.  Compared
+#: by identity, so the common call skips resolving the arguments.
+_NO_SPECIALS: frozenset[str] = frozenset()
 
 
 class Encoding:
@@ -120,18 +126,24 @@ class Encoding:
     def _check_special(self, text: str, allowed_special, disallowed_special) -> frozenset[str]:
         """Resolve allowed_special / disallowed_special as tiktoken does, and
         raise if text holds a disallowed special token.  Returns the allowed set."""
-        if not allowed_special and disallowed_special == "all" and not self._may_hold_special(text):
-            return _NOTHING_ALLOWED                 # the defaults, and no special token in text
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all" \
+                and not self._may_hold_special(text):
+            return _NO_SPECIALS                     # the defaults, and no special token in text
         specials = self._special_tokens
         if allowed_special == "all":
             allowed = frozenset(specials)
+        elif not isinstance(allowed_special, AbstractSet):
+            # tiktoken takes "all" or a set, and fails on anything else
+            # (a list, "none", a bare token): so does qtok, with a message.
+            raise TypeError(f"allowed_special must be 'all' or a set of special tokens, "
+                            f"not {type(allowed_special).__name__} {allowed_special!r}")
         else:
             # tiktoken ignores allowed strings that are not special tokens.
             allowed = frozenset(s for s in allowed_special if s in specials)
         if disallowed_special == "all":
             disallowed = [s for s in specials if s not in allowed]
-        else:
-            disallowed = [s for s in disallowed_special]
+        else:                                    # None or () turns the check off, as in tiktoken
+            disallowed = list(disallowed_special or ())
         if disallowed:
             first = None
             for s in disallowed:
@@ -153,7 +165,7 @@ class Encoding:
         except UnicodeEncodeError:
             return self._core.encode_ordinary(self._fix_surrogates(self._prepare(text)))
 
-    def encode(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
+    def encode(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
                disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
         """Encode text; special tokens in ``allowed_special`` become their ids.
 
@@ -162,7 +174,7 @@ class Encoding:
         "Special tokens" are all of the encoding's added tokens, those Hugging
         Face marks special and the others (``<think>``, ``<tool_call>``).
         """
-        if not allowed_special and disallowed_special == "all":
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all":
             # The defaults and no special token in sight, as nearly always:
             # straight to the core, without a Python call between (the
             # general path below costs ~0.7 us more per call, about the time
@@ -175,10 +187,7 @@ class Encoding:
                     return self._core.encode_ordinary(text, self._normalize_later)
                 except UnicodeEncodeError:
                     return self._core.encode_ordinary(self._fix_surrogates(self._prepare(text)))
-        plan = self._plan(text, allowed_special, disallowed_special)
-        if isinstance(plan, str):
-            return self._call(self._core.encode_ordinary, plan)
-        return self._encode_plan(plan)
+        return self._encode_plan(self._plan(text, allowed_special, disallowed_special))
 
     def _plan(self, text, allowed_special, disallowed_special) -> "str | list[str | int]":
         """What encoding ``text`` comes to: one normalized str when no allowed
@@ -230,7 +239,7 @@ class Encoding:
             yield text[pos:best[0]], best[1]
             pos = best[0] + len(best[1])
 
-    def encode_to_numpy(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
+    def encode_to_numpy(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
                         disallowed_special: Literal["all"] | Collection[str] = "all"):
         """Encode to a numpy uint32 array, without building a Python list."""
         import numpy as np
@@ -240,7 +249,9 @@ class Encoding:
         factory = functools.partial(np.empty, dtype=np.uint32)
         return self._call(lambda t: self._core.encode_ordinary_into(t, factory), plan)
 
-    def _encode_plan(self, plan: list) -> list[int]:
+    def _encode_plan(self, plan) -> list[int]:
+        if isinstance(plan, str):
+            return self._call(self._core.encode_ordinary, plan)
         out: list[int] = []
         for part in plan:
             if isinstance(part, str):
@@ -249,10 +260,10 @@ class Encoding:
                 out.append(part)
         return out
 
-    def count(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = set(),
+    def count(self, text: str, *, allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
               disallowed_special: Literal["all"] | Collection[str] = "all") -> int:
         """The number of tokens ``encode`` would return, without the list."""
-        if not allowed_special and disallowed_special == "all":
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all":
             text = prepared_text(text, self._normalize_now)  # the common case, as in encode
             first = self._special_first
             if (first is not None and first not in text) or not self._may_hold_special(text):
@@ -260,7 +271,9 @@ class Encoding:
                     return self._core.count(text, self._normalize_later)
                 except UnicodeEncodeError:
                     return self._core.count(self._fix_surrogates(self._prepare(text)))
-        plan = self._plan(text, allowed_special, disallowed_special)
+        return self._count_plan(self._plan(text, allowed_special, disallowed_special))
+
+    def _count_plan(self, plan) -> int:
         if isinstance(plan, str):
             return self._call(self._core.count, plan)
         return sum(self._call(self._core.count, part) if isinstance(part, str) else 1
@@ -271,21 +284,40 @@ class Encoding:
         return self._batch(self._prepare_batch(text), num_threads, nfc=True)
 
     def encode_batch(self, text: Sequence[str], *, num_threads: int = 8,
-                     allowed_special: Literal["all"] | AbstractSet[str] = set(),
+                     allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
                      disallowed_special: Literal["all"] | Collection[str] = "all") -> list[list[int]]:
         """``encode`` over many texts, on native threads."""
-        _check_num_threads(num_threads)
-        if isinstance(text, str):
-            raise TypeError("expected a sequence of str, got a single str")
-        plans = [self._plan(t, allowed_special, disallowed_special) for t in text]
-        if all(isinstance(plan, str) for plan in plans):
-            return self._batch(plans, num_threads)
-        return [self._call(self._core.encode_ordinary, plan) if isinstance(plan, str)
-                else self._encode_plan(plan) for plan in plans]
+        return self._special_batch(text, num_threads, False, allowed_special, disallowed_special)
 
-    def count_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[int]:
-        """Token counts of many texts (special tokens counted as plain text)."""
-        return self._batch(self._prepare_batch(text), num_threads, True, nfc=True)
+    def count_batch(self, text: Sequence[str], *, num_threads: int = 8,
+                    allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
+                    disallowed_special: Literal["all"] | Collection[str] = "all") -> list[int]:
+        """``count`` over many texts, on native threads: the same arguments,
+        defaults and errors, so that count_batch(texts) == [len(ids) for ids
+        in encode_batch(texts)]."""
+        return self._special_batch(text, num_threads, True, allowed_special, disallowed_special)
+
+    def _special_batch(self, texts, num_threads, as_count, allowed_special, disallowed_special):
+        """encode_batch / count_batch: every text checked for special tokens
+        first (an error leaves no work half done), then one native batch when
+        none is to be read as one."""
+        _check_num_threads(num_threads)
+        if isinstance(texts, str):
+            raise TypeError("expected a sequence of str, got a single str")
+        if allowed_special is _NO_SPECIALS and disallowed_special == "all" and self._specials_in_raw:
+            # The common case: raw texts holding no special token are
+            # normalized on the batch's threads (nfc=True).
+            raw = [prepared_text(t, None) for t in texts]
+            first = self._special_first
+            if all((first is not None and first not in t) or not self._may_hold_special(t)
+                   for t in raw):
+                return self._batch(raw, num_threads, as_count, nfc=True)
+        plans = [self._plan(t, allowed_special, disallowed_special) for t in texts]
+        if all(isinstance(plan, str) for plan in plans):
+            return self._batch(plans, num_threads, as_count)
+        if as_count:
+            return [self._count_plan(plan) for plan in plans]
+        return [self._encode_plan(plan) for plan in plans]
 
     def _prepare_batch(self, texts: Sequence[str]) -> list[str]:
         """The texts as str, not normalized yet (_batch is then told to
@@ -297,7 +329,7 @@ class Encoding:
     def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
         """encode_ordinary_batch of the core.  nfc: the texts are not
         normalized yet; the core's threads check them (see there)."""
-        _check_num_threads(num_threads)
+        num_threads = _check_num_threads(num_threads)
         native = None
         if nfc and self._normalize is not None:
             if _nfc.NATIVE_CHECK:
@@ -315,6 +347,9 @@ class Encoding:
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of a text that is exactly one token; KeyError otherwise."""
+        if not isinstance(text_or_bytes, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"expected the str or bytes of one token, got "
+                            f"{type(text_or_bytes).__name__} {text_or_bytes!r}")
         if isinstance(text_or_bytes, str):
             if text_or_bytes in self._special_tokens:
                 return self._special_tokens[text_or_bytes]
@@ -401,7 +436,7 @@ class Encoding:
                             self._skip_ids if skip_special_tokens else frozenset())
 
     def encode_with_offsets(self, text: str, *,
-                            allowed_special: Literal["all"] | AbstractSet[str] = set(),
+                            allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
                             disallowed_special: Literal["all"] | Collection[str] = "all"
                             ) -> tuple[list[int], list[tuple[int, int]]]:
         """``encode(text)`` and, per token, the (start, end) characters of
@@ -519,7 +554,6 @@ def _as_index(token) -> int:
         raise TypeError(f"token ids are ints, got {token!r} ({type(token).__name__})") from None
 
 
-_NOTHING_ALLOWED: frozenset[str] = frozenset()
 
 
 def _raise_if_not_ids(tokens) -> None:
@@ -533,18 +567,29 @@ def _raise_if_not_ids(tokens) -> None:
                                 f"at position {i}") from None
 
 
-def _check_num_threads(num_threads) -> None:
-    """Every batch method's num_threads must be an int (a float is not
-    rounded into some number of threads)."""
+def _check_num_threads(num_threads) -> int:
+    """The one rule for every batch method's num_threads: None for one thread
+    per core, else an int of at least 1; never more threads than the cores
+    this process may run on (more only take turns on them)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if num_threads is None:
+        return cores
     if not isinstance(num_threads, int):
-        raise TypeError(f"num_threads must be an int, not {type(num_threads).__name__}")
+        raise TypeError(f"num_threads must be an int or None, not {type(num_threads).__name__}")
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be at least 1 (or None: one per core), got {num_threads}")
+    return min(num_threads, cores)
 
 
 def _raise_disallowed(token: str):
+    # tiktoken's wording, word for word: code matches on it.
     raise ValueError(
-        f"The text contains the special token {token!r}, which is disallowed. "
-        f"To encode it as that special token, pass allowed_special={{{token!r}}} (or \"all\"); "
-        f"to encode it as plain text, pass disallowed_special=() or leave it out of disallowed_special."
+        f"Encountered text corresponding to disallowed special token {token!r}.\n"
+        "If you want this text to be encoded as a special token, "
+        f"pass it to `allowed_special`, e.g. `allowed_special={{{token!r}, ...}}`.\n"
+        f"If you want this text to be encoded as normal text, disable the check for this token "
+        f"by passing `disallowed_special=(enc.special_tokens_set - {{{token!r}}})`.\n"
+        "To disable this check for all special tokens, pass `disallowed_special=()`.\n"
     )
 
 

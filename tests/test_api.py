@@ -181,15 +181,23 @@ def test_batches_equal_single_calls(qwen_enc, tiktoken_ref, texts, num_threads):
     assert qwen_enc.decode_bytes_batch(single) == [nfc(t).encode() for t in texts]
 
 
-@pytest.mark.parametrize("bad", ["4", 2.0, None])
-def test_every_batch_method_checks_num_threads(qwen_enc, bad):
-    for encode in (qwen_enc.encode_batch, qwen_enc.encode_ordinary_batch, qwen_enc.count_batch):
-        with pytest.raises(TypeError, match="num_threads"):
-            encode(["a"], num_threads=bad)
-    with pytest.raises(TypeError, match="num_threads"):
-        qwen_enc.decode_batch([[9707]], num_threads=bad)
-    with pytest.raises(TypeError, match="num_threads"):
-        qwen_enc.decode_bytes_batch([[9707]], num_threads=bad)
+@pytest.mark.parametrize("bad, error", [("4", TypeError), (2.0, TypeError), (0, ValueError),
+                                        (-1, ValueError)])
+def test_every_batch_method_checks_num_threads(qwen_enc, bad, error):
+    batch_methods = [(m, ["a"]) for m in (qwen_enc.encode_batch, qwen_enc.encode_ordinary_batch,
+                                          qwen_enc.count_batch)]
+    batch_methods += [(m, [[9707]]) for m in (qwen_enc.decode_batch, qwen_enc.decode_bytes_batch)]
+    for method, batch in batch_methods:
+        with pytest.raises(error, match="num_threads"):
+            method(batch, num_threads=bad)
+
+
+@pytest.mark.parametrize("threads", [None, 1, 3, 2**63])
+def test_num_threads_none_means_one_per_core_and_large_values_are_capped(qwen_enc, threads, texts):
+    want = [qwen_enc.encode(t) for t in texts[:50]]
+    assert qwen_enc.encode_batch(texts[:50], num_threads=threads) == want
+    assert qwen_enc.count_batch(texts[:50], num_threads=threads) == [len(w) for w in want]
+    assert qwen_enc.decode_batch(want, num_threads=threads) == [qwen_enc.decode(w) for w in want]
 
 
 def test_batch_with_allowed_specials(qwen_enc, tiktoken_ref):

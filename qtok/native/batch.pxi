@@ -54,11 +54,14 @@ cdef void batch_free(BatchJob* job) noexcept nogil:
 
 cdef int batch_threads_for(int asked, size_t n_texts, size_t total_bytes) noexcept nogil:
     """How many threads a batch runs on: what was asked, at most one per
-    text, and one for a batch smaller than starting a thread is worth."""
-    cdef int n = asked if <size_t>asked < n_texts else <int>n_texts
-    if n < 1 or total_bytes < BATCH_MIN_THREAD_BYTES:
-        return 1
-    return n
+    text and one per BATCH_MIN_THREAD_BYTES of text (less work than that
+    does not pay for starting a thread)."""
+    cdef size_t n = <size_t>asked if asked > 0 else 1
+    if n > n_texts:
+        n = n_texts
+    if n > total_bytes // BATCH_MIN_THREAD_BYTES:
+        n = total_bytes // BATCH_MIN_THREAD_BYTES
+    return <int>n if n > 1 else 1
 
 
 cdef int batch_take_caches(BatchJob* job, CachePool* pool, BatchThreads* th,
