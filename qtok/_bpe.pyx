@@ -47,11 +47,12 @@ from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memmove, memset
-from libc.stdio cimport FILE, fopen, fread, fclose
+from libc.stdio cimport FILE, fdopen, fread, fclose
 
 from qtok.native.platform cimport (ctz64, clz64, add_carry, atomic_fetch_add, atomic_store_int,
                                    atomic_try_acquire, atomic_release, atomic_set, atomic_is_set,
                                    cpu_yield, prefetch, pthread_t, pthread_create, pthread_join)
+from qtok.native.build_id cimport BUILD_ID
 from qtok.native.memory cimport table_alloc, cache_alloc, cache_free
 from qtok.native.utf8 cimport next_cp
 from qtok.native.classify cimport Block, classify64, classify64_bytes

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 
 from ._bpe import CoreBPE
@@ -48,14 +49,65 @@ class VocabSpec:
         self.added_tokens = added_tokens
 
 
-def _read(path: str | os.PathLike) -> bytes:
+#: The largest vocabulary file read: far above any real one (Qwen's is 2.6 MB,
+#: its tokenizer.json 7 MB; 2**21 ids of 64 bytes each would be 128 MiB), so
+#: that a wrong path (a device, a disk image) is refused instead of read.
+MAX_VOCABULARY_BYTES = 256 << 20
+
+
+def _read(path: str | os.PathLike, first_line=None) -> bytes:
+    """A vocabulary file's bytes.  Only a regular file is read, opened
+    without blocking (a FIFO or a device is refused, not waited on), and
+    only up to MAX_VOCABULARY_BYTES.  first_line, if given, checks the
+    first line as soon as it is read, so that a file of another kind fails
+    there rather than after all of it has been read."""
+    source = os.fspath(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(source, flags)
     except FileNotFoundError:
-        raise VocabularyError(f"{os.fspath(path)}: no such vocabulary file") from None
+        raise VocabularyError(f"{source}: no such vocabulary file") from None
     except IsADirectoryError:
-        raise VocabularyError(f"{os.fspath(path)}: is a folder, expected a vocabulary file") from None
+        raise VocabularyError(f"{source}: is a folder, expected a vocabulary file") from None
+    except OSError as exc:
+        raise VocabularyError(f"{source}: cannot open it ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise VocabularyError(f"{source}: is a folder, expected a vocabulary file")
+        if not stat.S_ISREG(info.st_mode):
+            raise VocabularyError(f"{source}: not a regular file (a device, FIFO or socket); "
+                                  f"expected a vocabulary file")
+        if info.st_size > MAX_VOCABULARY_BYTES:
+            raise VocabularyError(f"{source}: {info.st_size:,} bytes, more than any vocabulary "
+                                  f"({MAX_VOCABULARY_BYTES >> 20} MiB at most); is it the right file?")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            head = f.read(1 << 16)
+            if first_line is not None:
+                first_line(head.split(b"\n", 1)[0], source)
+            rest = f.read(MAX_VOCABULARY_BYTES + 1 - len(head))
+    except OSError as exc:
+        raise VocabularyError(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    data = head + rest
+    if len(data) > MAX_VOCABULARY_BYTES:
+        raise VocabularyError(f"{source}: grew past {MAX_VOCABULARY_BYTES >> 20} MiB while read")
+    return data
+
+
+def _tiktoken_first_line(line: bytes, source: str) -> None:
+    """A tiktoken file's first line is 'base64-token rank' (blank lines and
+    surrounding whitespace aside, which the parser takes)."""
+    parts = line.split()
+    if line.strip() and (len(parts) != 2 or not parts[1].isdigit()
+                         or not all(c in _BASE64 for c in parts[0])):
+        shown = line[:60].decode("utf-8", "replace")
+        raise VocabularyError(f"{source}, line 1: expected 'base64-token rank', got {shown!r}: "
+                              f"not a tiktoken vocabulary file")
+
+
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 def _naming(error: ValueError, source: str) -> VocabularyError:
@@ -91,11 +143,9 @@ def load_qwen() -> bytes:
     # The file sits next to this module in every normal install; reading it
     # by path avoids importing importlib.resources (and zipfile), ~7 ms.
     source = os.path.join(os.path.dirname(os.path.abspath(__file__)), QWEN_FILE)
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise VocabularyError(f"{source}: the bundled vocabulary is missing; reinstall qtok") from None
+    if not os.path.exists(source):
+        raise VocabularyError(f"{source}: the bundled vocabulary is missing; reinstall qtok")
+    data = _read(source)
     check_sha256(data, QWEN_SHA256, source)
     return data
 
@@ -118,7 +168,9 @@ def tiktoken_file_spec(path: str | os.PathLike, *, special_tokens: dict[str, int
     """Any tiktoken-format file: one ``base64-token rank`` per line."""
     source = os.fspath(path)
     check_pattern(pat_str, source)
-    data = _read(path)
+    # With a checksum to meet, that decides; without, a file of another kind
+    # fails at its first line, before the rest is read.
+    data = _read(path, None if expected_sha256 else _tiktoken_first_line)
     digest = check_sha256(data, expected_sha256, source)
     specials = dict(special_tokens or {})
     try:

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import os
 import unicodedata
 from pathlib import Path
 
@@ -161,7 +162,7 @@ DAMAGE = {
     "duplicate_token": (lambda L: _replace_line(L, 1000, L[999].split()[0] + b" 1000"), "two ranks"),
     "duplicate_rank": (lambda L: _replace_line(L, 1000, L[1000].split()[0] + b" 999"), "999"),
     "single_byte_missing": (lambda L: b"\n".join(L[1:]), "single byte"),
-    "blank_line": (lambda L: b"\n".join(L[:1000] + [b""] + L[1000:]), "line 1001"),
+    "blank_line": (lambda L: b"\n".join(L[:1000] + [b""] + L[1000:]), None),   # tiktoken takes it
     "empty": (lambda L: b"", "empty"),
     "not_a_vocabulary": (lambda L: bytes(range(256)) * 10, "line 1"),
 }
@@ -208,6 +209,50 @@ def test_damaged_file_without_checksum(tmp_path, vocab_lines, damage):
         qtok.load_tiktoken_file(path, special_tokens=qtok.QWEN_SPECIAL_TOKENS)
     assert str(path) in str(info.value)
     assert DAMAGE[damage][1] in str(info.value)
+
+
+@pytest.mark.parametrize("spacing", ["blank lines", "tabs", "runs of spaces", "crlf", "leading"])
+def test_loader_takes_what_tiktoken_takes(tmp_path, vocab_lines, spacing):
+    tiktoken_load = pytest.importorskip("tiktoken.load")
+    lines = vocab_lines
+    data = {
+        "blank lines": b"\n".join(lines[:500] + [b"", b""] + lines[500:]) + b"\n\n",
+        "tabs": b"\n".join(line.replace(b" ", b"\t") for line in lines),
+        "runs of spaces": b"\n".join(line.replace(b" ", b"   ") for line in lines),
+        "crlf": b"\r\n".join(lines) + b"\r\n",
+        "leading": b"\n".join(b" " + line + b" " for line in lines),
+    }[spacing]
+    path = tmp_path / "v.tiktoken"
+    path.write_bytes(data)
+    enc = qtok.load_tiktoken_file(path, special_tokens=qtok.QWEN_SPECIAL_TOKENS)
+    assert enc._mergeable_ranks == tiktoken_load.load_tiktoken_bpe(str(path))
+    assert enc.encode("Hello, world!") == [9707, 11, 1879, 0]
+
+
+@pytest.mark.parametrize("make", ["fifo", "dev_zero", "sparse"])
+def test_loader_refuses_what_is_not_a_vocabulary_file_without_reading_it(tmp_path, make):
+    if make == "fifo":
+        path = tmp_path / "v.tiktoken"
+        os.mkfifo(path)
+        says = "not a regular file"
+    elif make == "dev_zero":
+        path, says = Path("/dev/zero"), "not a regular file"
+    else:
+        path = tmp_path / "big.tiktoken"
+        with open(path, "wb") as f:
+            f.truncate(2 << 30)                    # 2 GiB, sparse: no disk used
+        says = "more than any vocabulary"
+    if not path.exists():
+        pytest.skip(f"{path} is absent here")
+    with pytest.raises(qtok.VocabularyError, match=says):
+        qtok.load_tiktoken_file(path, special_tokens={})
+
+
+def test_loader_fails_at_a_bad_first_line_before_reading_on(tmp_path):
+    path = tmp_path / "notes.tiktoken"
+    path.write_bytes(b"this is not a vocabulary\n" + b"x" * (8 << 20))
+    with pytest.raises(qtok.VocabularyError, match="line 1: expected 'base64-token rank'"):
+        qtok.load_tiktoken_file(path, special_tokens={})
 
 
 def bundle_from(folder: Path, monkeypatch) -> None:

@@ -7,9 +7,14 @@ encoding's behaviour.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import pickle
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,6 +212,68 @@ def test_damaged_table_cache_is_rebuilt(tmp_path, private_table_cache, qwen_voca
     cache.write_bytes(bad)
     assert_same_as_bundled(load_copy(tmp_path, qwen_vocab_file), qwen_enc, texts)
     assert cache.read_bytes() == good, "the damaged cache should have been replaced"
+
+
+SWAPPED_CACHE = r"""
+import os, sys
+import qtok
+from qtok import table_cache
+# A valid cache of another vocabulary (two tokens' ranks swapped), put where
+# the bundled vocabulary's cache goes: it must not be loaded.
+vocab = open(os.path.join(os.path.dirname(qtok.__file__), "qwen.tiktoken"), "rb").read().split(b"\n")
+a, b = vocab[0].split(b" ")[0], vocab[9707].split(b" ")[0]
+vocab[0], vocab[9707] = a + b" 9707", b + b" 0"
+with open(sys.argv[1] + "/swapped.tiktoken", "wb") as f:
+    f.write(b"\n".join(vocab))
+swapped = qtok.load_tiktoken_file(sys.argv[1] + "/swapped.tiktoken", special_tokens=qtok.QWEN_SPECIAL_TOKENS)
+assert swapped.encode("Hello, world!")[0] == 0
+(made,) = [n for n in os.listdir(os.environ["QTOK_CACHE_DIR"])]
+target = table_cache.cache_path(qtok.qwen.QWEN_SHA256, qtok.QWEN_SPECIAL_TOKENS)
+os.replace(os.path.join(os.environ["QTOK_CACHE_DIR"], made), target)
+"""
+
+BUNDLED_ENCODE = "import qtok; print(qtok.get_encoding('qwen').encode('Hello, world!'))"
+
+
+def test_a_valid_cache_of_another_vocabulary_is_not_trusted(tmp_path):
+    env = dict(os.environ, QTOK_CACHE_DIR=str(tmp_path / "cache"))
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=120, env=env)
+    done = run([sys.executable, "-c", SWAPPED_CACHE, str(tmp_path)])
+    assert done.returncode == 0, done.stderr
+    done = run([sys.executable, "-c", BUNDLED_ENCODE])
+    assert done.returncode == 0 and done.stdout.strip() == "[9707, 11, 1879, 0]", done.stderr
+
+
+def test_a_fifo_at_the_cache_path_does_not_hang(tmp_path):
+    from qtok import table_cache
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    env = dict(os.environ, QTOK_CACHE_DIR=str(folder))
+    done = subprocess.run([sys.executable, "-c", "from qtok import table_cache, qwen, QWEN_SPECIAL_TOKENS;"
+                           "print(table_cache.cache_path(qwen.QWEN_SHA256, QWEN_SPECIAL_TOKENS))"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    os.mkfifo(done.stdout.strip())
+    done = subprocess.run([sys.executable, "-c", BUNDLED_ENCODE], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "[9707, 11, 1879, 0]", done.stderr
+    assert table_cache.cache_dir() is not None
+
+
+def test_a_cache_of_another_build_is_refused(tmp_path, private_table_cache, qwen_vocab_file):
+    from qtok._bpe import CoreBPE
+    from qtok import table_cache
+    load_copy(tmp_path, qwen_vocab_file)
+    (cache,) = private_table_cache.iterdir()
+    data = bytearray(cache.read_bytes())
+    digest = table_cache.source_digest(hashlib.sha256(qwen_vocab_file.read_bytes()).hexdigest(),
+                                       qtok.QWEN_SPECIAL_TOKENS)
+    assert bytes(data[96:128]) == digest                  # the digest is inside the file
+    data[128] ^= 1                                         # another build's id
+    cache.write_bytes(bytes(data))
+    with open(cache, "rb") as f, pytest.raises(ValueError, match="another qtok build"):
+        CoreBPE.from_cache_file(f.fileno(), str(cache), qtok.QWEN_SPECIAL_TOKENS, digest)
+    with open(cache, "rb") as f, pytest.raises(ValueError, match="another vocabulary"):
+        CoreBPE.from_cache_file(f.fileno(), str(cache), qtok.QWEN_SPECIAL_TOKENS, bytes(32))
 
 
 def test_table_cache_off(tmp_path, monkeypatch, qwen_vocab_file, qwen_enc, texts):

@@ -11,6 +11,9 @@ cdef enum:
 
 #: The layout version of the compiled-table files; part of their names.
 TABLE_CACHE_FORMAT = TABLE_FILE_FORMAT
+#: The build's id (a digest of the native core's sources), which every
+#: compiled-table file carries.
+NATIVE_BUILD_ID = BUILD_ID.decode("ascii")
 
 
 cdef inline const uint8_t* utf8_of(str text, size_t* n) except NULL:
@@ -47,8 +50,6 @@ cdef object parse_error(const ParseError* e, str source):
         return ValueError(f"{source}: the vocabulary file is empty")
     if e.status == PARSE_NO_TOKENS:
         return ValueError(f"{source}: no tokens in the vocabulary file")
-    if e.status == PARSE_EMPTY_LINE:
-        return ValueError(f"{where}: empty line")
     if e.status == PARSE_NOT_TOKEN_RANK:
         return ValueError(f"{where}: expected 'base64-token rank'")
     if e.status == PARSE_BAD_BASE64:
@@ -216,29 +217,41 @@ cdef class CoreBPE:
 
     # -- the compiled-table file (table_file.pxi) ------------------------
 
-    def to_cache_bytes(self):
-        """The tables as one bytes object, for from_cache_file()."""
+    def to_cache_bytes(self, bytes digest not None):
+        """The tables as one bytes object, for from_cache_file(); digest is
+        the 32-byte digest of the vocabulary and special tokens they were
+        built from."""
         cdef TableCounts counts = TableCounts(self.n_regular, self.max_regular_rank, self.n_pairs)
+        if len(digest) != TABLE_FILE_DIGEST:
+            raise ValueError(f"the digest must be {TABLE_FILE_DIGEST} bytes, not {len(digest)}")
         out = PyBytes_FromStringAndSize(NULL, table_file_size(&self.t))
-        table_file_write(&self.t, &counts, <uint8_t*>PyBytes_AS_STRING(out))
+        table_file_write(&self.t, &counts, <const uint8_t*><const char*>digest,
+                         <uint8_t*>PyBytes_AS_STRING(out))
         return out
 
     @staticmethod
-    def from_cache_file(str path, dict special_tokens):
-        """Tables saved by to_cache_bytes(), read straight into place.
-        Raises OSError if the file cannot be read and ValueError if it is not
-        a complete, intact table file of this format (the caller then
-        rebuilds)."""
+    def from_cache_file(int fd, str path, dict special_tokens, bytes digest not None):
+        """Tables saved by to_cache_bytes(digest), read straight into place
+        from fd, an open descriptor of path (the caller keeps and closes it;
+        path only names it in errors).  Raises OSError if the file cannot be
+        read and ValueError if it is not a complete, intact table file of
+        this format, built from what digest names by this build (the caller
+        then rebuilds)."""
         cdef CoreBPE core = CoreBPE.__new__(CoreBPE)
         cdef TableCounts counts
         cdef int status
-        cdef bytes fspath = os.fsencode(path)
-        cdef FILE* f = fopen(fspath, "rb")
+        cdef const uint8_t* wanted = <const uint8_t*><const char*>digest
+        cdef int own = os.dup(fd)
+        cdef FILE* f = fdopen(own, "rb")
+        if len(digest) != TABLE_FILE_DIGEST:
+            os.close(own)
+            raise ValueError(f"the digest must be {TABLE_FILE_DIGEST} bytes, not {len(digest)}")
         if f == NULL:
-            raise OSError(f"cannot open {path}")
+            os.close(own)
+            raise OSError(f"cannot read {path}")
         try:
             with nogil:
-                status = table_file_read(f, &core.t, &counts)
+                status = table_file_read(f, &core.t, &counts, wanted)
         finally:
             fclose(f)
         if status == TABLE_FILE_NOT_OURS:
@@ -247,6 +260,10 @@ cdef class CoreBPE:
             raise ValueError(f"{path}: unsupported or damaged qtok table cache")
         if status == TABLE_FILE_DAMAGED:
             raise ValueError(f"{path}: damaged qtok table cache (size or checksum)")
+        if status == TABLE_FILE_OTHER_SOURCE:
+            raise ValueError(f"{path}: a qtok table cache of another vocabulary")
+        if status == TABLE_FILE_OTHER_BUILD:
+            raise ValueError(f"{path}: a qtok table cache written by another qtok build")
         if status == TABLE_FILE_NO_MEMORY:
             raise MemoryError()
         core.n_regular = counts.n_regular

@@ -8,7 +8,6 @@ cdef enum ParseStatus:
     PARSE_OK = 0
     PARSE_NO_MEMORY
     PARSE_EMPTY_FILE
-    PARSE_EMPTY_LINE
     PARSE_NOT_TOKEN_RANK      # no "base64-token rank" shape
     PARSE_BAD_BASE64          # character: the offending byte
     PARSE_EMPTY_TOKEN
@@ -46,11 +45,18 @@ cdef int parsed_alloc(ParsedVocab* v, size_t n_tokens, size_t n_bytes) noexcept 
     return 0
 
 
+cdef inline bint is_blank(uint8_t c) noexcept nogil:
+    """Space, tab, CR, vertical tab, form feed: what separates and surrounds
+    the two fields (str.split's ASCII whitespace, but the line feed)."""
+    return c == 32 or (9 <= c <= 13 and c != 10)
+
+
 cdef int parse_tiktoken(const uint8_t* data, size_t n, ParsedVocab* v,
                         ParseError* err) noexcept nogil:
     """Parse a tiktoken file's contents into v (allocated here; the caller
-    frees it with parsed_free, also after an error).  Lines may end in LF or
-    CRLF; a blank last line is allowed."""
+    frees it with parsed_free, also after an error).  What tiktoken's loader
+    takes is taken: lines ending in LF or CRLF, blank lines anywhere, and
+    the token and the rank separated (and surrounded) by any spaces or tabs."""
     cdef size_t pos = 0, line_no = 0, k, end, b64_end, i, n_lines = 0
     cdef uint64_t rank
     cdef uint32_t acc, nbits
@@ -82,16 +88,17 @@ cdef int parse_tiktoken(const uint8_t* data, size_t n, ParsedVocab* v,
         while end < n and data[end] != 10:
             end += 1
         k = end
-        if k > pos and data[k - 1] == 13:
-            k -= 1                               # tolerate CRLF
-        if k == pos:
-            if end + 1 >= n:                     # trailing blank line
-                break
-            return parse_failed(err, PARSE_EMPTY_LINE, line_no, 0)
+        while k > pos and is_blank(data[k - 1]):
+            k -= 1                               # CR of CRLF, trailing spaces
+        while pos < k and is_blank(data[pos]):
+            pos += 1                             # leading spaces
+        if k == pos:                             # a blank line
+            pos = end + 1
+            continue
         b64_end = pos
-        while b64_end < k and data[b64_end] != 32:
+        while b64_end < k and not is_blank(data[b64_end]):
             b64_end += 1
-        if b64_end == k or b64_end == pos:
+        if b64_end == k:
             return parse_failed(err, PARSE_NOT_TOKEN_RANK, line_no, 0)
         # base64 token
         v.starts[v.count] = v.blob_used
@@ -112,11 +119,14 @@ cdef int parse_tiktoken(const uint8_t* data, size_t n, ParsedVocab* v,
         v.lens[v.count] = <uint32_t>(v.blob_used - v.starts[v.count])
         if v.lens[v.count] == 0:
             return parse_failed(err, PARSE_EMPTY_TOKEN, line_no, 0)
-        # decimal rank
+        # decimal rank, after the spaces that separate it
         rank = 0
-        if b64_end + 1 >= k:
+        i = b64_end
+        while i < k and is_blank(data[i]):
+            i += 1
+        if i >= k:
             return parse_failed(err, PARSE_MISSING_RANK, line_no, 0)
-        for i in range(b64_end + 1, k):
+        for i in range(i, k):
             c = data[i]
             if c < 48 or c > 57 or rank > 0xFFFFFFF:
                 return parse_failed(err, PARSE_BAD_RANK, line_no, 0)

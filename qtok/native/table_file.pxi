@@ -5,14 +5,23 @@
 # takes about four times as long as reading them back (docs/design.md).
 # qtok/table_cache.py decides where the files live and when one is used.
 #
-# Layout, all little-endian: a 96-byte header -- magic, format version,
-# counts and sizes, and a checksum() of the payload -- then the payload, the
-# parts table_file_parts() lists, in its order.  Engine code: the binding
-# opens the file and words the errors.
+# Layout, all little-endian: a 192-byte header -- magic, format version,
+# counts and sizes, a checksum(), then the 32-byte digest of what the tables
+# were built from (the vocabulary file's bytes and the special tokens) and the
+# 64-character id of the qtok build that wrote them -- then the payload, the
+# parts table_file_parts() lists, in its order.  The checksum covers the
+# digest, the build id and the payload, and a file is used only when its
+# digest and build id are the reader's own: a valid file of another
+# vocabulary, or of a build whose tables differ, is never loaded.  Engine
+# code: the binding opens the file and words the errors.
 
 cdef enum:
-    TABLE_FILE_HEADER = 96
-    TABLE_FILE_FORMAT = 4
+    TABLE_FILE_HEADER = 192
+    TABLE_FILE_HEADER_WORDS = 24  # TABLE_FILE_HEADER / 8
+    TABLE_FILE_COUNTS = 96        # the counts and sizes; then the digest and the build id
+    TABLE_FILE_DIGEST = 32
+    TABLE_FILE_BUILD = 64
+    TABLE_FILE_FORMAT = 5
     TABLE_FILE_PARTS = 8
 
 cdef const char* TABLE_FILE_MAGIC = b"QTOKTBL\x01"
@@ -23,6 +32,8 @@ cdef enum TableFileStatus:
     TABLE_FILE_NOT_OURS       # no magic: not a qtok table file
     TABLE_FILE_UNSUPPORTED    # another format version, or sizes out of range
     TABLE_FILE_DAMAGED        # short, too long, or the checksum differs
+    TABLE_FILE_OTHER_SOURCE   # built from another vocabulary or other special tokens
+    TABLE_FILE_OTHER_BUILD    # written by another qtok build
     TABLE_FILE_NO_MEMORY
 
 
@@ -77,9 +88,10 @@ cdef size_t table_file_size(const Tables* t) noexcept nogil:
     return total
 
 
-cdef void table_file_write(const Tables* t, const TableCounts* counts,
+cdef void table_file_write(const Tables* t, const TableCounts* counts, const uint8_t* digest,
                            uint8_t* o) noexcept nogil:
-    """The file's bytes into o, which holds table_file_size(t) bytes."""
+    """The file's bytes into o, which holds table_file_size(t) bytes; digest
+    is the TABLE_FILE_DIGEST bytes of what t was built from."""
     cdef uint64_t blob_size = tables_blob_size(t)
     cdef uint64_t slot_cap = t.slot_mask + 1, pair_cap = t.pair_mask + 1
     cdef void* parts[TABLE_FILE_PARTS]
@@ -100,6 +112,9 @@ cdef void table_file_write(const Tables* t, const TableCounts* counts,
     hdr[7] = blob_size
     hdr[8] = slot_cap
     hdr[9] = pair_cap
+    memcpy(o + TABLE_FILE_COUNTS, digest, TABLE_FILE_DIGEST)
+    memcpy(o + TABLE_FILE_COUNTS + TABLE_FILE_DIGEST, BUILD_ID, TABLE_FILE_BUILD)
+    h = checksum(h, o + TABLE_FILE_COUNTS, TABLE_FILE_HEADER - TABLE_FILE_COUNTS)
     for k in range(TABLE_FILE_PARTS):
         memcpy(q, parts[k], sizes[k])
         h = checksum(h, q, sizes[k])
@@ -115,10 +130,13 @@ cdef uint64_t read_part(FILE* f, void* dest, size_t n, uint64_t h) noexcept nogi
     return checksum(h, <const uint8_t*>dest, n)
 
 
-cdef int table_file_read(FILE* f, Tables* t, TableCounts* counts) noexcept nogil:
-    """Read a table file into t (empty; tables_free it after an error too).
-    The tables tables_finish derives are not in the file."""
-    cdef uint64_t hdr[12]
+cdef int table_file_read(FILE* f, Tables* t, TableCounts* counts,
+                         const uint8_t* digest) noexcept nogil:
+    """Read a table file into t (empty; tables_free it after an error too),
+    if it was built from what digest names and by this build.  The tables
+    tables_finish derives are not in the file."""
+    cdef uint64_t hdr[TABLE_FILE_HEADER_WORDS]
+    cdef const uint8_t* bound = <const uint8_t*>hdr + TABLE_FILE_COUNTS
     cdef uint64_t n_ids, blob_size, slot_cap, pair_cap, h = TABLE_FILE_FORMAT
     cdef uint8_t extra
     cdef void* parts[TABLE_FILE_PARTS]
@@ -127,6 +145,11 @@ cdef int table_file_read(FILE* f, Tables* t, TableCounts* counts) noexcept nogil
     cdef int k
     if fread(hdr, 1, TABLE_FILE_HEADER, f) != TABLE_FILE_HEADER or memcmp(hdr, TABLE_FILE_MAGIC, 8) != 0:
         return TABLE_FILE_NOT_OURS
+    if memcmp(bound, digest, TABLE_FILE_DIGEST) != 0:
+        return TABLE_FILE_OTHER_SOURCE
+    if memcmp(bound + TABLE_FILE_DIGEST, BUILD_ID, TABLE_FILE_BUILD) != 0:
+        return TABLE_FILE_OTHER_BUILD
+    h = checksum(h, bound, TABLE_FILE_HEADER - TABLE_FILE_COUNTS)
     n_ids, blob_size, slot_cap, pair_cap = hdr[2], hdr[7], hdr[8], hdr[9]
     if (hdr[1] != TABLE_FILE_FORMAT or n_ids == 0 or n_ids >= ID_MASK or blob_size >= 0xFFFFFFFFULL
             or hdr[3] > MAX_TOKEN_BYTES
