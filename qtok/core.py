@@ -61,6 +61,7 @@ class Encoding:
         self._core: CoreBPE = spec.core
         self._pat_str = spec.pat_str
         self._special_tokens = dict(spec.special_tokens)
+        self._special_token_values = frozenset(self._special_tokens.values())   # as tiktoken
         # The first two characters of the special tokens ("<|" for Qwen's):
         # text without any of them holds no special token.  (The first
         # character alone is not enough: "<" is common, in HTML or in the
@@ -345,6 +346,36 @@ class Encoding:
                 [self._fix_surrogates(t) if _has_surrogate(t) else t for t in texts],
                 num_threads, as_count, native)
 
+    # -- tiktoken's less common methods (qtok/compat.py) ----------------------------
+
+    def encode_with_unstable(self, text: str, *,
+                             allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
+                             disallowed_special: Literal["all"] | Collection[str] = "all"
+                             ) -> tuple[list[int], list[list[int]]]:
+        """The stable ids of text, and the id sequences its end could
+        continue as (tiktoken's, whose API calls itself unstable)."""
+        from . import compat
+        return compat.encode_with_unstable(self, text, allowed_special, disallowed_special)
+
+    def _encode_bytes(self, text: bytes) -> list[int]:
+        """Ids of bytes that may not be valid UTF-8, as tiktoken's (no NFC)."""
+        from . import compat
+        return compat.encode_bytes(self, text)
+
+    def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
+        """BPE of the whole input as one piece (no pattern split, no specials)."""
+        from . import compat
+        return compat.encode_single_piece(self, text_or_bytes)
+
+    def _encode_only_native_bpe(self, text: str) -> list[int]:
+        """encode_ordinary, splitting and merging in two steps (as tiktoken's)."""
+        from . import compat
+        return compat.encode_only_native_bpe(self, text)
+
+    @functools.cached_property
+    def _sorted_token_bytes(self) -> list[bytes]:
+        return self.token_byte_values()
+
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The id of a text that is exactly one token; KeyError otherwise."""
         if not isinstance(text_or_bytes, (str, bytes, bytearray, memoryview)):
@@ -392,10 +423,14 @@ class Encoding:
             mask[token] = 1
         return bytes(mask)
 
-    @staticmethod
-    def _decoded(decode, tokens, *args):
+    def _decoded(self, decode, tokens, *args):
         """A core decoder's result.  The core rejects None and non-integer ids
-        with a TypeError that does not say which item; this one does."""
+        with a TypeError that does not say which item; this one does.  A
+        numpy array of another integer type than uint32 (np.array(ids) is
+        int64) is checked and converted in one step, not read id by id."""
+        dtype = getattr(tokens, "dtype", None)
+        if dtype is not None and dtype.kind in "iu" and dtype.name != "uint32":
+            tokens = _as_uint32(tokens, self._core.n_ids)
         try:
             return decode(tokens, *args)
         except TypeError:
@@ -523,7 +558,7 @@ class Encoding:
         return set(self._special_tokens)
 
     def is_special_token(self, token: int) -> bool:
-        return token in self._special_tokens.values()
+        return token in self._special_token_values
 
     @property
     def n_vocab(self) -> int:
@@ -537,6 +572,20 @@ class Encoding:
     @property
     def normalization(self) -> str | None:
         return self._normalization
+
+
+def _as_uint32(ids, n_ids: int):
+    """A numpy integer array as a contiguous uint32 one, after checking that
+    every id is in the vocabulary (InvalidToken names the first that is not)."""
+    import numpy as np
+    array = np.asarray(ids)
+    if array.ndim != 1:
+        raise TypeError(f"expected a 1-D array of token ids, got {array.ndim} dimensions")
+    if array.size:
+        bad = np.flatnonzero((array < 0) | (array >= n_ids))
+        if bad.size:
+            raise InvalidToken(f"invalid token id {array[bad[0]].item()!r}: not in the vocabulary")
+    return np.ascontiguousarray(array, dtype=np.uint32)
 
 
 def _has_surrogate(text: str) -> bool:

@@ -42,7 +42,8 @@ class ReportError(ValueError):
 
 #: The errors of the compression analyser that are the user's to fix: the
 #: command line reports them in one line and exits 2.
-ANALYSIS_ERRORS = (ReportError, CorpusError, LanguageError, BackendError, PlotError)
+ANALYSIS_ERRORS = (ReportError, CorpusError, LanguageError, BackendError, PlotError,
+                   VocabularyError)
 
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name if it has

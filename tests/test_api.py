@@ -385,3 +385,17 @@ def test_python_threads_encoding_at_once(qwen_enc, tiktoken_ref, texts):
     with ThreadPoolExecutor(max_workers=6) as pool:
         got = list(pool.map(qwen_enc.encode_ordinary, jobs * 4))
     assert got == want * 4
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint64", "int16", "uint32"])
+def test_decode_numpy_arrays_of_any_integer_type(qwen_enc, texts, dtype):
+    ids = qwen_enc.encode("".join(texts[:50]))
+    small = [i for i in ids if i < 30000] if dtype == "int16" else ids
+    array = np.array(small).astype(dtype)
+    assert qwen_enc.decode(array) == qwen_enc.decode(small)
+    assert qwen_enc.decode_bytes(array) == qwen_enc.decode_bytes(small)
+    if dtype.startswith("int"):
+        with pytest.raises(qtok.InvalidToken, match="-1"):
+            qwen_enc.decode(np.array([5, -1], dtype=dtype))
+    with pytest.raises(qtok.InvalidToken, match=str(qwen_enc.n_vocab)):
+        qwen_enc.decode(np.array([5, qwen_enc.n_vocab], dtype="int64"))

@@ -161,3 +161,26 @@ def test_cli_decode_adds_no_newline():
     assert code == 0 and out == "Hello"
     code, out, _ = qtok_cli("decode", "9707", "198")
     assert out == "Hello\n"
+
+
+def test_cli_vocab_report_says_why_it_has_no_wide_layout():
+    code, _, err = qtok_cli("report", "--vocab", "--layout", "wide")
+    assert code == 2 and "--layout" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("state", ["missing", "damaged"])
+@pytest.mark.parametrize("command", [["encode", "hi"], ["count", "hi"], ["decode", "1"],
+                                     ["verify"], ["report", "--langs", "en"]])
+def test_cli_with_a_broken_bundled_vocabulary_says_so_in_one_line(tmp_path, monkeypatch, capsys,
+                                                                  state, command):
+    from qtok import cli, load, registry
+    if state == "damaged":
+        (tmp_path / "qwen.tiktoken").write_bytes(b"bm90IGEgdG9rZW4= 0\n")
+    monkeypatch.setattr(load, "__file__", str(tmp_path / "load.py"))
+    monkeypatch.setattr(load, "_specs", {})
+    monkeypatch.setattr(registry, "_encodings", {})
+    monkeypatch.setenv("QTOK_CACHE_DIR", "")
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "qwen.tiktoken" in err, err
+    assert ("reinstall" in err) if state == "missing" else ("sha256" in err)

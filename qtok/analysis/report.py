@@ -142,6 +142,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.corpus or args.dataset or args.plot or args.langs:
             raise ReportError("--vocab reports the vocabularies only: drop --corpus, --dataset, "
                               "--langs and --plot")
+        if args.layout == "wide":
+            raise ReportError("--layout wide sets tokenizers side by side per language; the "
+                              "--vocab report has a row per tokenizer and script: drop --layout")
         rows = vocabulary_report(args.compare or ())
         _write(format_vocabulary(rows, fmt), args.output)
         return 0

@@ -37,6 +37,27 @@ cpdef str prepared_text(object text, object normalize):
     return <str?>text
 
 
+cdef list scan_pieces(str text, bint bulk):
+    """The pieces the scanner cuts text into (bulk=False: piece_end alone)."""
+    cdef Py_ssize_t size
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &size)
+    cdef size_t n = <size_t>size, i = 0, end
+    cdef list pieces = []
+    cdef BulkScan scan
+    bulk_start(&scan, 0 if bulk else n)
+    while i < n:
+        end = next_piece_end(&scan, s, n, i)
+        pieces.append(PyUnicode_DecodeUTF8(<const char*>s + i, end - i, NULL))
+        i = end
+    return pieces
+
+
+def split_pieces(str text not None):
+    """The pieces of the Qwen pattern in text, in order -- what
+    regex.findall(QWEN_PATTERN, text) gives, and what BPE is applied to."""
+    return scan_pieces(text, True)
+
+
 def _invalid_token(token):
     return InvalidToken(f"invalid token id {token!r}: not in the vocabulary")
 
@@ -309,6 +330,28 @@ cdef class CoreBPE:
     def special_tokens(self):
         """{text: id} of the special tokens."""
         return dict(self.special_ids)
+
+    def encode_single_piece(self, piece):
+        """tiktoken's rule on bytes taken as one piece, with no pattern
+        split: the piece's token if it is one, else its BPE merges."""
+        cdef const uint8_t[::1] view = piece
+        cdef size_t n = view.shape[0]
+        cdef TokenVec v = TokenVec(NULL, 0, 0)
+        cdef uint32_t r
+        cdef int status
+        if n == 0:
+            return []
+        r = lookup(&self.t, &view[0], n)
+        if r != NOT_FOUND:
+            return [r]
+        try:
+            with nogil:
+                status = merge_any(&self.t, NULL, &view[0], n, &v)
+            if status < 0:
+                raise MemoryError()
+            return self._to_list(&v)
+        finally:
+            free(v.data)
 
     def token_lengths(self):
         """Every id's length in bytes (0 where no token), as n_ids native

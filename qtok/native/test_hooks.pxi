@@ -11,21 +11,9 @@ def _code_point_class(uint32_t cp):
 
 
 def _split_pieces(str text not None, bint bulk=True):
-    """The pieces the scanner cuts text into -- the matches of the Qwen
-    pattern, in order, as regex.findall(pattern, text) gives them.  For
-    tests, and for seeing what BPE is applied to.  bulk=False: piece_end
-    alone, without the bulk scanner's windows."""
-    cdef Py_ssize_t size
-    cdef const uint8_t* s = <const uint8_t*>PyUnicode_AsUTF8AndSize(text, &size)
-    cdef size_t n = <size_t>size, i = 0, end
-    cdef list pieces = []
-    cdef BulkScan scan
-    bulk_start(&scan, 0 if bulk else n)
-    while i < n:
-        end = next_piece_end(&scan, s, n, i)
-        pieces.append(PyUnicode_DecodeUTF8(<const char*>s + i, end - i, NULL))
-        i = end
-    return pieces
+    """split_pieces, and with bulk=False the same from piece_end alone,
+    without the bulk scanner's windows."""
+    return scan_pieces(text, bulk)
 
 
 def _bulk_coverage(str text not None):
