@@ -8,8 +8,10 @@ with ``qtok <command>: error:`` and exit with status 2; ``verify`` exits with
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import os
+import re
 import sys
 from typing import Iterator, Sequence
 
@@ -36,17 +38,68 @@ def _read_text_file(path: str) -> str:
         raise UserError(f"{path} is not UTF-8 text (byte {e.start}); convert it first") from None
 
 
-def _input_texts(args) -> list[str]:
-    """The texts a subcommand works on: arguments, else files, else stdin."""
+#: Files are read and encoded this many characters at a time, so that a file
+#: of any size takes bounded memory.
+CHUNK_CHARS = 1 << 22
+
+
+def _input_chunks(args) -> Iterator[Iterator[str]]:
+    """Per input (the arguments, each --file, or stdin): its text in pieces
+    that encode on their own exactly as the whole does (see _safe_chunks)."""
     if args.text and args.file:
         raise UserError("give text as arguments or with --file, not both")
     if args.text:
-        return [" ".join(args.text)]
+        yield iter([" ".join(args.text)])
+        return
     if args.file:
-        return [_read_text_file(p) for p in args.file]
+        for path in args.file:
+            yield _safe_chunks(_file_chunks(path))
+        return
     if sys.stdin.isatty():
         raise UserError("no input: give text as arguments, --file PATH, or pipe it on stdin")
-    return [sys.stdin.read()]
+    yield _safe_chunks(iter(lambda: sys.stdin.read(CHUNK_CHARS), ""))
+
+
+def _file_chunks(path: str) -> Iterator[str]:
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            while True:
+                chunk = f.read(CHUNK_CHARS)
+                if not chunk:
+                    return
+                yield chunk
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory; give a file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.start} of a chunk); convert it "
+                        f"first") from None
+
+
+#: A line break followed by an ASCII letter: no piece of the pattern spans it
+#: (a letter run's one-character prefix is never a line break, and a run of
+#: whitespace ends before a letter), NFC composes nothing across it, and no
+#: special token contains it.  Text cut there encodes as the whole does.
+_CUT = re.compile(r"\n(?=[A-Za-z])")
+
+
+def _safe_chunks(chunks: Iterator[str]) -> Iterator[str]:
+    """The text of chunks, re-cut at the last safe place of each (a text with
+    no safe place is carried on whole into the next)."""
+    carry = ""
+    for chunk in chunks:
+        text = carry + chunk
+        cut = None
+        for cut in _CUT.finditer(text, max(0, len(carry) - 1)):
+            pass
+        if cut is None:
+            carry = text
+            continue
+        yield text[:cut.end()]
+        carry = text[cut.end():]
+    if carry:
+        yield carry
 
 
 def _encoding(args):
@@ -94,12 +147,18 @@ def _encoded(enc, method, text: str, options: dict):
 def cmd_encode(args) -> int:
     enc = _encoding(args)
     options = _special_options(args, enc)
-    for text in _input_texts(args):
-        ids = _encoded(enc, enc.encode, text, options)
-        if args.json:
-            print(json.dumps(ids))
-        else:
-            print(" ".join(map(str, ids)))
+    out = sys.stdout
+    for chunks in _input_chunks(args):
+        # Each input's ids on one line (a JSON list with --json), written as
+        # each chunk is encoded, so memory stays bounded however long it is.
+        sep = ""
+        out.write("[" if args.json else "")
+        for text in chunks:
+            ids = _encoded(enc, enc.encode, text, options)
+            if ids:
+                out.write(sep + (", " if args.json else " ").join(map(str, ids)))
+                sep = ", " if args.json else " "
+        out.write("]\n" if args.json else "\n")
     return 0
 
 
@@ -125,32 +184,68 @@ def _parse_ids(raw: str, as_json: bool) -> list[int]:
 
 def cmd_decode(args) -> int:
     enc = _encoding(args)
-    sources = [" ".join(args.ids)] if args.ids else [
-        _read_text_file(p) for p in args.file] if args.file else None
-    if sources is None:
+    if args.ids:
+        sources = [iter([" ".join(args.ids)])]
+    elif args.file:
+        sources = [_file_chunks(path) for path in args.file]
+    else:
         if sys.stdin.isatty():
             raise UserError("no input: give token ids as arguments, --file PATH, or pipe them on stdin")
-        sources = [sys.stdin.read()]
-    for raw in sources:
-        ids = _parse_ids(raw, args.json)
-        try:
-            data = enc.decode_bytes(ids)
-        except (ValueError, KeyError, TypeError, OverflowError) as e:
-            raise UserError(str(e)) from None
-        try:
-            text = data.decode("utf-8", errors=args.errors)
-        except UnicodeDecodeError as e:
-            raise UserError(f"the ids decode to bytes that are not UTF-8 (at byte {e.start}); "
-                            "pass --errors replace or --errors ignore") from None
-        sys.stdout.write(text)          # exactly what was decoded: no newline added
+        sources = [iter(lambda: sys.stdin.read(CHUNK_CHARS), "")]
+    out = sys.stdout
+    for chunks in sources:
+        # The text comes out as it is decoded (a character split between two
+        # chunks of ids waits in the incremental decoder), in bounded memory.
+        utf8 = codecs.getincrementaldecoder("utf-8")(args.errors)
+        for ids in _id_chunks(chunks, args.json):
+            try:
+                data = enc.decode_bytes(ids)
+            except (ValueError, KeyError, TypeError, OverflowError) as e:
+                raise UserError(str(e)) from None
+            out.write(_utf8(utf8, data, False))
+        out.write(_utf8(utf8, b"", True))   # exactly what was decoded: no newline added
     return 0
+
+
+def _utf8(decoder, data: bytes, final: bool) -> str:
+    try:
+        return decoder.decode(data, final)
+    except UnicodeDecodeError as e:
+        raise UserError(f"the ids decode to bytes that are not UTF-8; pass --errors replace "
+                        f"or --errors ignore ({e.reason})") from None
+
+
+def _id_chunks(chunks: Iterator[str], as_json: bool) -> Iterator[list[int]]:
+    """The ids of the text in chunks: a JSON list (read whole), or ids
+    separated by spaces or commas (read a chunk at a time)."""
+    first = next(chunks, "")
+    if as_json or first.lstrip().startswith("["):
+        yield _parse_ids(first + "".join(chunks), True)
+        return
+    carry = ""
+    for chunk in _chain(first, chunks):
+        text = carry + chunk
+        end = max(text.rfind(" "), text.rfind(","), text.rfind("\n"), text.rfind("\t"))
+        if end < 0:
+            carry = text
+            continue
+        carry = text[end + 1:]
+        yield _parse_ids(text[:end + 1], False)
+    if carry.strip():
+        yield _parse_ids(carry, False)
+
+
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
+    if first:
+        yield first
+    yield from rest
 
 
 def cmd_count(args) -> int:
     enc = _encoding(args)
-    texts = _input_texts(args)
     options = _special_options(args, enc)
-    counts = [_encoded(enc, enc.count, t, options) for t in texts]
+    counts = [sum(_encoded(enc, enc.count, text, options) for text in chunks)
+              for chunks in _input_chunks(args)]
     if args.json:
         names = args.file if args.file else ["-"]
         print(json.dumps({"total": sum(counts),

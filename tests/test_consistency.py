@@ -3,6 +3,7 @@ of special-token arguments; and they take and refuse arguments as tiktoken does.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -184,3 +185,25 @@ def test_cli_with_a_broken_bundled_vocabulary_says_so_in_one_line(tmp_path, monk
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "qwen.tiktoken" in err, err
     assert ("reinstall" in err) if state == "missing" else ("sha256" in err)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000])
+def test_cli_encodes_and_decodes_big_inputs_chunk_by_chunk_exactly(tmp_path, monkeypatch, capsys, chunk):
+    from corpus_files import BUNDLED_FILES, read_text
+    from qtok import cli
+    text = "".join(read_text(p) for p in BUNDLED_FILES) + "\nend\r\nA\n\n  b<|im_end|>\nc"
+    path = tmp_path / "big.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    monkeypatch.setattr(cli, "CHUNK_CHARS", chunk)
+    enc = qtok.get_encoding("qwen")
+    want = enc.encode(text, allowed_special="all")
+    assert cli.main(["encode", "-f", str(path), "--allowed-special", "all"]) == 0
+    assert capsys.readouterr().out == " ".join(map(str, want)) + "\n"
+    assert cli.main(["encode", "--json", "-f", str(path), "--allowed-special", "all"]) == 0
+    assert capsys.readouterr().out == json.dumps(want) + "\n"
+    assert cli.main(["count", "-f", str(path), "--allowed-special", "all"]) == 0
+    assert capsys.readouterr().out.split()[0] == str(len(want))
+    ids = tmp_path / "ids.txt"
+    ids.write_text(" ".join(map(str, want)))
+    assert cli.main(["decode", "-f", str(ids)]) == 0
+    assert capsys.readouterr().out == enc.decode(want)
