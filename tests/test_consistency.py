@@ -207,3 +207,36 @@ def test_cli_encodes_and_decodes_big_inputs_chunk_by_chunk_exactly(tmp_path, mon
     ids.write_text(" ".join(map(str, want)))
     assert cli.main(["decode", "-f", str(ids)]) == 0
     assert capsys.readouterr().out == enc.decode(want)
+
+
+BAD_ARGUMENTS = {
+    "unknown encoding": ["--encoding", "cl100k_base"],
+    "missing file": ["-f", "{tmp}/nope.txt"],
+    "folder as file": ["-f", "{tmp}"],
+    "not UTF-8": ["-f", "{tmp}/latin1.txt"],
+}
+
+
+@pytest.mark.parametrize("command", ["encode", "count", "decode"])
+@pytest.mark.parametrize("bad", sorted(BAD_ARGUMENTS))
+def test_every_subcommand_refuses_bad_arguments_in_one_line(tmp_path, command, bad):
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 1 2".encode("latin-1"))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in BAD_ARGUMENTS[bad]]
+    extra = [] if "-f" in args else (["1"] if command == "decode" else ["x"])
+    code, _, err = qtok_cli(command, *args, *extra)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("ids", ["1 x 2", "-1", "99999999999999999999", "[1, 2", "[1.5]", "151646"])
+def test_decode_refuses_bad_ids_in_one_line(ids):
+    code, _, err = qtok_cli("decode", ids)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("args", [["--plot", "chart.gif"], ["--corpus", "/nonexistent/folder"],
+                                  ["--compare", "no-such-tokenizer"], ["--langs", "xx"],
+                                  ["--split", "dev"], ["--format", "xml"], ["--num-proc", "0"]])
+def test_report_refuses_bad_arguments_in_one_line(args):
+    code, _, err = qtok_cli("report", *args)
+    assert code == 2 and "Traceback" not in err, err
+    assert len([line for line in err.strip().splitlines() if "error" in line]) == 1, err
