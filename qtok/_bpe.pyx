@@ -67,7 +67,7 @@ from qtok._nfc cimport is_nfc_data
 import os
 from operator import index as operator_index
 
-from qtok.errors import InvalidToken
+from qtok.errors import invalid_token
 
 # The engine, in the order text flows through it.
 include "native/classes.pxi"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import itertools
 import json
 import os
 import re
@@ -27,15 +28,7 @@ class UserError(Exception):
 # -- input helpers ---------------------------------------------------------------
 
 def _read_text_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise UserError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise UserError(f"{path} is a directory; give a file") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text (byte {e.start}); convert it first") from None
+    return "".join(_file_chunks(path))
 
 
 #: Files are read and encoded this many characters at a time, so that a file
@@ -223,7 +216,7 @@ def _id_chunks(chunks: Iterator[str], as_json: bool) -> Iterator[list[int]]:
         yield _parse_ids(first + "".join(chunks), True)
         return
     carry = ""
-    for chunk in _chain(first, chunks):
+    for chunk in itertools.chain([first], chunks):
         text = carry + chunk
         end = max(text.rfind(" "), text.rfind(","), text.rfind("\n"), text.rfind("\t"))
         if end < 0:
@@ -233,12 +226,6 @@ def _id_chunks(chunks: Iterator[str], as_json: bool) -> Iterator[list[int]]:
         yield _parse_ids(text[:end + 1], False)
     if carry.strip():
         yield _parse_ids(carry, False)
-
-
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    if first:
-        yield first
-    yield from rest
 
 
 def cmd_count(args) -> int:

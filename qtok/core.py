@@ -20,7 +20,7 @@ if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings 
     from .stream import DecodeStream
 
 from ._bpe import CoreBPE, prepared_text
-from .errors import InvalidToken
+from .errors import InvalidToken, invalid_token
 from . import _nfc
 from .normalize import to_nfc
 from .load import VocabSpec, cached_spec, ranks_spec
@@ -199,23 +199,18 @@ class Encoding:
         Where special tokens are looked for follows the encoding: in the raw
         text, each stretch between them normalized on its own (Hugging Face,
         Qwen1.5 on), or in the normalized text (Qwen-1)."""
-        if self._specials_in_raw:
-            raw = prepared_text(text, None)
-            allowed = self._check_special(raw, allowed_special, disallowed_special)
-            if allowed and any(s in raw for s in allowed):
-                return [part for segment, special in self._split_specials(raw, allowed)
-                        for part in (self._normalize(segment) if segment else None,
-                                     self._special_tokens[special] if special else None)
-                        if part is not None]
-            return self._normalize(raw)
-        text = prepared_text(text, self._normalize)
+        text = prepared_text(text, self._normalize_now)
         allowed = self._check_special(text, allowed_special, disallowed_special)
-        if allowed and any(s in text for s in allowed):
-            return [part for segment, special in self._split_specials(text, allowed)
-                    for part in (segment or None,
-                                 self._special_tokens[special] if special else None)
-                    if part is not None]
-        return text
+        later = self._normalize_later
+        if not (allowed and any(s in text for s in allowed)):
+            return later(text) if later else text
+        parts: list[str | int] = []
+        for segment, special in self._split_specials(text, allowed):
+            if segment:
+                parts.append(later(segment) if later else segment)
+            if special is not None:
+                parts.append(self._special_tokens[special])
+        return parts
 
     def _split_specials(self, text: str, allowed: frozenset[str]):
         """Yield (plain text, special token or None), leftmost match first,
@@ -282,7 +277,7 @@ class Encoding:
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int = 8) -> list[list[int]]:
         """Encode many texts on native threads (the GIL is released)."""
-        return self._batch(self._prepare_batch(text), num_threads, nfc=True)
+        return self._batch(self._prepare_batch(text), _check_num_threads(num_threads), nfc=True)
 
     def encode_batch(self, text: Sequence[str], *, num_threads: int = 8,
                      allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
@@ -302,18 +297,16 @@ class Encoding:
         """encode_batch / count_batch: every text checked for special tokens
         first (an error leaves no work half done), then one native batch when
         none is to be read as one."""
-        _check_num_threads(num_threads)
-        if isinstance(texts, str):
-            raise TypeError("expected a sequence of str, got a single str")
+        num_threads = _check_num_threads(num_threads)
+        raw = self._prepare_batch(texts)
         if allowed_special is _NO_SPECIALS and disallowed_special == "all" and self._specials_in_raw:
             # The common case: raw texts holding no special token are
             # normalized on the batch's threads (nfc=True).
-            raw = [prepared_text(t, None) for t in texts]
             first = self._special_first
             if all((first is not None and first not in t) or not self._may_hold_special(t)
                    for t in raw):
                 return self._batch(raw, num_threads, as_count, nfc=True)
-        plans = [self._plan(t, allowed_special, disallowed_special) for t in texts]
+        plans = [self._plan(t, allowed_special, disallowed_special) for t in raw]
         if all(isinstance(plan, str) for plan in plans):
             return self._batch(plans, num_threads, as_count)
         if as_count:
@@ -328,9 +321,9 @@ class Encoding:
         return [prepared_text(t, None) for t in texts]
 
     def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
-        """encode_ordinary_batch of the core.  nfc: the texts are not
-        normalized yet; the core's threads check them (see there)."""
-        num_threads = _check_num_threads(num_threads)
+        """encode_ordinary_batch of the core, on num_threads (checked by the
+        caller: _check_num_threads).  nfc: the texts are not normalized yet;
+        the core's threads check them (see there)."""
         native = None
         if nfc and self._normalize is not None:
             if _nfc.NATIVE_CHECK:
@@ -448,7 +441,7 @@ class Encoding:
         # Range-check here: the core takes a C ssize_t, and ids beyond it
         # would raise OverflowError instead of InvalidToken.
         if not 0 <= index < self._core.n_ids:
-            raise InvalidToken(f"invalid token id {token!r}: not in the vocabulary")
+            raise invalid_token(token)
         return index
 
     def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
@@ -584,7 +577,7 @@ def _as_uint32(ids, n_ids: int):
     if array.size:
         bad = np.flatnonzero((array < 0) | (array >= n_ids))
         if bad.size:
-            raise InvalidToken(f"invalid token id {array[bad[0]].item()!r}: not in the vocabulary")
+            raise invalid_token(array[bad[0]].item())
     return np.ascontiguousarray(array, dtype=np.uint32)
 
 
@@ -601,8 +594,6 @@ def _as_index(token) -> int:
         return int(token.__index__())
     except AttributeError:
         raise TypeError(f"token ids are ints, got {token!r} ({type(token).__name__})") from None
-
-
 
 
 def _raise_if_not_ids(tokens) -> None:

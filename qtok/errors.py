@@ -16,6 +16,11 @@ class InvalidToken(ValueError, KeyError):
     __str__ = ValueError.__str__
 
 
+def invalid_token(token) -> InvalidToken:
+    """The InvalidToken for an id, worded the same wherever it is raised."""
+    return InvalidToken(f"invalid token id {token!r}: not in the vocabulary")
+
+
 class VocabularyError(ValueError):
     """A vocabulary file that is missing, damaged, or of the wrong kind."""
 
@@ -53,4 +58,4 @@ def first_line(exc: BaseException) -> str:
 
 
 __all__ = ["InvalidToken", "VocabularyError", "LanguageError", "CorpusError", "BackendError",
-           "PlotError", "ReportError", "ANALYSIS_ERRORS", "first_line"]
+           "PlotError", "ReportError", "ANALYSIS_ERRORS", "first_line", "invalid_token"]

@@ -58,10 +58,6 @@ def split_pieces(str text not None):
     return scan_pieces(text, True)
 
 
-def _invalid_token(token):
-    return InvalidToken(f"invalid token id {token!r}: not in the vocabulary")
-
-
 cdef object parse_error(const ParseError* e, str source):
     """The exception for a tiktoken file that did not parse."""
     cdef str where = f"{source}, line {e.line}"
@@ -313,7 +309,7 @@ cdef class CoreBPE:
     def token_bytes(self, Py_ssize_t rank):
         """The bytes of one id; InvalidToken-style ValueError if there is none."""
         if rank < 0 or rank >= self.t.n_ids or self.t.tok_len[rank] == 0:
-            raise _invalid_token(rank)
+            raise invalid_token(rank)
         return PyBytes_FromStringAndSize(<const char*>self.t.blob + self.t.tok_start[rank],
                                          self.t.tok_len[rank])
 
@@ -619,17 +615,17 @@ cdef class CoreBPE:
                     if not small_int_value(item, &v):
                         v = PyLong_AsLongLongAndOverflow(<object>item, &overflow)
                         if overflow:
-                            raise _invalid_token(<object>item)
+                            raise invalid_token(<object>item)
                 else:
                     try:
                         v = operator_index(<object>item)
                     except OverflowError:
-                        raise _invalid_token(<object>item) from None
+                        raise invalid_token(<object>item) from None
                     except TypeError:
                         raise TypeError(f"token ids must be integers, got "
                                         f"{type(<object>item).__name__} {<object>item!r}") from None
                 if v < 0 or v >= self.t.n_ids:
-                    raise _invalid_token(<object>item)
+                    raise invalid_token(<object>item)
                 ids[i] = <uint32_t>v        # ids without a token: _decode_ids names them
             return self._decode_ids(ids, n, skip)
         finally:
@@ -654,7 +650,7 @@ cdef class CoreBPE:
             if bad == DECODE_NO_MEMORY:
                 raise MemoryError()
             if bad >= 0:
-                raise _invalid_token(ids[bad])
+                raise invalid_token(ids[bad])
             return out
         finally:
             free(left)
