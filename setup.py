@@ -16,14 +16,6 @@ if os.name != "posix":
 if sys.byteorder != "little":
     sys.exit("qtok's native core assumes a little-endian CPU")
 
-# qtok._nfc's table describes the code points as this Python's unicodedata
-# sees them, so it is made here, for the Python being built for.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
-from gen_nfc_table import write_table  # noqa: E402
-
-write_table(os.path.join("qtok", "_nfc_table.h"))
-
-
 def write_build_id(path: str) -> None:
     """qtok/include/qtok/build_id.h: a digest of every source of the native
     core.  Compiled-table files carry it, so a file written by one build is

@@ -1,50 +1,75 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True
-"""A fast, one-sided test that a str is already in Unicode NFC.
+"""NFC as Hugging Face ``tokenizers`` does it, the same on every Python.
 
-Qwen normalizes text to NFC before tokenizing, so qtok does too.  Almost all
-text is NFC already, and CPython's ``unicodedata.normalize`` confirms that
-quickly for most scripts -- but not for Bengali, Devanagari or Arabic-script
-text, whose vowel signs and marks may compose with the letter before them
-(Unicode's "NFC_Quick_Check = Maybe"): there it rebuilds the whole string,
-at 13-18 MB/s, slower than tokenizing it.
+Qwen normalizes text to NFC before tokenizing, so qtok does too.  Which NFC
+is a matter of Unicode version: Qwen2 and later normalize with ``tokenizers``,
+whose tables are Unicode 9.0's, while each Python's ``unicodedata`` is newer
+(14.0 on 3.11, 15.x on 3.12 and 3.13) and treats the marks added since as
+marks.  qtok's table (``_nfc_table.h``) is generated once from ``tokenizers``
+itself by tools/gen_nfc_table.py and checked in: every build, on every
+Python, normalizes as ``tokenizers`` does (tests/test_nfc.py holds it to that
+on every code point).
 
-``is_nfc(text)`` answers True only when text is certainly NFC, using a table
-of every code point made at build time from the same ``unicodedata``
-(tools/gen_nfc_table.py).  It applies Unicode's quick check -- no character
-that cannot occur in NFC, combining marks in canonical order -- and settles
-each "Maybe" character itself: it is fine unless it would compose with the
-starter before it, which needs that pair to be a composing pair and nothing
-between them to block it.  To keep that reasoning simple it gives up (answers
-False) on one rare shape: a precomposed character followed by a combining
-mark (NFC would take the mark apart from its own marks and reorder them).  False means "not known":
-the caller then normalizes the slow way, which is always right.
+Two parts:
+
+``is_nfc(text)``, one-sided and fast: True only when text is certainly NFC.
+Almost all text is, and the check confirms it at memory speed even for
+Bengali, Devanagari or Arabic-script text, whose vowel signs and marks may
+compose with the letter before them (Unicode's "NFC_Quick_Check = Maybe").
+It applies the quick check -- no character that cannot occur in NFC,
+combining marks in canonical order -- and settles each "Maybe" character
+itself: it is fine unless it would compose with the starter before it, which
+needs that pair to be a composing pair and nothing between them to block it.
+To keep that reasoning simple it gives up (answers False) on one rare shape:
+a precomposed character followed by a combining mark.  False means "not
+known".
+
+``to_nfc(text)``: the text itself when the check passes, else the full
+normalization -- decompose each character, put each run of marks in
+canonical order, compose -- in native code on the pinned table.
 """
-import unicodedata
-
+from cpython.unicode cimport PyUnicode_FromKindAndData
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
     int PyUnicode_KIND(object o)
     void* PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
+    int PyUnicode_4BYTE_KIND
 
 cdef extern from "_nfc_table.h":
-    const char* QTOK_NFC_UNIDATA_VERSION
+    const char* QTOK_NFC_UNICODE_VERSION
     uint16_t QTOK_NFC_NO
     uint16_t QTOK_NFC_MAYBE
     uint16_t QTOK_NFC_DECOMP
     const uint16_t QTOK_NFC_INDEX[]
     const uint16_t QTOK_NFC_BLOCKS[][256]
-    const uint64_t QTOK_NFC_PAIRS[]
+    const int QTOK_NFC_DECOMPOSED_COUNT
+    const uint32_t QTOK_NFC_DECOMPOSED[]
+    const uint16_t QTOK_NFC_DECOMP_START[]
+    const uint32_t QTOK_NFC_DECOMP_DATA[]
     const int QTOK_NFC_PAIRS_COUNT
+    const uint64_t QTOK_NFC_PAIRS[]
+    const uint32_t QTOK_NFC_COMPOSITES[]
 
-#: The Unicode version the table was made from.
-UNIDATA_VERSION = QTOK_NFC_UNIDATA_VERSION.decode("ascii")
+#: The Unicode version of the table: that of Hugging Face tokenizers' NFC.
+UNICODE_VERSION = QTOK_NFC_UNICODE_VERSION.decode("ascii")
 
 cdef enum:
     CCC_MASK = 0xFF
+    # Hangul, composed and decomposed by arithmetic (Unicode 3.12).
+    HANGUL_S_FIRST = 0xAC00
+    HANGUL_L_FIRST = 0x1100
     HANGUL_V_FIRST = 0x1161
+    HANGUL_T_FIRST = 0x11A7       # one before the first trailing consonant
+    HANGUL_L_COUNT = 19
+    HANGUL_V_COUNT = 21
+    HANGUL_T_COUNT = 28
+    HANGUL_N_COUNT = 588          # V_COUNT * T_COUNT
+    HANGUL_S_COUNT = 11172        # L_COUNT * N_COUNT
     HANGUL_T_LAST = 0x11C2
 
 
@@ -52,8 +77,17 @@ cdef inline uint16_t props(uint32_t c) noexcept nogil:
     return QTOK_NFC_BLOCKS[QTOK_NFC_INDEX[c >> 8]][c & 0xFF]
 
 
-cdef bint composes(uint32_t first, uint32_t second) noexcept nogil:
-    """Whether NFC joins first and second into one character."""
+cdef uint32_t primary_composite(uint32_t first, uint32_t second) noexcept nogil:
+    """What NFC joins first and second into, or 0 if they do not join."""
+    cdef uint32_t s_index
+    if HANGUL_V_FIRST <= second < HANGUL_V_FIRST + HANGUL_V_COUNT:
+        if HANGUL_L_FIRST <= first < HANGUL_L_FIRST + HANGUL_L_COUNT:
+            return HANGUL_S_FIRST + ((first - HANGUL_L_FIRST) * HANGUL_V_COUNT
+                                     + second - HANGUL_V_FIRST) * HANGUL_T_COUNT
+    elif HANGUL_T_FIRST < second <= HANGUL_T_LAST:
+        s_index = first - HANGUL_S_FIRST
+        if first >= HANGUL_S_FIRST and s_index < HANGUL_S_COUNT and s_index % HANGUL_T_COUNT == 0:
+            return first + second - HANGUL_T_FIRST
     cdef uint64_t key = (<uint64_t>first << 21) | second
     cdef int lo = 0, hi = QTOK_NFC_PAIRS_COUNT, mid
     while lo < hi:
@@ -62,7 +96,14 @@ cdef bint composes(uint32_t first, uint32_t second) noexcept nogil:
             lo = mid + 1
         else:
             hi = mid
-    return lo < QTOK_NFC_PAIRS_COUNT and QTOK_NFC_PAIRS[lo] == key
+    if lo < QTOK_NFC_PAIRS_COUNT and QTOK_NFC_PAIRS[lo] == key:
+        return QTOK_NFC_COMPOSITES[lo]
+    return 0
+
+
+cdef inline bint composes(uint32_t first, uint32_t second) noexcept nogil:
+    """Whether NFC joins first and second into one character."""
+    return primary_composite(first, second) != 0
 
 
 # The check, for each of CPython's three string layouts (1, 2 or 4 bytes per
@@ -239,16 +280,262 @@ def is_nfc(str text not None, bint fast=True):
     return text_is_nfc(text, fast)
 
 
-#: Whether the native check describes the Unicode version unicodedata uses.
-#: to_nfc reads it at every call, so a test can turn the check off.
-NATIVE_CHECK = UNIDATA_VERSION == unicodedata.unidata_version
+# The full normalization, into a growing buffer of code points.
+
+cdef struct CodePoints:
+    uint32_t* data
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef int grow(CodePoints* out, Py_ssize_t more) noexcept nogil:
+    """Room for `more` code points past out.n; -1 when out of memory."""
+    cdef Py_ssize_t cap = out.cap
+    cdef uint32_t* data
+    if out.n + more <= cap:
+        return 0
+    while cap < out.n + more:
+        cap = cap * 2 + 16
+    data = <uint32_t*>realloc(out.data, cap * sizeof(uint32_t))
+    if data == NULL:
+        return -1
+    out.data = data
+    out.cap = cap
+    return 0
+
+
+cdef inline uint32_t ccc(uint32_t c) noexcept nogil:
+    return props(c) & CCC_MASK
+
+
+cdef int decomposition(uint32_t c, uint32_t* parts) noexcept nogil:
+    """The full canonical decomposition of c into parts (room for 4: no
+    decomposition is longer), and how many there are; 1 for c itself."""
+    cdef uint32_t s_index, t
+    cdef int lo = 0, hi = QTOK_NFC_DECOMPOSED_COUNT, mid, k, n
+    if not props(c) & QTOK_NFC_DECOMP:
+        parts[0] = c
+        return 1
+    s_index = c - HANGUL_S_FIRST
+    if c >= HANGUL_S_FIRST and s_index < HANGUL_S_COUNT:
+        parts[0] = HANGUL_L_FIRST + s_index // HANGUL_N_COUNT
+        parts[1] = HANGUL_V_FIRST + (s_index % HANGUL_N_COUNT) // HANGUL_T_COUNT
+        t = s_index % HANGUL_T_COUNT
+        if t == 0:
+            return 2
+        parts[2] = HANGUL_T_FIRST + t
+        return 3
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if QTOK_NFC_DECOMPOSED[mid] < c:
+            lo = mid + 1
+        else:
+            hi = mid
+    n = QTOK_NFC_DECOMP_START[lo + 1] - QTOK_NFC_DECOMP_START[lo]
+    for k in range(n):
+        parts[k] = QTOK_NFC_DECOMP_DATA[QTOK_NFC_DECOMP_START[lo] + k]
+    return n
+
+
+cdef void order_marks(uint32_t* run, Py_ssize_t n) noexcept nogil:
+    """Canonical ordering of a run of n marks: a stable sort by combining
+    class.  Insertion for the usual few; for a long run (adversarial text),
+    a merge sort, so the cost stays n log n."""
+    cdef Py_ssize_t i, j, width, lo, mid, hi, a, b, k
+    cdef uint32_t c
+    cdef uint32_t* tmp
+    cdef uint32_t* src
+    cdef uint32_t* dst
+    if n <= 32:
+        for i in range(1, n):
+            c = run[i]
+            j = i
+            while j > 0 and ccc(run[j - 1]) > ccc(c):
+                run[j] = run[j - 1]
+                j -= 1
+            run[j] = c
+        return
+    tmp = <uint32_t*>malloc(n * sizeof(uint32_t))
+    if tmp == NULL:
+        order_marks(run, 32)        # cannot happen in practice; never leave it unsorted
+        for i in range(32, n):
+            c = run[i]
+            j = i
+            while j > 0 and ccc(run[j - 1]) > ccc(c):
+                run[j] = run[j - 1]
+                j -= 1
+            run[j] = c
+        return
+    src, dst = run, tmp
+    width = 1
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            a, b, k = lo, mid, lo
+            while a < mid and b < hi:
+                if ccc(src[b]) < ccc(src[a]):
+                    dst[k] = src[b]
+                    b += 1
+                else:
+                    dst[k] = src[a]
+                    a += 1
+                k += 1
+            while a < mid:
+                dst[k] = src[a]
+                a += 1
+                k += 1
+            while b < hi:
+                dst[k] = src[b]
+                b += 1
+                k += 1
+            lo = hi
+        src, dst = dst, src
+        width *= 2
+    if src != run:
+        memcpy(run, src, n * sizeof(uint32_t))
+    free(tmp)
+
+
+cdef int decompose_units(const unit_t* s, Py_ssize_t n, CodePoints* out) noexcept nogil:
+    """NFD of the n characters at s, appended to out; -1 when out of memory."""
+    cdef Py_ssize_t i, run_start = -1
+    cdef uint32_t parts[4]
+    cdef uint32_t c
+    cdef int k, count
+    cdef uint16_t last_class = 0, cls
+    cdef bint in_order = True
+    if grow(out, n + n // 8 + 4) < 0:
+        return -1
+    for i in range(n):
+        count = decomposition(s[i], parts)
+        if grow(out, count) < 0:
+            return -1
+        for k in range(count):
+            c = parts[k]
+            cls = ccc(c)
+            if cls == 0:
+                if not in_order:
+                    order_marks(out.data + run_start, out.n - run_start)
+                run_start = -1
+                in_order = True
+            elif run_start < 0:
+                run_start = out.n
+            elif cls < last_class:
+                in_order = False
+            last_class = cls
+            out.data[out.n] = c
+            out.n += 1
+    if not in_order:
+        order_marks(out.data + run_start, out.n - run_start)
+    return 0
+
+
+cdef void compose_in_place(CodePoints* cps) noexcept nogil:
+    """Canonical composition of the canonically ordered cps.  A character
+    joins the last starter unless something between blocks it: a starter,
+    or a mark of a class at least its own (the marks between are in order,
+    so the last one kept has the highest class)."""
+    cdef Py_ssize_t r, w = 0, starter = -1
+    cdef uint32_t c, joined
+    cdef uint16_t p, cls, last_class = 0
+    for r in range(cps.n):
+        c = cps.data[r]
+        p = props(c)
+        cls = p & CCC_MASK
+        if starter >= 0 and p & QTOK_NFC_MAYBE and (w == starter + 1 or last_class < cls):
+            joined = primary_composite(cps.data[starter], c)
+            if joined:
+                cps.data[starter] = joined
+                continue
+        if cls == 0:
+            starter = w
+        last_class = cls
+        cps.data[w] = c
+        w += 1
+    cps.n = w
+
+
+cdef int normalize_data(int kind, void* data, Py_ssize_t n, CodePoints* out) noexcept nogil:
+    cdef int status
+    if kind == 1:
+        status = decompose_units(<const uint8_t*>data, n, out)
+    elif kind == 2:
+        status = decompose_units(<const uint16_t*>data, n, out)
+    else:
+        status = decompose_units(<const uint32_t*>data, n, out)
+    if status == 0:
+        compose_in_place(out)
+    return status
+
+
+cdef str normalize_text(str text):
+    """NFC of text by the table, the long way."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef CodePoints out
+    cdef int status
+    out.data = NULL
+    out.n = out.cap = 0
+    try:
+        if n < NOGIL_MIN_CHARS:
+            status = normalize_data(kind, data, n, &out)
+        else:
+            with nogil:
+                status = normalize_data(kind, data, n, &out)
+        if status < 0:
+            raise MemoryError(f"no memory to normalize a text of {n:,} characters")
+        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out.data, out.n)
+    finally:
+        free(out.data)
 
 
 def to_nfc(str text not None):
-    """``unicodedata.normalize("NFC", text)``, the same str, sooner: text
-    the native check knows to be NFC is returned as it is.  Here rather than
-    in Python, as the encoders call it for every text: one Python call fewer
-    each time (~150 ns of a ~530 ns encode of a word)."""
-    if NATIVE_CHECK and text_is_nfc(text, True):
+    """NFC of text, as Hugging Face tokenizers makes it: text itself when the
+    native check knows it to be NFC (nearly always), else normalized here.
+    Native rather than in Python, as the encoders call it for every text:
+    one Python call fewer each time (~150 ns of a ~530 ns encode of a word)."""
+    if text_is_nfc(text, True):
         return text
-    return unicodedata.normalize("NFC", text)
+    return normalize_text(text)
+
+
+def nfd(str text not None):
+    """Canonical decomposition of text, by the same table (marks in canonical
+    order, nothing composed)."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    cdef CodePoints out
+    cdef int status
+    out.data = NULL
+    out.n = out.cap = 0
+    try:
+        if kind == 1:
+            status = decompose_units(<const uint8_t*>data, n, &out)
+        elif kind == 2:
+            status = decompose_units(<const uint16_t*>data, n, &out)
+        else:
+            status = decompose_units(<const uint32_t*>data, n, &out)
+        if status < 0:
+            raise MemoryError(f"no memory to decompose a text of {n:,} characters")
+        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out.data, out.n)
+    finally:
+        free(out.data)
+
+
+def combining(str ch not None):
+    """The canonical combining class of the character ch, by the table."""
+    if len(ch) != 1:
+        raise TypeError(f"combining() expects one character, got a str of length {len(ch)}")
+    return ccc(ord(ch))
+
+
+def composite(str first not None, str second not None):
+    """The character NFC joins the characters first and second into, or None."""
+    if len(first) != 1 or len(second) != 1:
+        raise TypeError("composite() expects two single characters")
+    cdef uint32_t joined = primary_composite(ord(first), ord(second))
+    return chr(joined) if joined else None

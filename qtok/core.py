@@ -21,7 +21,6 @@ if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings 
 
 from ._bpe import CoreBPE, prepared_text
 from .errors import InvalidToken, invalid_token
-from . import _nfc
 from .normalize import to_nfc
 from .load import VocabSpec, cached_spec, ranks_spec
 
@@ -324,12 +323,7 @@ class Encoding:
         """encode_ordinary_batch of the core, on num_threads (checked by the
         caller: _check_num_threads).  nfc: the texts are not normalized yet;
         the core's threads check them (see there)."""
-        native = None
-        if nfc and self._normalize is not None:
-            if _nfc.NATIVE_CHECK:
-                native = self._normalize
-            else:
-                texts = [self._normalize(t) for t in texts]
+        native = self._normalize if nfc else None
         try:
             return self._core.encode_ordinary_batch(texts, num_threads, as_count, native)
         except UnicodeEncodeError:

@@ -17,11 +17,9 @@ text, skips that and maps one to one.
 """
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 
-from ._nfc import is_nfc
+from ._nfc import combining, composite, is_nfc, nfd, to_nfc
 
 
 def nfc_alignment(text: str) -> tuple[str, np.ndarray, np.ndarray]:
@@ -34,10 +32,10 @@ def nfc_alignment(text: str) -> tuple[str, np.ndarray, np.ndarray]:
     _reorder(chars, changes)
     chars, changes = _compose(chars, changes)
     normalized = "".join(chars)
-    if normalized != unicodedata.normalize("NFC", text):
-        # Not expected; should this Python's unicodedata disagree with the
-        # replay, every character points at the whole text rather than wrong.
-        normalized = unicodedata.normalize("NFC", text)
+    if normalized != to_nfc(text):
+        # Not expected; should the replay ever disagree with the normalizer,
+        # every character points at the whole text rather than wrong.
+        normalized = to_nfc(text)
         return (normalized, np.zeros(len(normalized), dtype=np.int64),
                 np.full(len(normalized), len(text), dtype=np.int64))
     starts = np.empty(len(chars), dtype=np.int64)
@@ -59,7 +57,7 @@ def _decompose(text: str) -> tuple[list[str], list[int]]:
     chars: list[str] = []
     changes: list[int] = []
     for ch in text:
-        parts = unicodedata.normalize("NFD", ch)
+        parts = nfd(ch)
         chars.append(parts[0])
         changes.append(0)
         for part in parts[1:]:
@@ -73,14 +71,14 @@ def _reorder(chars: list[str], changes: list[int]) -> None:
     combining class; changes move with their characters."""
     i, n = 0, len(chars)
     while i < n:
-        if unicodedata.combining(chars[i]) == 0:
+        if combining(chars[i]) == 0:
             i += 1
             continue
         j = i
-        while j < n and unicodedata.combining(chars[j]) != 0:
+        while j < n and combining(chars[j]) != 0:
             j += 1
         if j - i > 1:
-            run = sorted(zip(chars[i:j], changes[i:j]), key=lambda c: unicodedata.combining(c[0]))
+            run = sorted(zip(chars[i:j], changes[i:j]), key=lambda c: combining(c[0]))
             chars[i:j] = [c for c, _ in run]
             changes[i:j] = [d for _, d in run]
         i = j
@@ -94,11 +92,11 @@ def _compose(chars: list[str], changes: list[int]) -> tuple[list[str], list[int]
     starter = -1                # index in out of the last starter
     last_class = 0              # combining class of the last character kept
     for ch, change in zip(chars, changes):
-        cls = unicodedata.combining(ch)
+        cls = combining(ch)
         if starter >= 0 and (last_class < cls or (last_class == 0 and starter == len(out) - 1)):
-            composite = _primary_composite(out[starter], ch)
-            if composite is not None:
-                out[starter] = composite
+            joined = composite(out[starter], ch)
+            if joined is not None:
+                out[starter] = joined
                 out_changes[starter] += change - 1
                 continue
         if cls == 0:
@@ -107,11 +105,6 @@ def _compose(chars: list[str], changes: list[int]) -> tuple[list[str], list[int]
         out.append(ch)
         out_changes.append(change)
     return out, out_changes
-
-
-def _primary_composite(starter: str, mark: str) -> str | None:
-    composed = unicodedata.normalize("NFC", starter + mark)
-    return composed if len(composed) == 1 else None
 
 
 def token_spans(norm: str, starts: np.ndarray, ends: np.ndarray, token_lengths: np.ndarray,

@@ -34,6 +34,21 @@ def pattern_pieces(text: str) -> list[str]:
     return regex.findall(QWEN_PATTERN, text)
 
 
+# -- normalization ---------------------------------------------------------------------
+
+def nfc(text: str) -> str:
+    """NFC as Qwen2 and later apply it: Hugging Face tokenizers' NFC (whose
+    tables are Unicode 9.0's, not this Python's unicodedata).  tokenizers
+    cannot take a lone surrogate; NFC leaves one as it is and nothing joins
+    it, so the text between surrogates is normalized piece by piece."""
+    import re
+    from tokenizers.normalizers import NFC
+    normalize = NFC().normalize_str
+    parts = re.split("([\ud800-\udfff])", text)
+    return "".join(part if len(part) == 1 and "\ud800" <= part <= "\udfff" else normalize(part)
+                   for part in parts)
+
+
 # -- the vocabulary file ------------------------------------------------------------
 
 def read_tiktoken_ranks(path: str | Path) -> dict[bytes, int]:

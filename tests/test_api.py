@@ -10,7 +10,6 @@ import multiprocessing
 import pickle
 import re
 import sys
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 
 import qtok
 from corpus_files import synthetic_texts
+from qwen_reference import nfc
 
 SPECIALS = {"<|endoftext|>": 151643, "<|im_start|>": 151644, "<|im_end|>": 151645}
 
@@ -30,8 +30,6 @@ def texts() -> list[str]:
     return [t.replace("<|endoftext|>", "<|end") for t in batch]
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 # -- the vocabulary ------------------------------------------------------------------------

@@ -8,18 +8,15 @@ normalization off, which puts decomposed sequences through the scanner.
 from __future__ import annotations
 
 import random
-import unicodedata
 
 import pytest
 
 from corpus_files import (BUNDLED_FILES, LEIPZIG_FILES, SHARED_CORPORA, UDHR_FILES, file_params,
                           read_lines, read_text, udhr_segments)
 from qtok._bpe import _split_pieces as split_pieces, _token_filter_admits
-from qwen_reference import first_mismatch, first_piece_difference, pattern_pieces
+from qwen_reference import first_mismatch, first_piece_difference, nfc, pattern_pieces
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def check_texts(qwen_enc, qwen_enc_raw, tiktoken_ref, texts: list[str]) -> None:

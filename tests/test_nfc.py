@@ -1,10 +1,14 @@
-"""qtok._nfc.is_nfc: may say "not known", must never say NFC wrongly.
+"""qtok's NFC: Hugging Face tokenizers' normalization, on every code point.
 
-A wrong True would skip a normalization that changes the text: the ids
-would then differ from Qwen's.  So every test here holds the check to
-``unicodedata.normalize`` itself, on every code point, every pair that
-composes, and many random strings built from the characters that make NFC
-hard (marks, precomposed letters, vowel signs that join, Hangul jamo).
+Qwen2 and later normalize with ``tokenizers``, so its NFC is the reference
+here, never this Python's ``unicodedata`` (a newer Unicode: they differ on
+marks added since 9.0).  ``to_nfc`` must equal it everywhere, and the quick
+check ``is_nfc`` may say "not known" but must never say NFC wrongly: a wrong
+True would skip a normalization that changes the text, and the ids would
+then differ from Qwen's.  Checked on every code point in several contexts,
+every pair that composes, and many random strings built from the characters
+that make NFC hard (marks, precomposed letters, vowel signs that join,
+Hangul jamo).
 """
 from __future__ import annotations
 
@@ -14,57 +18,106 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tokenizers.normalizers import NFD
 
 from corpus_files import BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines
-import qtok._nfc
+import qtok
 from qtok import normalize
-from qtok._nfc import UNIDATA_VERSION, _is_inert, is_nfc
+from qtok._nfc import UNICODE_VERSION, _is_inert, combining, composite, is_nfc, nfd, to_nfc
+from qwen_reference import nfc
 
+hf_nfd = NFD().normalize_str
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
+#: Every code point a str may hold and tokenizers takes (no lone surrogates).
+CODE_POINTS = [chr(x) for x in range(0x110000) if not 0xD800 <= x <= 0xDFFF]
 
 
 def composing_pairs() -> list[tuple[str, str]]:
-    """Every (first, second) that NFC joins into one character, from
-    unicodedata's decompositions (not from qtok's table)."""
-    pairs = []
+    """Every (first, second) that tokenizers' NFC joins into one character.
+    Candidates come from unicodedata's decompositions (a newer Unicode, so a
+    superset); tokenizers decides which of them join."""
+    candidates = []
     for x in range(0x110000):
         d = unicodedata.decomposition(chr(x))
         if d and not d.startswith("<") and len(d.split()) == 2:
             a, b = (chr(int(p, 16)) for p in d.split())
-            if nfc(a + b) == chr(x):
-                pairs.append((a, b))
-    return pairs
+            candidates.append((a, b, chr(x)))
+    joined = nfc("\n".join(a + b for a, b, _ in candidates)).split("\n")
+    return [(a, b) for (a, b, x), j in zip(candidates, joined) if j == x]
 
 
 #: Characters that make NFC interesting: marks, anything with a canonical
-#: decomposition, the second halves of composing pairs, Hangul jamo; plus
-#: some plain letters of several scripts for them to follow.
+#: decomposition, the second halves of composing pairs, Hangul jamo (by
+#: either Unicode version); plus some plain letters of several scripts.
 HARD = sorted({chr(x) for x in range(0x110000) if not 0xD800 <= x <= 0xDFFF and (
-    unicodedata.combining(chr(x))
+    unicodedata.combining(chr(x)) or combining(chr(x))
     or (unicodedata.decomposition(chr(x)) and not unicodedata.decomposition(chr(x)).startswith("<"))
     or 0x1100 <= x <= 0x11FF)} | {b for _, b in composing_pairs()})
 PLAIN = list("aeiouyAEIOUnkgsz ") + [chr(x) for x in (0x995, 0x9AE, 0x915, 0x928, 0x627, 0x648,
                                                        0x3B1, 0x3C9, 0x430, 0x4E2D, 0xAC00, 0xB2E4)]
 
+#: Where each code point c is tried: alone, after a letter, before and
+#: between marks of several classes, beside Hangul jamo and syllables, and
+#: after a Tamil letter that joins a starter.
+CONTEXTS = ["{}", "a{}", "{}\u0301", "e{}\u0323", "{}\u0308\u0323", "a\u0301{}", "a\u0334{}\u0301",
+            "\u1100{}", "{}\u1161", "\uac00{}", "{}\u11a8", "\u0b92{}", "\u0928{}\u093c"]
 
-def test_table_matches_this_python():
-    assert UNIDATA_VERSION == unicodedata.unidata_version
-    assert normalize.NATIVE_CHECK
+
+def test_unicode_version_is_pinned():
+    # The same table on every Python, whatever its unicodedata says.
+    assert UNICODE_VERSION == normalize.UNICODE_VERSION == "9.0"
 
 
-def test_every_code_point_alone():
-    wrong, certain = [], 0
-    for x in range(0x110000):
-        c = chr(x)
-        if is_nfc(c):
-            certain += 1
-            if nfc(c) != c:
-                wrong.append(hex(x))
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_every_code_point_in_context(context):
+    texts = [context.format(c) for c in CODE_POINTS if c != "\n"]
+    want = nfc("\n".join(texts))
+    # The full normalizer, on all of them at once (line feeds join nothing).
+    got = to_nfc("\n".join(texts))
+    if got != want:
+        wrong = [t for t, w in zip(texts, want.split("\n")) if to_nfc(t) != w]
+        pytest.fail(f"{len(wrong)} differ from tokenizers, e.g. {[ascii(t) for t in wrong[:8]]}")
+    assert nfd("\n".join(texts)) == hf_nfd("\n".join(texts))
+    # The quick check, one by one: never True where normalizing changes it.
+    wrong = [ascii(t) for t, w in zip(texts, want.split("\n")) if is_nfc(t) and w != t]
     assert wrong == []
-    # And it is useful: nearly every code point is known NFC on its own.
-    assert certain > 1_100_000
+
+
+def test_every_code_point_alone_is_mostly_known():
+    # The check is useful: nearly every code point is known NFC on its own.
+    assert sum(map(is_nfc, CODE_POINTS)) > 1_100_000
+
+
+def test_where_python_disagrees_qtok_follows_tokenizers():
+    # U+0D3C (Malayalam, Unicode 10) is a mark to Python 3.11's unicodedata
+    # and a starter to tokenizers: "a" + U+0D3C + U+0301 composes "a" and the
+    # acute for the first, not for the second.  qtok does as tokenizers does,
+    # so the ids are Qwen2's on every Python.
+    text = "a\u0d3c\u0301"
+    assert to_nfc(text) == nfc(text) == text
+    assert nfd("\U0001183a\u0301") == hf_nfd("\U0001183a\u0301")
+    enc = qtok.get_encoding("qwen2")
+    assert enc.encode(text) == enc.encode_ordinary(nfc(text))
+
+
+def test_combining_and_composite():
+    assert combining("\u0301") == 230 and combining("a") == 0 and combining("\u0d3c") == 0
+    assert composite("e", "\u0301") == "\u00e9"
+    assert composite("\u1100", "\u1161") == "\uac00" and composite("\uac00", "\u11a8") == "\uac01"
+    assert composite("\uac01", "\u11a8") is None and composite("a", "b") is None
+    with pytest.raises(TypeError):
+        combining("ab")
+    with pytest.raises(TypeError):
+        composite("ab", "c")
+
+
+def test_long_runs_of_marks():
+    # Canonical ordering of a long run must not take quadratic time: 200,000
+    # marks in the worst order, then the same under a letter of every layout.
+    for base in ["a", "\u0995", "\U0001D400"]:
+        text = base + "\u0301" * 100_000 + "\u0323" * 100_000 + " end"
+        assert to_nfc(text) == nfc(text)
+        assert nfd(text) == hf_nfd(text)
 
 
 def test_every_composing_pair_is_refused():
@@ -78,18 +131,21 @@ def test_every_composing_pair_is_refused():
 def test_random_hard_strings():
     rng = random.Random(5)
     alphabet = HARD + PLAIN * 20
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(300_000)]
+    want = nfc("\n".join(texts))
+    assert to_nfc("\n".join(texts)) == want
     certain = 0
-    for _ in range(300_000):
-        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+    for s, w in zip(texts, want.split("\n")):
         if is_nfc(s):
             certain += 1
-            assert nfc(s) == s, [hex(ord(c)) for c in s]
+            assert w == s, [hex(ord(c)) for c in s]
     assert certain > 50_000
 
 
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=st.sampled_from(HARD + PLAIN), max_size=12))
 def test_hypothesis_hard_strings(s):
+    assert to_nfc(s) == nfc(s)
     if is_nfc(s):
         assert nfc(s) == s
 
@@ -124,12 +180,10 @@ def test_inert_characters():
     # nothing before it can join it.  All of U+0000-02FF must be inert: the
     # check passes over them 8 at a time, and over Latin-1 strings at once.
     seconds = {b for _, b in composing_pairs()}
-    wrong = []
-    for x in range(0x110000):
-        c = chr(x)
-        if _is_inert(x) and (unicodedata.combining(c) or c in seconds or nfc(c) != c
-                            or 0x1161 <= x <= 0x1175 or 0x11A8 <= x <= 0x11C2):
-            wrong.append(hex(x))
+    inert = [c for c in CODE_POINTS if _is_inert(ord(c)) and c != "\n"]
+    changed = {c for c, n in zip(inert, nfc("\n".join(inert)).split("\n")) if n != c}
+    wrong = [hex(ord(c)) for c in inert if combining(c) or c in seconds or c in changed
+             or 0x1161 <= ord(c) <= 0x1175 or 0x11A8 <= ord(c) <= 0x11C2]
     assert wrong == []
     assert all(_is_inert(x) for x in range(0x300))
     assert sum(map(_is_inert, range(0x110000))) > 1_000_000
@@ -173,14 +227,12 @@ def test_real_text_is_recognised(path):
     assert unknown <= max(2, len(lines) // 100), (path, unknown)
 
 
-def test_without_the_native_check(monkeypatch):
-    # Were the table made for another Unicode version, to_nfc must fall back.
-    monkeypatch.setattr(qtok._nfc, "NATIVE_CHECK", False)
-    for s in ["cafe\u0301", "caf\u00e9", "\u09c7\u09be"]:
-        assert normalize.to_nfc(s) == nfc(s)
-
-
 def test_type_errors():
+    for function in (is_nfc, to_nfc, nfd):
+        with pytest.raises(TypeError):
+            function(None)
+        with pytest.raises(TypeError):
+            function(b"bytes")
     with pytest.raises(TypeError):
         is_nfc(None)
     with pytest.raises(TypeError):

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import base64
 import random
-import unicodedata
 
 import pytest
 
 from corpus_files import LEIPZIG_FILES, SHARED_CORPORA, file_params, read_lines, synthetic_texts
-from qwen_reference import first_mismatch, hf_ids
+from qwen_reference import first_mismatch, hf_ids, nfc
 
 MILLION = 1_000_000
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def run_of(unit: str, length: int) -> str:

@@ -11,15 +11,14 @@ import os
 import subprocess
 import sys
 import threading
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 import qtok
-import qtok._nfc
 from corpus_files import synthetic_texts
+from qwen_reference import nfc
 
 N_THREADS = 8
 
@@ -129,19 +128,16 @@ def test_new_thread_caches_start_as_copies(qwen_ranks, tiktoken_ref, per_thread_
 
 
 @pytest.mark.parametrize("num_threads", [1, 2])
-@pytest.mark.parametrize("native_check", [True, False])
-def test_batches_normalize_on_their_threads(qwen_enc, tiktoken_ref, per_thread_texts, num_threads,
-                                            native_check, monkeypatch):
+def test_batches_normalize_on_their_threads(qwen_enc, tiktoken_ref, per_thread_texts, num_threads):
     # encode_ordinary_batch and count_batch leave the NFC check to the
     # native threads, and normalize the texts it does not pass afterwards:
     # texts that are not NFC, among many that are, must come out as the NFC
-    # text does (and all of them, with the native check off).
-    monkeypatch.setattr(qtok._nfc, "NATIVE_CHECK", native_check)
+    # text does.
     not_nfc = ["cafe\u0301 au lait", "\u1100\u1161\u11a8 jamo", "A\u030a ring", "\u0928\u093c nukta",
                "a\u0302\u0323 marks out of order"]
     texts = [t for group in per_thread_texts for t in group]
     texts = [not_nfc[i % len(not_nfc)] + " " + t if i % 7 == 3 else t for i, t in enumerate(texts)]
     assert sum(len(t.encode()) for t in texts) > 32768          # enough for the threads to start
-    want = [tiktoken_ref.encode_ordinary(unicodedata.normalize("NFC", t)) for t in texts]
+    want = [tiktoken_ref.encode_ordinary(nfc(t)) for t in texts]
     assert qwen_enc.encode_ordinary_batch(texts, num_threads=num_threads) == want
     assert qwen_enc.count_batch(texts, num_threads=num_threads, disallowed_special=()) == [len(ids) for ids in want]
