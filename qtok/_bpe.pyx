@@ -44,7 +44,7 @@ from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
-from libc.stdint cimport int8_t, uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport int8_t, int32_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memmove, memset
 from libc.stdio cimport FILE, fdopen, fread, fclose
@@ -63,6 +63,10 @@ from qtok.native.unicode_classes cimport (QTOK_LETTER_RANGES, QTOK_NUMBER_RANGES
                                           QTOK_SPACE_RANGES, QTOK_LETTER_RANGES_COUNT,
                                           QTOK_NUMBER_RANGES_COUNT, QTOK_SPACE_RANGES_COUNT)
 from qtok._nfc cimport is_nfc_data
+from qtok.native.arrow_c cimport (ArrowSchema, ArrowArray, ArrowArrayStream, release_schema,
+                                  release_array, release_stream, stream_schema, stream_next,
+                                  stream_error)
+from cpython.buffer cimport PyBUF_FORMAT
 
 import os
 from operator import index as operator_index
@@ -85,6 +89,8 @@ include "native/piece_cache.pxi"
 include "native/encode.pxi"
 include "native/cache_pool.pxi"
 include "native/batch.pxi"
+include "native/arrow_rows.pxi"
+include "native/arrow_job.pxi"
 include "native/build_tables.pxi"
 include "native/parse_tiktoken.pxi"
 include "native/table_file.pxi"

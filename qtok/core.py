@@ -335,6 +335,52 @@ class Encoding:
 
     # -- tiktoken's less common methods (qtok/compat.py) ----------------------------
 
+    # -- Arrow columns (qtok.arrow) ----------------------------------------------
+
+    def encode_ordinary_arrow(self, column, *, num_threads: int | None = None,
+                              large_list: bool = False):
+        """``encode_ordinary`` of every row of an Arrow string column (pyarrow,
+        polars, DuckDB, ...: anything with ``__arrow_c_stream__`` or
+        ``__arrow_c_array__``), read in place and encoded on native threads.
+        Returns a pyarrow ``ListArray`` of uint32 ids (``LargeListArray``
+        with large_list, or past 2**31 - 1 ids); null rows stay null.
+        num_threads: None for one per core (as for batches)."""
+        from .arrow import encode_column
+        return encode_column(self, column, num_threads=_check_num_threads(num_threads),
+                             large_list=large_list)
+
+    def encode_arrow(self, column, *, num_threads: int | None = None, large_list: bool = False,
+                     allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
+                     disallowed_special: Literal["all"] | Collection[str] = "all"):
+        """``encode`` of every row of an Arrow string column, with its
+        special-token arguments, defaults and errors (a row that spells a
+        disallowed special token raises ValueError naming the row); otherwise
+        as encode_ordinary_arrow."""
+        from .arrow import encode_column
+        return encode_column(self, column, num_threads=_check_num_threads(num_threads),
+                             specials=(allowed_special, disallowed_special), large_list=large_list)
+
+    def count_ordinary_arrow(self, column, *, num_threads: int | None = None):
+        """``len(encode_ordinary(row))`` of every row, as a pyarrow Int64Array."""
+        from .arrow import count_column
+        return count_column(self, column, num_threads=_check_num_threads(num_threads))
+
+    def count_arrow(self, column, *, num_threads: int | None = None,
+                    allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
+                    disallowed_special: Literal["all"] | Collection[str] = "all"):
+        """``count`` of every row (``encode``'s special-token arguments), as a
+        pyarrow Int64Array; null rows stay null."""
+        from .arrow import count_column
+        return count_column(self, column, num_threads=_check_num_threads(num_threads),
+                            specials=(allowed_special, disallowed_special))
+
+    def count_ordinary(self, text: str) -> int:
+        """``len(encode_ordinary(text))``, without building the list."""
+        try:
+            return self._core.count(text, self._normalize)
+        except UnicodeEncodeError:
+            return self._core.count(self._fix_surrogates(self._prepare(text)))
+
     def encode_with_unstable(self, text: str, *,
                              allowed_special: Literal["all"] | AbstractSet[str] = _NO_SPECIALS,
                              disallowed_special: Literal["all"] | Collection[str] = "all"

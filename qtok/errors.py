@@ -1,6 +1,7 @@
 """The exceptions qtok raises on purpose, all in one place.
 
-Every one is a ValueError (InvalidToken a KeyError too, as tiktoken raises),
+Every one but MissingDependency is a ValueError (InvalidToken a KeyError
+too, as tiktoken raises),
 so code that catches ValueError keeps working.  The message of each says
 what was wrong and what to do about it.  This module imports nothing, so the
 native core and every other module can use it.
@@ -45,10 +46,16 @@ class ReportError(ValueError):
     """A bad combination of report options (a user error)."""
 
 
+class MissingDependency(ImportError):
+    """An optional package a feature needs is not installed; the message
+    says what to install.  An ImportError, as code expects of a missing
+    package (the one exception here that is not a ValueError)."""
+
+
 #: The errors of the compression analyser that are the user's to fix: the
 #: command line reports them in one line and exits 2.
 ANALYSIS_ERRORS = (ReportError, CorpusError, LanguageError, BackendError, PlotError,
-                   VocabularyError)
+                   VocabularyError, MissingDependency)
 
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type's name if it has
@@ -58,4 +65,4 @@ def first_line(exc: BaseException) -> str:
 
 
 __all__ = ["InvalidToken", "VocabularyError", "LanguageError", "CorpusError", "BackendError",
-           "PlotError", "ReportError", "ANALYSIS_ERRORS", "first_line", "invalid_token"]
+           "PlotError", "ReportError", "MissingDependency", "ANALYSIS_ERRORS", "first_line", "invalid_token"]

@@ -542,6 +542,122 @@ cdef class CoreBPE:
         finally:
             free(w.data)
 
+    # -- Arrow columns (arrow_rows.pxi, arrow_job.pxi) ------------------
+
+    def encode_rows(self, ArrowRows rows not None, int num_threads=1, bint as_count=False,
+                    bint check_nfc=False, bytes special_first=None, object fallback=None,
+                    bint large_list=False):
+        """Encode every row of an Arrow string column on num_threads native
+        threads, without the GIL and without a str per row.
+
+        check_nfc: rows must be NFC to be encoded natively; special_first:
+        256 bytes, nonzero for each byte a special token may start with (a
+        row holding one is left to fallback).  fallback(row, utf8) encodes
+        a deferred row through Python (a list of ids, or a count).
+        Returns (offsets, values, validity, large) with as_count False:
+        NativeBuffers of int32 (int64 when large) offsets and uint32 ids, and
+        the validity bitmap or None; with as_count, (counts, validity), the
+        counts as int64 (0 for a null row)."""
+        cdef RowsJob job
+        cdef int status, n_threads
+        cdef int64_t r, n_deferred = 0, total = 0
+        cdef DeferredIds* deferred = NULL
+        cdef uint32_t[::1] ids_view
+        cdef void* offsets = NULL
+        cdef uint32_t* values = NULL
+        cdef uint8_t* bitmap = NULL
+        cdef bint large
+        memset(&job, 0, sizeof(RowsJob))
+        job.t = &self.t
+        job.rows = rows.rows
+        job.n_rows = rows.n_rows
+        job.check_nfc = check_nfc
+        if special_first is not None:
+            if len(special_first) != 256:
+                raise ValueError("special_first must hold 256 bytes")
+            job.special_first = <const uint8_t*>PyBytes_AS_STRING(special_first)
+        if (job.special_first != NULL or check_nfc) and fallback is None:
+            raise TypeError("encode_rows needs a fallback for the rows it defers")
+        try:
+            job.counts = <int64_t*>calloc(rows.n_rows + 1, sizeof(int64_t))
+            if job.counts == NULL or rows_units(&job) < 0:
+                raise MemoryError(f"no memory for a column of {rows.n_rows:,} rows")
+            if not as_count:
+                job.unit_ids = <TokenVec*>calloc(job.n_units + 1, sizeof(TokenVec))
+                if job.unit_ids == NULL:
+                    raise MemoryError()
+            n_threads = batch_threads_for(num_threads, <size_t>rows.n_rows, <size_t>rows.total_bytes)
+            with nogil:
+                status = rows_run(&job, &self.pool, n_threads)
+            if status < 0:
+                raise MemoryError("qtok: out of memory while encoding an Arrow column")
+
+            # The deferred rows, through Python.
+            kept = []
+            for r in range(rows.n_rows):
+                if job.counts[r] == ROW_DEFERRED:
+                    n_deferred += 1
+            if n_deferred:
+                if not as_count:
+                    deferred = <DeferredIds*>malloc(n_deferred * sizeof(DeferredIds))
+                    if deferred == NULL:
+                        raise MemoryError()
+                n_deferred = 0
+                for r in range(rows.n_rows):
+                    if job.counts[r] != ROW_DEFERRED:
+                        continue
+                    result = fallback(r, rows.row_bytes(r))
+                    if as_count:
+                        job.counts[r] = result
+                        continue
+                    array = _uint32_array(result)
+                    kept.append(array)
+                    deferred[n_deferred].row = r
+                    deferred[n_deferred].n = len(array)
+                    if len(array):
+                        ids_view = array
+                        deferred[n_deferred].ids = &ids_view[0]
+                    else:
+                        deferred[n_deferred].ids = NULL
+                    n_deferred += 1
+
+            validity = None
+            if rows.n_nulls:
+                bitmap = validity_bitmap(rows.rows, rows.n_rows)
+                if bitmap == NULL:
+                    raise MemoryError()
+                validity = native_buffer(bitmap, (rows.n_rows + 7) // 8)
+            if as_count:
+                for r in range(rows.n_rows):
+                    if job.counts[r] == ROW_NULL:
+                        job.counts[r] = 0
+                counts = native_buffer(job.counts, rows.n_rows * sizeof(int64_t))
+                job.counts = NULL                   # owned by the buffer now
+                return counts, validity
+
+            for r in range(rows.n_rows):
+                if job.counts[r] > 0:
+                    total += job.counts[r]
+            for r in range(n_deferred):
+                total += deferred[r].n
+            large = large_list or total > 0x7FFFFFFF
+            offsets = malloc((rows.n_rows + 1) * (8 if large else 4))
+            values = <uint32_t*>malloc(total * sizeof(uint32_t) + 4)
+            if offsets == NULL or values == NULL:
+                free(offsets)
+                free(values)
+                raise MemoryError(f"no memory for {total:,} ids")
+            with nogil:
+                status = rows_assemble(&job, deferred, n_deferred, large, offsets, values)
+            offsets_buffer = native_buffer(offsets, (rows.n_rows + 1) * (8 if large else 4))
+            values_buffer = native_buffer(values, total * sizeof(uint32_t))
+            if status < 0:
+                raise RuntimeError("qtok: the deferred rows of an Arrow column went out of step")
+            return offsets_buffer, values_buffer, validity, large
+        finally:
+            free(deferred)
+            rows_job_free(&job)
+
     # -- decoding (decode.pxi) -------------------------------------------
 
     def decode_bytes(self, tokens, skip=None):
