@@ -305,4 +305,33 @@ def test_progress_bar_only_when_asked_or_long(capsys):
     compression_report({"en": ["a b c"]}, progress=None)      # short work: no bar
     assert capsys.readouterr().err == ""
     # Long work, but stderr is not a terminal under pytest: no bar either.
-    assert metrics._progress_bar(10 * metrics.PROGRESS_CHARS, None) is None
+    assert not metrics.Progress(10 * metrics.PROGRESS_BYTES, None).active
+
+
+def test_progress_bar_counts_bytes_and_rows(capsys):
+    pytest.importorskip("tqdm")
+    bar = metrics.Progress(1000, True)
+    bar.update(600, 3)
+    bar.update(400, 2)
+    assert bar.bar.n == 1000 and bar.rows == 5
+    bar.close()
+    capsys.readouterr()
+
+
+def test_sums_merge_to_one_pass():
+    # The report over shards is the merge of the shards' sums: the same rows
+    # as one pass over everything, to the last count.
+    from qtok.analysis.backends import resolve_all
+    backends = resolve_all([], include_qwen=True)
+    docs = {"en": ["Hello world.", "A second line here.", "x"], "fr": ["Bonjour le monde", "Cafe\u0301"],
+            "zh": ["你好，世界", "第二行"]}
+    whole = metrics.measure_documents(docs, backends, num_threads=1)
+    shards = [{c: d[i::2] for c, d in docs.items() if d[i::2]} for i in (0, 1)]
+    merged = metrics.Sums.empty()
+    for shard in shards:
+        merged.merge(metrics.Sums.from_json(metrics.measure_documents(shard, backends,
+                                                                      num_threads=1).to_json()))
+    assert merged == whole
+    names = [b.name for b in backends]
+    assert metrics.rows_from_sums(merged, names, ["en", "fr", "zh"], frozenset({"en", "fr", "zh"})) \
+        == metrics.rows_from_sums(whole, names, ["en", "fr", "zh"], frozenset({"en", "fr", "zh"}))

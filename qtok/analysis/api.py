@@ -46,12 +46,14 @@ Each row is one tokenizer on one language, a plain dict with these fields
 """
 from __future__ import annotations
 
+import glob
 import os
 from typing import Mapping, Sequence
 
+from ..errors import ReportError
 from .backends import Backend, resolve_all
 from .corpora import load_bundled, load_corpus
-from .corpus import Corpus, merge
+from .corpus import Corpus, merge, parallel_codes
 from .languages import ENGLISH, lookup, resolve_codes
 from .metrics import FIELDS, measure, vocabulary_scripts
 
@@ -97,7 +99,12 @@ def load_corpora(corpus=None, *, dataset: str | None = None, config: str | None 
                                       langs=keep, parallel=bool(parallel),
                                       num_proc=num_proc, progress=progress))
     if parts:
-        return merge(parts)
+        pooled = merge(parts)
+        if parallel and len(parts) > 1:
+            # Declared parallel: the files are shards of one parallel table,
+            # whichever languages each shard holds (as the Ray engine sees them).
+            pooled.parallel_codes = parallel_codes(pooled.documents)
+        return pooled
     bundled = load_bundled()
     if parallel is False:
         bundled.parallel_codes = frozenset()
@@ -113,7 +120,9 @@ def _paths(corpus) -> list:
     paths = []
     for item in items:
         if isinstance(item, str) and not os.path.exists(item):
-            paths += [p.strip() for p in item.split(",") if p.strip()]
+            for part in (p.strip() for p in item.split(",") if p.strip()):
+                # A glob names its files (unmatched, it stays: the loader's error names it).
+                paths += sorted(glob.glob(part)) if glob.has_magic(part) and glob.glob(part) else [part]
         else:
             paths.append(item)
     return paths
@@ -122,7 +131,9 @@ def _paths(corpus) -> list:
 def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
                        langs: str | Sequence[str] | None = None, include_qwen: bool = True,
                        parallel: bool | None = None, num_threads: int | None = None,
-                       progress: bool | None = False, **load_options) -> list[dict]:
+                       progress: bool | None = False, engine: str = "local",
+                       ray_address: str | None = None, num_workers: int | None = None,
+                       **load_options) -> list[dict]:
     """Measure Qwen (and the ``compare`` tokenizers) on a corpus.
 
     ``corpus``: see ``load_corpora`` (default: the bundled parallel passage);
@@ -134,8 +145,34 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
     Returns rows with the fields documented in this module, one per
     tokenizer and language: languages in manifest order, and for each
     language the tokenizers in order (Qwen first).
+
+    ``engine="ray"``: measure Parquet/JSONL files (``corpus``: paths,
+    folders or globs) as a Ray Data pipeline, on the cluster at
+    ``ray_address`` (or ``$RAY_ADDRESS``, else a local one) with
+    ``num_workers`` workers; the rows are the same as the local engine's
+    (qtok.analysis.ray_engine).  Needs ``qtok[ray]``.
     """
     codes = resolve_codes(langs)
+    if engine == "ray":
+        from .ray_engine import ray_report
+        paths = _paths(corpus)
+        if not paths or not all(isinstance(p, (str, os.PathLike)) for p in paths):
+            raise ReportError("engine='ray' measures files: pass their paths (or globs) as corpus")
+        specs = [c for c in ([compare] if isinstance(compare, str) else compare or ())]
+        if not all(isinstance(c, str) for c in specs):
+            raise ReportError("engine='ray' builds the tokenizers on the workers: pass --compare "
+                              "specs (str), not backend objects")
+        backends = _backends(specs, include_qwen)
+        keep = codes
+        if codes is not None and parallel and ENGLISH not in codes:
+            keep = [*codes, ENGLISH]
+        return ray_report([os.fspath(p) for p in paths], backends, include_qwen=include_qwen,
+                          specs=specs, langs=keep, report_langs=codes,
+                          text_column=load_options.get("text_column"),
+                          lang_column=load_options.get("lang_column"), parallel=bool(parallel),
+                          address=ray_address, num_workers=num_workers, progress=progress)
+    if engine != "local":
+        raise ReportError(f"engine must be 'local' or 'ray', not {engine!r}")
     source = load_corpora(corpus, langs=codes, parallel=parallel, **load_options)
     if codes is not None:
         source.select(codes)         # raises CorpusError naming languages without documents

@@ -28,7 +28,7 @@ from .corpus import Corpus
 from .languages import ENGLISH, find, languages, order
 from ..normalize import to_nfc
 
-__all__ = ["FIELDS", "measure", "fragment_table", "is_fragment", "char_script", "token_script",
+__all__ = ["FIELDS", "Sums", "measure", "measure_documents", "rows_from_sums", "fragment_table", "is_fragment", "char_script", "token_script",
            "vocabulary_scripts", "default_threads"]
 
 #: Row fields, in output order.
@@ -39,10 +39,10 @@ FIELDS = ("tokenizer", "code", "name", "documents", "bytes", "chars", "words", "
 #: Characters per encode call: big enough to keep the native threads busy,
 #: small enough to bound the memory of the id lists and to move a progress bar.
 CHUNK_CHARS = 2 << 20
-#: Show a progress bar (on a terminal) when more than this many characters
-#: are to be tokenized in total (characters x tokenizers): below it a run
-#: takes a few seconds at most.
-PROGRESS_CHARS = 12 << 20
+#: Show a progress bar (on a terminal) when more than this many bytes are to
+#: be tokenized in total (bytes x tokenizers): below it a run takes a few
+#: seconds at most.
+PROGRESS_BYTES = 16 << 20
 
 
 def default_threads() -> int:
@@ -163,17 +163,52 @@ def vocabulary_scripts(backend: Backend) -> list[dict]:
             for script, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-# -- corpus metrics --------------------------------------------------------------------------
+# -- corpus metrics: sums that merge ---------------------------------------------------
+#
+# Every number of the report is a ratio of sums over documents: per language,
+# documents, bytes, characters and words; per tokenizer and language, tokens
+# and byte-fragment tokens.  So a report over many shards is the merge (the
+# addition) of the sums of each shard, identical to one pass over all of
+# them, and the Ray engine (qtok.analysis.ray_engine) computes exactly what
+# the local one does: both call measure_documents, on all documents or on a
+# shard's.
 
 @dataclass
-class _Language:
-    """One language's documents (NFC) and the counts that do not depend on the tokenizer."""
+class Sums:
+    """The report's sums.  ``languages[code]``: documents, bytes, chars and
+    words (None for a language written without spaces); ``tokens[name][code]``:
+    tokens and fragments (None when the tokenizer cannot list its vocabulary)."""
 
-    code: str
-    docs: list[str]
-    bytes: int
-    chars: int
-    words: int | None
+    languages: dict[str, dict[str, int | None]]
+    tokens: dict[str, dict[str, dict[str, int | None]]]
+
+    @classmethod
+    def empty(cls) -> "Sums":
+        return cls({}, {})
+
+    def merge(self, other: "Sums") -> "Sums":
+        """Add other's sums to these (in place); returns self."""
+        for code, counts in other.languages.items():
+            mine = self.languages.setdefault(code, dict.fromkeys(counts, 0))
+            for key, value in counts.items():
+                mine[key] = _add(mine.get(key, 0), value)
+        for name, per_lang in other.tokens.items():
+            for code, counts in per_lang.items():
+                mine = self.tokens.setdefault(name, {}).setdefault(code, dict.fromkeys(counts, 0))
+                for key, value in counts.items():
+                    mine[key] = _add(mine.get(key, 0), value)
+        return self
+
+    def to_json(self) -> dict:
+        return {"languages": self.languages, "tokens": self.tokens}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Sums":
+        return cls(data["languages"], data["tokens"])
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
 
 
 def _clean(text: str) -> str:
@@ -188,16 +223,16 @@ def _clean(text: str) -> str:
     return text
 
 
-def _prepare(corpus: Corpus, code: str) -> _Language:
-    docs = [_clean(t) for t in corpus.documents[code]]
+def language_sums(code: str, docs: list[str]) -> dict[str, int | None]:
+    """documents, bytes, chars and words of docs (already cleaned: NFC)."""
     # One join instead of a loop per document: "\n" separates words and adds
     # exactly one byte and one character between documents.
     joined = "\n".join(docs)
     gaps = max(len(docs) - 1, 0)
     lang = find(code)
     spaced = lang.spaces if lang is not None else True
-    return _Language(code, docs, len(joined.encode("utf-8")) - gaps, len(joined) - gaps,
-                     len(joined.split()) if spaced else None)
+    return {"documents": len(docs), "bytes": len(joined.encode("utf-8")) - gaps,
+            "chars": len(joined) - gaps, "words": len(joined.split()) if spaced else None}
 
 
 def _chunks(docs: list[str], limit: int) -> list[tuple[int, int, int]]:
@@ -214,46 +249,86 @@ def _chunks(docs: list[str], limit: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def _count(backend: Backend, langs: list[_Language], num_threads: int, bar) -> list[tuple[int, int | None]]:
-    """(tokens, fragment tokens) per language for one tokenizer."""
-    try:
-        table = fragment_table(backend)
-    except Exception:   # a backend that cannot list its vocabulary: no fragment share
-        table = None
-    out: list[tuple[int, int | None]] = []
-    for lang in langs:
-        tokens = frags = 0
-        for start, stop, size in _chunks(lang.docs, CHUNK_CHARS):
-            ids = backend.encode_batch(lang.docs[start:stop], num_threads)
-            if table is None:
-                tokens += sum(map(len, ids))
-            else:
-                flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
-                tokens += flat.size
-                if flat.size:
-                    inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
-                    frags += int(np.count_nonzero(table[flat[inside]]))
-            if bar is not None:
-                bar.update(size)
-        out.append((tokens, frags if table is not None else None))
+def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
+               bar=None) -> dict[str, int | None]:
+    """tokens and fragment tokens of docs for one tokenizer (table: its
+    fragment_table, or None)."""
+    tokens = frags = 0
+    for start, stop, _ in _chunks(docs, CHUNK_CHARS):
+        ids = backend.encode_batch(docs[start:stop], num_threads)
+        if table is None:
+            tokens += sum(map(len, ids))
+        else:
+            flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
+            tokens += flat.size
+            if flat.size:
+                inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
+                frags += int(np.count_nonzero(table[flat[inside]]))
+        if bar is not None and bar.active:
+            bar.update(sum(len(d.encode("utf-8")) for d in docs[start:stop]), stop - start)
+    return {"tokens": tokens, "fragments": frags if table is not None else None}
+
+
+def fragment_tables(backends: Sequence[Backend]) -> list:
+    out = []
+    for backend in backends:
+        try:
+            out.append(fragment_table(backend))
+        except Exception:   # a backend that cannot list its vocabulary: no fragment share
+            out.append(None)
     return out
+
+
+def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backend], *,
+                      num_threads: int, tables=None, bar=None) -> Sums:
+    """The sums of documents ({code: texts}, as given: cleaned here) for every backend."""
+    tables = fragment_tables(backends) if tables is None else tables
+    sums = Sums.empty()
+    for code, texts in documents.items():
+        docs = [_clean(t) for t in texts]
+        sums.languages[code] = language_sums(code, docs)
+        for backend, table in zip(backends, tables):
+            sums.tokens.setdefault(backend.name, {})[code] = token_sums(
+                backend, docs, num_threads, table, bar)
+    return sums
 
 
 def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _progress_bar(total: int, progress: bool | None):
-    if progress is None:
-        progress = total > PROGRESS_CHARS and sys.stderr.isatty()
-    if not progress:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="char", unit_scale=True, desc="tokenizing", file=sys.stderr,
-                leave=False)
+class Progress:
+    """A progress bar of bytes done, with rows per second beside it (tqdm,
+    when installed and wanted); update(bytes, rows)."""
+
+    def __init__(self, total_bytes: int | None, progress: bool | None, what: str = "tokenizing"):
+        self.bar = None
+        self.active = False
+        self.rows = 0
+        if progress is None:
+            progress = (total_bytes is None or total_bytes > PROGRESS_BYTES) and sys.stderr.isatty()
+        if not progress:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            return
+        self.active = True
+        self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, unit_divisor=1000,
+                        desc=what, file=sys.stderr, leave=False)
+
+    def update(self, n_bytes: int, n_rows: int) -> None:
+        if self.bar is None:
+            return
+        self.rows += n_rows
+        self.bar.update(n_bytes)
+        elapsed = self.bar.format_dict.get("elapsed") or 0
+        if elapsed > 0:
+            self.bar.set_postfix_str(f"{self.rows / elapsed:,.0f} rows/s", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str] | None = None,
@@ -268,40 +343,50 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
     work = list(report)
     if ENGLISH in corpus.parallel_codes and ENGLISH not in work:
         work.append(ENGLISH)
-    langs = [_prepare(corpus, code) for code in work]
     threads = num_threads or default_threads()
-    bar = _progress_bar(sum(lang.chars for lang in langs) * len(backends), progress)
+    total = 0
+    if progress is not False:
+        total = sum(len(t.encode("utf-8", "surrogatepass")) for c in work for t in corpus.documents[c])
+    bar = Progress(total * len(backends), progress)
     try:
-        counts = [_count(b, langs, threads, bar) for b in backends]
+        sums = measure_documents({c: corpus.documents[c] for c in work}, backends,
+                                 num_threads=threads, bar=bar)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
+    return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes)
 
-    qwen = next((c for b, c in zip(backends, counts) if b.name == QWEN_LABEL), None)
-    en = work.index(ENGLISH) if ENGLISH in corpus.parallel_codes else None
+
+def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
+                   parallel: frozenset[str] | set[str]) -> list[dict]:
+    """The report's rows from its sums: for the languages in report (in that
+    order) and the tokenizers names (in that order)."""
+    qwen = sums.tokens.get(QWEN_LABEL) if QWEN_LABEL in names else None
+    has_en = ENGLISH in parallel and ENGLISH in sums.languages
     rows: list[dict] = []
     # Language-major: the tokenizers of one language sit next to each other.
-    for i, lang in enumerate(langs[: len(report)]):
-        info = find(lang.code)
-        for backend, per_lang in zip(backends, counts):
-            n, frags = per_lang[i]
+    for code in report:
+        lang = sums.languages[code]
+        info = find(code)
+        for name in names:
+            counts = sums.tokens[name][code]
+            n, frags = counts["tokens"], counts["fragments"]
             parity = None
-            if en is not None and lang.code in corpus.parallel_codes:
-                parity = _ratio(n, per_lang[en][0])
+            if has_en and code in parallel:
+                parity = _ratio(n, sums.tokens[name][ENGLISH]["tokens"])
             rows.append({
-                "tokenizer": backend.name,
-                "code": lang.code,
-                "name": info.name if info else lang.code,
-                "documents": len(lang.docs),
-                "bytes": lang.bytes,
-                "chars": lang.chars,
-                "words": lang.words,
+                "tokenizer": name,
+                "code": code,
+                "name": info.name if info else code,
+                "documents": lang["documents"],
+                "bytes": lang["bytes"],
+                "chars": lang["chars"],
+                "words": lang["words"],
                 "tokens": n,
-                "bytes_per_token": _ratio(lang.bytes, n),
-                "chars_per_token": _ratio(lang.chars, n),
-                "tokens_per_word": _ratio(n, lang.words) if lang.words else None,
+                "bytes_per_token": _ratio(lang["bytes"], n),
+                "chars_per_token": _ratio(lang["chars"], n),
+                "tokens_per_word": _ratio(n, lang["words"]) if lang["words"] else None,
                 "parity": parity,
                 "fragment_share": _ratio(frags, n) if frags is not None else None,
-                "qwen_ratio": _ratio(qwen[i][0], n) if qwen is not None else None,
+                "qwen_ratio": _ratio(qwen[code]["tokens"], n) if qwen is not None else None,
             })
     return rows

@@ -100,8 +100,15 @@ def add_parser(subparsers) -> None:
                       help="threads for tokenizing and processes for loading datasets "
                            "(default: the available cores)")
     run_.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                      help="progress bar on stderr (default: when the work is long and stderr "
-                           "is a terminal)")
+                      help="progress bar on stderr: bytes done and rows per second (default: "
+                           "when the work is long and stderr is a terminal)")
+    run_.add_argument("--engine", choices=("local", "ray"), default="local",
+                      help="local: this process; ray: a Ray Data pipeline over --corpus "
+                           "Parquet/JSONL files (needs qtok[ray]); the numbers are the same")
+    run_.add_argument("--ray-address", metavar="ADDR",
+                      help="the Ray cluster to use (default: $RAY_ADDRESS, else a local one)")
+    run_.add_argument("--num-workers", type=_positive_int, metavar="N",
+                      help="Ray workers (default: one per CPU of the cluster)")
     p.set_defaults(func=run)
 
 
@@ -150,6 +157,10 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     codes = resolve_codes(args.langs)
+    if args.engine == "ray":
+        return _run_ray(args, fmt, codes)
+    if args.ray_address or args.num_workers:
+        raise ReportError("--ray-address and --num-workers apply to --engine ray")
     for flag in ("config", "split"):
         if getattr(args, flag) and not args.dataset:
             raise ReportError(f"--{flag} applies to --dataset: add --dataset ID or drop --{flag}")
@@ -168,6 +179,24 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot:
         from .plot import plot_report
         plot_report(rows, args.plot, corpus=corpus.name)
+    return 0
+
+
+def _run_ray(args, fmt: str, codes) -> int:
+    from .api import compression_report
+    if args.dataset or not args.corpus:
+        raise ReportError("--engine ray reads Parquet/JSONL files: give them with --corpus "
+                          "(files, folders or globs); --dataset is read by the local engine")
+    paths = [p.strip() for spec in args.corpus for p in spec.split(",") if p.strip()]
+    rows = compression_report(paths, compare=args.compare or (), langs=codes,
+                              parallel=bool(args.parallel), progress=args.progress, engine="ray",
+                              ray_address=args.ray_address, num_workers=args.num_workers,
+                              text_column=args.text_column, lang_column=args.lang_column)
+    name = ", ".join(os.path.basename(p.rstrip("/")) for p in paths)
+    _write(format_rows(rows, fmt, corpus=name, layout=args.layout), args.output)
+    if args.plot:
+        from .plot import plot_report
+        plot_report(rows, args.plot, corpus=name)
     return 0
 
 

@@ -98,10 +98,9 @@ def _pick_column(columns: list[str], given: str | None, candidates: Sequence[str
     return next((c for c in candidates if c in columns), None)
 
 
-def corpus_from_table(ds, name: str, source: str, text_column: str | None,
-                       lang_column: str | None, langs: Sequence[str] | None, parallel: bool,
-                       fixed_code: str | None = None) -> Corpus:
-    columns = list(ds.column_names)
+def table_columns(columns: list[str], source: str, text_column: str | None,
+                  lang_column: str | None) -> tuple[str, list[str]]:
+    """(the text column, the language columns) of a table with these columns."""
     text_col = _pick_column(columns, text_column, TEXT_COLUMNS, "text", "--text-column", source)
     if text_col is None:
         raise CorpusError(f"{source}: no text column among {', '.join(columns)}: "
@@ -115,10 +114,18 @@ def corpus_from_table(ds, name: str, source: str, text_column: str | None,
     else:
         found = _pick_column(columns, None, LANG_COLUMNS, "language", "--lang-column", source)
         lang_cols = [found] if found else []
+    return text_col, lang_cols
 
-    texts = ds[text_col]
+
+def table_documents(columns: list[str], column, source: str, text_column: str | None,
+                    lang_column: str | None, langs: Sequence[str] | None,
+                    fixed_code: str | None = None) -> dict[str, list[str]]:
+    """{code: documents} of a table: column(name) gives a column's values as
+    a list.  Used on a whole file here, and on each batch by the Ray engine."""
+    text_col, lang_cols = table_columns(columns, source, text_column, lang_column)
+    texts = column(text_col)
     if lang_cols:
-        values = ["_".join(str(v) for v in vals) for vals in zip(*(ds[c] for c in lang_cols))]
+        values = ["_".join(str(v) for v in vals) for vals in zip(*(column(c) for c in lang_cols))]
     elif fixed_code is not None or (langs is not None and len(langs) == 1):
         values = [fixed_code or langs[0]] * len(texts)
     else:
@@ -149,8 +156,17 @@ def corpus_from_table(ds, name: str, source: str, text_column: str | None,
         raise CorpusError(f"{source}: unknown language {sample} in column "
                           f"{'+'.join(lang_cols)}: pass --langs to keep only known languages "
                           f"(codes in languages.tsv)")
-    if not docs:
-        raise CorpusError(f"{source}: no documents" +
-                          (f" in {', '.join(langs)}" if langs else "") + ": check the columns and --langs")
+    return docs
+
+
+def corpus_from_table(ds, name: str, source: str, text_column: str | None,
+                       lang_column: str | None, langs: Sequence[str] | None, parallel: bool,
+                       fixed_code: str | None = None) -> Corpus:
+    docs = table_documents(list(ds.column_names), lambda c: ds[c], source, text_column,
+                           lang_column, langs, fixed_code)
+    if not docs and langs is None:
+        raise CorpusError(f"{source}: no documents: check the columns")
+    # With --langs, a file (one shard of many, say) may hold none of them:
+    # whether the pooled corpus has each language is checked once, after pooling.
     docs = sorted_documents(docs)
     return Corpus(name, docs, parallel_codes(docs) if parallel else frozenset())
