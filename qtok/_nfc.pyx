@@ -337,35 +337,32 @@ cdef int decomposition(uint32_t c, uint32_t* parts) noexcept nogil:
     return n
 
 
-cdef void order_marks(uint32_t* run, Py_ssize_t n) noexcept nogil:
+cdef void insertion_order(uint32_t* run, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, j
+    cdef uint32_t c
+    for i in range(1, n):
+        c = run[i]
+        j = i
+        while j > 0 and ccc(run[j - 1]) > ccc(c):
+            run[j] = run[j - 1]
+            j -= 1
+        run[j] = c
+
+
+cdef int order_marks(uint32_t* run, Py_ssize_t n) noexcept nogil:
     """Canonical ordering of a run of n marks: a stable sort by combining
     class.  Insertion for the usual few; for a long run (adversarial text),
-    a merge sort, so the cost stays n log n."""
-    cdef Py_ssize_t i, j, width, lo, mid, hi, a, b, k
-    cdef uint32_t c
+    a merge sort, so the cost stays n log n.  -1 when out of memory."""
+    cdef Py_ssize_t width, lo, mid, hi, a, b, k
     cdef uint32_t* tmp
     cdef uint32_t* src
     cdef uint32_t* dst
     if n <= 32:
-        for i in range(1, n):
-            c = run[i]
-            j = i
-            while j > 0 and ccc(run[j - 1]) > ccc(c):
-                run[j] = run[j - 1]
-                j -= 1
-            run[j] = c
-        return
+        insertion_order(run, n)
+        return 0
     tmp = <uint32_t*>malloc(n * sizeof(uint32_t))
     if tmp == NULL:
-        order_marks(run, 32)        # cannot happen in practice; never leave it unsorted
-        for i in range(32, n):
-            c = run[i]
-            j = i
-            while j > 0 and ccc(run[j - 1]) > ccc(c):
-                run[j] = run[j - 1]
-                j -= 1
-            run[j] = c
-        return
+        return -1
     src, dst = run, tmp
     width = 1
     while width < n:
@@ -396,6 +393,7 @@ cdef void order_marks(uint32_t* run, Py_ssize_t n) noexcept nogil:
     if src != run:
         memcpy(run, src, n * sizeof(uint32_t))
     free(tmp)
+    return 0
 
 
 cdef int decompose_units(const unit_t* s, Py_ssize_t n, CodePoints* out) noexcept nogil:
@@ -416,8 +414,8 @@ cdef int decompose_units(const unit_t* s, Py_ssize_t n, CodePoints* out) noexcep
             c = parts[k]
             cls = ccc(c)
             if cls == 0:
-                if not in_order:
-                    order_marks(out.data + run_start, out.n - run_start)
+                if not in_order and order_marks(out.data + run_start, out.n - run_start) < 0:
+                    return -1
                 run_start = -1
                 in_order = True
             elif run_start < 0:
@@ -428,7 +426,7 @@ cdef int decompose_units(const unit_t* s, Py_ssize_t n, CodePoints* out) noexcep
             out.data[out.n] = c
             out.n += 1
     if not in_order:
-        order_marks(out.data + run_start, out.n - run_start)
+        return order_marks(out.data + run_start, out.n - run_start)
     return 0
 
 
@@ -457,7 +455,10 @@ cdef void compose_in_place(CodePoints* cps) noexcept nogil:
     cps.n = w
 
 
-cdef int normalize_data(int kind, void* data, Py_ssize_t n, CodePoints* out) noexcept nogil:
+cdef int normalize_data(int kind, void* data, Py_ssize_t n, bint compose,
+                        CodePoints* out) noexcept nogil:
+    """NFD of the n characters at data (a str's layout: kind bytes each) into
+    out, and with compose NFC; -1 when out of memory."""
     cdef int status
     if kind == 1:
         status = decompose_units(<const uint8_t*>data, n, out)
@@ -465,13 +466,13 @@ cdef int normalize_data(int kind, void* data, Py_ssize_t n, CodePoints* out) noe
         status = decompose_units(<const uint16_t*>data, n, out)
     else:
         status = decompose_units(<const uint32_t*>data, n, out)
-    if status == 0:
+    if status == 0 and compose:
         compose_in_place(out)
     return status
 
 
-cdef str normalize_text(str text):
-    """NFC of text by the table, the long way."""
+cdef str normalize_text(str text, bint compose):
+    """NFC (or with compose False, NFD) of text by the table, the long way."""
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
@@ -481,10 +482,10 @@ cdef str normalize_text(str text):
     out.n = out.cap = 0
     try:
         if n < NOGIL_MIN_CHARS:
-            status = normalize_data(kind, data, n, &out)
+            status = normalize_data(kind, data, n, compose, &out)
         else:
             with nogil:
-                status = normalize_data(kind, data, n, &out)
+                status = normalize_data(kind, data, n, compose, &out)
         if status < 0:
             raise MemoryError(f"no memory to normalize a text of {n:,} characters")
         return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out.data, out.n)
@@ -499,31 +500,13 @@ def to_nfc(str text not None):
     one Python call fewer each time (~150 ns of a ~530 ns encode of a word)."""
     if text_is_nfc(text, True):
         return text
-    return normalize_text(text)
+    return normalize_text(text, True)
 
 
 def nfd(str text not None):
     """Canonical decomposition of text, by the same table (marks in canonical
     order, nothing composed)."""
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
-    cdef CodePoints out
-    cdef int status
-    out.data = NULL
-    out.n = out.cap = 0
-    try:
-        if kind == 1:
-            status = decompose_units(<const uint8_t*>data, n, &out)
-        elif kind == 2:
-            status = decompose_units(<const uint16_t*>data, n, &out)
-        else:
-            status = decompose_units(<const uint32_t*>data, n, &out)
-        if status < 0:
-            raise MemoryError(f"no memory to decompose a text of {n:,} characters")
-        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out.data, out.n)
-    finally:
-        free(out.data)
+    return normalize_text(text, False)
 
 
 def combining(str ch not None):
