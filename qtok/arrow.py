@@ -29,7 +29,15 @@ from .errors import MissingDependency
 if TYPE_CHECKING:                   # pragma: no cover
     from .core import Encoding
 
-__all__ = ["column_rows", "encode_column", "count_column"]
+__all__ = ["column_rows", "encode_column", "count_column", "TABLE_SUFFIXES", "text_batches"]
+
+#: Files whose text column qtok reads straight into Arrow (``qtok count``).
+TABLE_SUFFIXES = {".parquet": "parquet", ".jsonl": "json", ".ndjson": "json"}
+#: Column names tried, in order, when no text column is named.
+TEXT_COLUMNS = ("text", "sentence", "content", "document")
+#: Rows per batch read from a file: a few MB of text, so memory stays bounded
+#: and the native threads still get whole units of work.
+FILE_BATCH_ROWS = 1 << 14
 
 
 def column_rows(column) -> ArrowRows:
@@ -128,3 +136,49 @@ def count_column(enc: "Encoding", column, *, num_threads: int, specials=None):
                                  [pa.py_buffer(validity) if validity is not None else None,
                                   pa.py_buffer(counts)],
                                  null_count=rows.n_nulls)
+
+
+def _text_column(names: list[str], given: str | None, source: str) -> str:
+    if given is not None:
+        if given not in names:
+            raise ValueError(f"{source}: no column {given!r} (columns: {', '.join(names)})")
+        return given
+    for name in TEXT_COLUMNS:
+        if name in names:
+            return name
+    raise ValueError(f"{source}: no text column among {', '.join(names)}: name it")
+
+
+def text_batches(path: str, text_column: str | None = None):
+    """The text column of a Parquet or JSON-lines file as pyarrow arrays, a
+    batch at a time (memory bounded by a batch, not the file).  Raises
+    ValueError with a one-line reason for a file that cannot be read."""
+    import os
+    pa = _pyarrow()
+    kind = TABLE_SUFFIXES.get(os.path.splitext(path)[1].lower())
+    if kind is None:
+        raise ValueError(f"{path}: not a {'/'.join(TABLE_SUFFIXES)} file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+            reader = pq.ParquetFile(path)
+            column = _text_column(reader.schema_arrow.names, text_column, path)
+            batches = reader.iter_batches(batch_size=FILE_BATCH_ROWS, columns=[column])
+        else:
+            import pyarrow.json as pj
+            if hasattr(pj, "open_json"):        # streaming reader (pyarrow >= 18)
+                reader = pj.open_json(path)
+                column = _text_column(reader.schema.names, text_column, path)
+                batches = reader
+            else:                               # pragma: no cover - older pyarrow
+                table = pj.read_json(path)
+                column = _text_column(table.column_names, text_column, path)
+                batches = table.to_batches(FILE_BATCH_ROWS)
+        for batch in batches:
+            yield batch.column(batch.schema.get_field_index(column))
+    except (pa.ArrowException, OSError) as e:
+        what = "Parquet" if kind == "parquet" else "JSON lines (one object per line)"
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: cannot read it as {what} ({reason})") from None

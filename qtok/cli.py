@@ -228,11 +228,56 @@ def _id_chunks(chunks: Iterator[str], as_json: bool) -> Iterator[list[int]]:
         yield _parse_ids(carry, False)
 
 
+def _table_count(enc, path: str, options: dict, text_column: str | None,
+                 num_threads: int | None) -> int:
+    """The tokens of a Parquet / JSON-lines file's text column, read and
+    counted as Arrow batches (no str per row); null rows count 0."""
+    from .arrow import text_batches
+    from .errors import MissingDependency
+    total = rows = 0
+    try:
+        for column in text_batches(path, text_column):
+            try:
+                counts = enc.count_arrow(column, num_threads=num_threads, **options)
+            except ValueError as e:
+                # "row N of the column: ..." -> the row's number in the file
+                msg = re.sub(r"^row (\d+) of the column",
+                             lambda m: f"row {int(m.group(1)) + rows}", str(e).splitlines()[0])
+                if "special token" in msg:
+                    msg += (" Pass --allowed-special all to read it as one, or --plain to read "
+                            "it as text.")
+                raise UserError(f"{path}: {msg}") from None
+            except TypeError as e:
+                raise UserError(f"{path}: {e}") from None
+            total += int(counts.sum().as_py() or 0)
+            rows += len(column)
+    except MissingDependency as e:
+        raise UserError(f"{path}: {e}") from None
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return total
+
+
+def _is_table(path: str) -> bool:
+    from .arrow import TABLE_SUFFIXES
+    return os.path.splitext(path)[1].lower() in TABLE_SUFFIXES
+
+
 def cmd_count(args) -> int:
     enc = _encoding(args)
     options = _special_options(args, enc)
-    counts = [sum(_encoded(enc, enc.count, text, options) for text in chunks)
-              for chunks in _input_chunks(args)]
+    if args.text_column is not None and not any(map(_is_table, args.file or [])):
+        raise UserError("--text-column reads a column of .parquet / .jsonl files; give one "
+                        "with --file")
+    if args.file and not args.text:
+        counts = [_table_count(enc, path, options, args.text_column, args.threads)
+                  if _is_table(path)
+                  else sum(_encoded(enc, enc.count, text, options)
+                           for text in _safe_chunks(_file_chunks(path)))
+                  for path in args.file]
+    else:
+        counts = [sum(_encoded(enc, enc.count, text, options) for text in chunks)
+                  for chunks in _input_chunks(args)]
     if args.json:
         names = args.file if args.file else ["-"]
         print(json.dumps({"total": sum(counts),
@@ -347,6 +392,16 @@ def _compare(path, pieces, expected, got) -> tuple[int, int, int]:
 
 # -- parser ------------------------------------------------------------------------------
 
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return n
+
+
 def _add_special_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allowed-special", default="none",
                    help="special tokens to read as such: 'all', 'none' (default: text that "
@@ -391,10 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("count", help="count tokens",
                        description="Count tokens, with the same special-token rules as "
                                    "encode: text that spells a special token is an error unless "
-                                   "--allowed-special or --plain says how to read it.")
+                                   "--allowed-special or --plain says how to read it. "
+                                   "A .parquet or .jsonl file counts its text column, read "
+                                   "as Arrow batches (needs pyarrow); null rows count 0.")
     p.add_argument("text", nargs="*", help="text to count (default: --file or stdin)")
     p.add_argument("-f", "--file", action="append", help="count this file (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--text-column", metavar="NAME",
+                   help="the text column of .parquet / .jsonl files (default: the first of "
+                        "text, sentence, content, document)")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="native threads for .parquet / .jsonl files (default: all cores)")
     _add_special_options(p)
     _add_common(p)
     p.set_defaults(func=cmd_count)

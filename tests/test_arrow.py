@@ -222,3 +222,59 @@ def test_datasets_recipe(qwen_enc):
     out = ds.map(lambda batch: pa.table({"ids": qwen_enc.encode_ordinary_arrow(batch["text"])}),
                  batched=True, batch_size=16)
     assert out.with_format(None)["ids"] == expected(qwen_enc, texts)
+
+
+# -- qtok count on Parquet and JSON-lines files: the text column as Arrow batches --
+
+def _run_count(*args):
+    from qtok.cli import main
+    import contextlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["count", *args])
+    return code, out.getvalue().strip(), err.getvalue().strip()
+
+
+@pytest.fixture
+def table_files(tmp_path):
+    import json
+    import pyarrow.parquet as pq
+    rows = (MIXED[:9] + synthetic_texts(200)) * 100    # several read batches
+    rows = [r for r in rows if r is None or "<|" not in r]
+    pq.write_table(pa.table({"id": list(range(len(rows))), "text": rows}),
+                   tmp_path / "a.parquet", row_group_size=3000)
+    with open(tmp_path / "a.jsonl", "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps({"text": r, "n": 1}) + "\n")
+    return tmp_path, rows
+
+
+def test_count_reads_parquet_and_jsonl_columns(qwen_enc, table_files):
+    path, rows = table_files
+    want = sum(qwen_enc.count(r) for r in rows if r is not None)
+    assert _run_count("-f", str(path / "a.parquet")) == (0, str(want), "")
+    assert _run_count("-f", str(path / "a.jsonl"), "--threads", "1") == (0, str(want), "")
+    code, out, _ = _run_count("-f", str(path / "a.parquet"), "-f", str(path / "a.jsonl"), "--json")
+    import json
+    assert code == 0 and json.loads(out)["total"] == 2 * want
+
+
+def test_count_table_errors_are_one_line(qwen_enc, table_files):
+    import pyarrow.parquet as pq
+    path, rows = table_files
+    (path / "bad.parquet").write_text("not parquet")
+    (path / "bad.jsonl").write_text('{"text": "a"}\n{"text": 3}\n')
+    pq.write_table(pa.table({"text": ["ok"] * 20000 + ["a <|endoftext|>"]}), path / "sp.parquet")
+    cases = {("-f", str(path / "a.parquet"), "--text-column", "nope"): "no column 'nope'",
+             ("-f", str(path / "a.parquet"), "--text-column", "id"): "expected an Arrow string",
+             ("-f", str(path / "bad.parquet")): "cannot read it as Parquet",
+             ("-f", str(path / "bad.jsonl")): "cannot read it as JSON lines",
+             ("-f", str(path / "sp.parquet")): "row 20000: ",
+             ("--text-column", "text", "hello"): "give one with --file"}
+    for args, needle in cases.items():
+        code, out, err = _run_count(*args)
+        assert code == 2 and out == "" and needle in err and len(err.splitlines()) == 1, (args, err)
+    assert _run_count("-f", str(path / "sp.parquet"), "--allowed-special", "all")[1] == "20003"
+    assert _run_count("-f", str(path / "sp.parquet"), "--plain")[1] == str(
+        20000 + qwen_enc.count("a <|endoftext|>", disallowed_special=()))
