@@ -13,7 +13,7 @@ file, timed as the best of --repeat runs after one warm-up pass:
 on 1 and 2 threads.  The Parquet file (at least --megabytes MB of Leipzig
 sentences, the languages in turn) is written once to $TMPDIR.
 
-    python bench/arrow_column.py [--megabytes 200] [--repeat 3] [--markdown]
+    python bench/arrow_column.py [--megabytes 200] [--repeat 3] [--runs 3] [--markdown]
 """
 from __future__ import annotations
 
@@ -116,31 +116,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--routes", default=",".join(ROUTES))
+    parser.add_argument("--runs", type=int, default=1,
+                        help="run every route this many times, in turn; cells show min-max")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     path = parquet_path(args.megabytes)
     results = []
-    for threads in [int(t) for t in args.threads.split(",")]:
-        for route in args.routes.split(","):
-            r = run(route, threads, args.repeat, path)
-            r.update(route=route, threads=threads)
-            results.append(r)
-            print(f"# {route}, {threads} thread(s): {r}", file=sys.stderr)
+    for k in range(args.runs):
+        for threads in [int(t) for t in args.threads.split(",")]:
+            for route in args.routes.split(","):
+                r = run(route, threads, args.repeat, path)
+                r.update(route=route, threads=threads, run=k)
+                results.append(r)
+                print(f"# run {k + 1}: {route}, {threads} thread(s): {r}", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     header = ["route", "threads", "MB/s", "x qtok list", "peak RSS MB", "output / Arrow size"]
+
+    def span(values: list[float], fmt: str) -> str:
+        lo, hi = min(values), max(values)
+        return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else \
+            f"{format(lo, fmt)}-{format(hi, fmt)}"
+
     lines = []
-    for r in results:
-        if "error" in r:
-            lines.append([r["route"], str(r["threads"]), r["error"][:40], "", "", ""])
+    keys = list(dict.fromkeys((r["route"], r["threads"]) for r in results))
+    for route, threads in keys:
+        mine = [r for r in results if (r["route"], r["threads"]) == (route, threads)]
+        good = [r for r in mine if "error" not in r]
+        if not good:
+            lines.append([route, str(threads), mine[0]["error"][:40], "", "", ""])
             continue
-        base = next((b for b in results if b["route"] == "qtok list" and b["threads"] == r["threads"]
-                     and "error" not in b), None)
-        speed = r["bytes"] / r["seconds"] / 1e6
-        ratio = f"{base['seconds'] / r['seconds']:.2f}" if base else ""
-        lines.append([r["route"], str(r["threads"]), f"{speed:.1f}", ratio, f"{r['peak_rss_mb']:.0f}",
-                      f"{r['output_bytes'] / r['output_arrow_bytes']:.2f}"])
+        # The ratio to the list route is taken within each run (same machine state).
+        ratios = []
+        for r in good:
+            base = next((b for b in results if b["route"] == "qtok list" and "error" not in b
+                         and b["threads"] == threads and b["run"] == r["run"]), None)
+            if base:
+                ratios.append(base["seconds"] / r["seconds"])
+        lines.append([route, str(threads), span([r["bytes"] / r["seconds"] / 1e6 for r in good], ".1f"),
+                      span(ratios, ".2f") if ratios else "",
+                      span([r["peak_rss_mb"] for r in good], ".0f"),
+                      span([r["output_bytes"] / r["output_arrow_bytes"] for r in good], ".2f")])
     size = results[0].get("bytes", 0) / 1e6 if results else 0
     rows = results[0].get("rows", 0) if results else 0
     print(f"{path.name}: {size:.0f} MB of text in {rows:,} rows")

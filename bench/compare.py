@@ -3,6 +3,7 @@
     python bench/compare.py              # a few minutes
     python bench/compare.py --quick      # under a minute: fewer lines, fewer rounds
     python bench/compare.py --markdown   # the same table as Markdown
+    python bench/compare.py --arrow      # and column -> ids as Arrow on a 200 MB Parquet file
 
 Every encoder runs in a child process of its own (``worker.py``): caches and
 memory of one never help or hurt another, the first pass really meets unseen
@@ -328,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="let the single-thread tasks run on every CPU (by default they run "
                              "on one, so an encoder's helper threads can't borrow another core)")
     parser.add_argument("--json", metavar="PATH", help="also save every raw measurement here")
+    parser.add_argument("--arrow", type=int, nargs="?", const=200, metavar="MB",
+                        help="also time column -> ids as Arrow on a Parquet file of MB megabytes "
+                             "(default 200): qtok's Arrow path against the list routes "
+                             "(bench/arrow_column.py)")
     args = parser.parse_args(argv)
 
     keys = [k.strip() for k in args.encoders.split(",") if k.strip()]
@@ -359,6 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("notes:")
     print("\n".join(notes(runs, args.markdown)))
+    if args.arrow:
+        import arrow_column
+        print()
+        print("column -> ids as Arrow (each route in its own process):")
+        arrow_column.main(["--megabytes", str(args.arrow), "--repeat", str(settings.rounds)]
+                          + (["--markdown"] if args.markdown else []))
     log("finished")
     missing_required = [k for k in keys if runs[k].unavailable and ADAPTERS[k].required]
     return 1 if missing_required else 0
