@@ -8,6 +8,7 @@ with the same Qwen vocabulary, gives on the same NFC documents.
 from __future__ import annotations
 
 import base64
+import math
 from collections import Counter
 
 import numpy as np
@@ -25,7 +26,8 @@ from qtok.errors import BackendError
 
 FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio"]
+          "qwen_ratio", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
+          "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 
 
 def by_key(rows):
@@ -335,3 +337,74 @@ def test_sums_merge_to_one_pass():
     names = [b.name for b in backends]
     assert metrics.rows_from_sums(merged, names, ["en", "fr", "zh"], frozenset({"en", "fr", "zh"})) \
         == metrics.rows_from_sums(whole, names, ["en", "fr", "zh"], frozenset({"en", "fr", "zh"}))
+
+
+# -- the literature's metrics: Rényi efficiency, vocabulary use, byte premium, DEFLATE --
+
+def test_renyi_efficiency_against_hand_computed_values():
+    from qtok.analysis.metrics import renyi_efficiency, renyi_entropy
+    # p = (1/2, 1/4, 1/4): sum p^2 = 3/8, H_2 = log(8/3); Shannon = 1.5 log 2.
+    counts = {7: 2, 9: 1, 11: 1}
+    assert renyi_entropy(counts, 2.0) == pytest.approx(math.log(8 / 3))
+    assert renyi_entropy(counts, 1.0) == pytest.approx(1.5 * math.log(2))
+    # alpha = 2.5: sum p^2.5 = 2**-2.5 + 2 * 4**-2.5 = 0.1767767 + 0.0625
+    assert renyi_entropy(counts, 2.5) == pytest.approx(math.log(0.2392767) / -1.5, rel=1e-6)
+    assert renyi_efficiency(counts, 16, 2.0) == pytest.approx(math.log(8 / 3) / math.log(16))
+    # A uniform distribution over all of V is efficiency 1 at every order.
+    uniform = {i: 5 for i in range(64)}
+    for alpha in (0.5, 1.0, 2.5, 10.0):
+        assert renyi_efficiency(uniform, 64, alpha) == pytest.approx(1.0)
+    # Near alpha = 1 the Rényi entropy tends to Shannon's.
+    assert renyi_entropy(counts, 1.0001) == pytest.approx(renyi_entropy(counts, 1.0), rel=1e-3)
+    assert renyi_efficiency({}, 16) is None and renyi_efficiency(counts, 1) is None
+
+
+def test_literature_metrics_of_a_report(qwen_enc):
+    import collections
+    import zlib
+    rows = compression_report(langs="en,de", renyi_alpha=2.0)
+    corpus = load_corpora(None)
+    for code in ("en", "de"):
+        row = by_key(rows)[("qwen", code)]
+        docs = corpus.documents[code]
+        ids = collections.Counter(i for d in docs for i in qwen_enc.encode_ordinary(d))
+        n = sum(ids.values())
+        assert row["distinct_ids"] == len(ids)
+        assert row["vocab_size"] == qwen_enc.n_vocab
+        assert row["vocab_use"] == pytest.approx(len(ids) / qwen_enc.n_vocab)
+        p = [c / n for c in ids.values()]
+        assert row["renyi_efficiency"] == pytest.approx(
+            -math.log(sum(x * x for x in p)) / math.log(qwen_enc.n_vocab))
+        assert row["shannon_efficiency"] == pytest.approx(
+            -sum(x * math.log(x) for x in p) / math.log(qwen_enc.n_vocab))
+        assert row["bits_per_byte"] == pytest.approx(n * math.log2(qwen_enc.n_vocab) / row["bytes"])
+        deflated = 0
+        for d in docs:
+            z = zlib.compressobj(9, zlib.DEFLATED, -15)
+            deflated += len(z.compress(d.encode()) + z.flush())
+        assert row["deflate_bits_per_byte"] == pytest.approx(8 * deflated / row["bytes"])
+    en, de = by_key(rows)[("qwen", "en")], by_key(rows)[("qwen", "de")]
+    assert en["byte_premium"] == 1.0
+    assert de["byte_premium"] == pytest.approx(de["bytes"] / en["bytes"])
+
+
+def test_id_counts_merge_through_json():
+    import json
+    from qtok.analysis.backends import qwen_backend
+    from qtok.analysis.metrics import Sums, measure_documents
+    backend = qwen_backend()
+    docs = {"en": ["one two three", "two three four", "five"], "de": ["eins zwei", "zwei"]}
+    whole = measure_documents(docs, [backend], num_threads=1)
+    parts = Sums.empty()
+    for i in range(3):
+        part = {c: d[i:i + 1] for c, d in docs.items() if d[i:i + 1]}
+        shard = measure_documents(part, [backend], num_threads=1)
+        parts.merge(Sums.from_json(json.loads(json.dumps(shard.to_json()))))
+    assert parts.tokens == whole.tokens and parts.languages == whole.languages
+
+
+def test_renyi_alpha_is_checked():
+    from qtok.errors import ReportError
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(ReportError, match="positive"):
+            compression_report(renyi_alpha=bad)

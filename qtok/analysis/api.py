@@ -43,6 +43,29 @@ Each row is one tokenizer on one language, a plain dict with these fields
 ``qwen_ratio``
     Qwen's tokens / this tokenizer's tokens on the same language: below 1.0
     Qwen needs fewer tokens, above 1.0 more; 1.0 on Qwen's own rows.
+``byte_premium``
+    ``bytes / bytes of English`` on a parallel corpus: how much longer the
+    same content is in this language's script and UTF-8 before any
+    tokenizer sees it.  ``parity / byte_premium`` is the part of the token
+    premium that is the tokenizer's.  ``null`` where ``parity`` is.
+``vocab_size``
+    |V|: the ids the tokenizer can emit, special and added tokens included.
+``distinct_ids``, ``vocab_use``
+    how many different ids this language's text uses, and that number / |V|.
+``renyi_efficiency``
+    Zouhar et al. (2023): with p the unigram distribution of the ids over
+    this language's documents, ``H_a(p) / log |V|`` where
+    ``H_a(p) = log(sum p_i**a) / (1 - a)``; a = 2.5 unless
+    ``--renyi-alpha`` / ``renyi_alpha`` says otherwise.  Between 0 and 1.
+``shannon_efficiency``
+    the same at a = 1: ``-sum p_i log p_i / log |V|``.
+``bits_per_byte``
+    ``tokens * log2 |V| / bytes``: the ids as fixed-width codes, per byte
+    of text -- the tokenizer read as a compressor.
+``deflate_bits_per_byte``
+    ``8 * deflated bytes / bytes``, each document compressed alone with raw
+    DEFLATE (zlib level 9, no header): the general-purpose compressor on the
+    same documents, as a reference for ``bits_per_byte``.
 """
 from __future__ import annotations
 
@@ -55,7 +78,7 @@ from .backends import Backend, resolve_all
 from .corpora import load_bundled, load_corpus
 from .corpus import Corpus, merge, parallel_codes
 from .languages import ENGLISH, lookup, resolve_codes
-from .metrics import FIELDS, measure, vocabulary_scripts
+from .metrics import FIELDS, RENYI_ALPHA, check_alpha, measure, vocabulary_scripts
 
 __all__ = ["FIELDS", "compression_report", "vocabulary_report", "load_corpora"]
 
@@ -133,7 +156,7 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
                        parallel: bool | None = None, num_threads: int | None = None,
                        progress: bool | None = False, engine: str = "local",
                        ray_address: str | None = None, num_workers: int | None = None,
-                       **load_options) -> list[dict]:
+                       renyi_alpha: float = RENYI_ALPHA, **load_options) -> list[dict]:
     """Measure Qwen (and the ``compare`` tokenizers) on a corpus.
 
     ``corpus``: see ``load_corpora`` (default: the bundled parallel passage);
@@ -151,7 +174,13 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
     ``ray_address`` (or ``$RAY_ADDRESS``, else a local one) with
     ``num_workers`` workers; the rows are the same as the local engine's
     (qtok.analysis.ray_engine).  Needs ``qtok[ray]``.
+
+    ``renyi_alpha``: the order of the Rényi entropy in ``renyi_efficiency``.
     """
+    try:
+        renyi_alpha = check_alpha(renyi_alpha)
+    except (TypeError, ValueError) as exc:
+        raise ReportError(str(exc)) from None
     codes = resolve_codes(langs)
     if engine == "ray":
         from .ray_engine import ray_report
@@ -170,14 +199,16 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
                           specs=specs, langs=keep, report_langs=codes,
                           text_column=load_options.get("text_column"),
                           lang_column=load_options.get("lang_column"), parallel=bool(parallel),
-                          address=ray_address, num_workers=num_workers, progress=progress)
+                          address=ray_address, num_workers=num_workers, progress=progress,
+                          renyi_alpha=renyi_alpha)
     if engine != "local":
         raise ReportError(f"engine must be 'local' or 'ray', not {engine!r}")
     source = load_corpora(corpus, langs=codes, parallel=parallel, **load_options)
     if codes is not None:
         source.select(codes)         # raises CorpusError naming languages without documents
     backends = _backends(compare, include_qwen)
-    return measure(source, backends, codes=codes, num_threads=num_threads, progress=progress)
+    return measure(source, backends, codes=codes, num_threads=num_threads, progress=progress,
+                   renyi_alpha=renyi_alpha)
 
 
 def vocabulary_report(compare: Sequence[str | Backend] = (), *,

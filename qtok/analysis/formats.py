@@ -13,7 +13,8 @@ from typing import Callable, Sequence
 
 from .backends import QWEN_LABEL
 
-__all__ = ["FORMATS", "format_rows", "format_vocabulary"]
+__all__ = ["FORMATS", "METRICS", "DEFAULT_METRICS", "parse_metrics", "format_rows",
+           "format_vocabulary"]
 
 FORMATS = ("table", "markdown", "csv", "json")
 #: Digits after the point in csv/json (enough for shares like 0.000866).
@@ -39,27 +40,58 @@ _TEXT_COLUMNS = (
     ("words", "words", _int), ("tokens", "tokens", _int),
     ("bytes_per_token", "bytes/tok", _fixed(2)), ("chars_per_token", "chars/tok", _fixed(2)),
     ("tokens_per_word", "tok/word", _fixed(2)), ("parity", "parity", _fixed(2)),
-    ("fragment_share", "fragments", _percent), ("qwen_ratio", "qwen/this", _fixed(2)),
+    ("fragment_share", "frags", _percent), ("qwen_ratio", "qwen/this", _fixed(2)),
+    ("byte_premium", "byte prem", _fixed(2)), ("vocab_size", "|V|", _int),
+    ("distinct_ids", "ids used", _int), ("vocab_use", "vocab use", _fixed(4)),
+    ("renyi_efficiency", "renyi eff", _fixed(3)), ("shannon_efficiency", "shannon eff", _fixed(3)),
+    ("bits_per_byte", "bits/byte", _fixed(2)),
+    ("deflate_bits_per_byte", "deflate bits/byte", _fixed(2)),
 )
-_NUMERIC = {"documents", "bytes", "chars", "words", "tokens", "bytes_per_token",
-            "chars_per_token", "tokens_per_word", "parity", "fragment_share", "qwen_ratio"}
+_IDENTITY = ("tokenizer", "code", "name")
+#: The metrics of the terminal and Markdown tables unless --metrics names
+#: others: what fits in 100 columns next to the language's name.
+DEFAULT_METRICS = ("tokens", "bytes_per_token", "tokens_per_word", "parity", "fragment_share",
+                   "qwen_ratio")
+#: Every metric --metrics may name, in table order.
+METRICS = tuple(c[0] for c in _TEXT_COLUMNS if c[0] not in _IDENTITY)
+_NUMERIC = set(METRICS)
+
+
+def parse_metrics(text: str | None) -> tuple[str, ...] | None:
+    """--metrics a,b,c -> the field names (ValueError naming the choices for
+    an unknown one); "all" for every metric; None for the default."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["all"]:
+        return METRICS
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or not names:
+        raise ValueError(f"--metrics: unknown {', '.join(unknown) or 'empty list'}; choose from "
+                         f"{', '.join(METRICS)} (or all)")
+    return tuple(names)
 
 
 def _round(value):
     return round(value, _PRECISION) if isinstance(value, float) else value
 
 
-def format_rows(rows: Sequence[dict], fmt: str, *, corpus: str, layout: str = "long") -> str:
-    """The report in one of ``FORMATS``."""
+def format_rows(rows: Sequence[dict], fmt: str, *, corpus: str, layout: str = "long",
+                metrics: Sequence[str] | None = None) -> str:
+    """The report in one of ``FORMATS``; ``metrics`` picks the columns of
+    table and markdown (csv and json always have every field)."""
     from .metrics import FIELDS   # here: qtok.analysis.metrics imports numpy
     if fmt == "json":
         doc = {"corpus": corpus, "results": [{k: _round(r[k]) for k in FIELDS} for r in rows]}
         return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     tokenizers = list(dict.fromkeys(r["tokenizer"] for r in rows))
     if layout == "wide":
-        header, body, numeric = _wide(rows, tokenizers, machine=fmt == "csv")
+        header, body, numeric = _wide(rows, tokenizers, machine=fmt == "csv",
+                                      metrics=None if fmt == "csv" else metrics)
     else:
-        columns = [c for c in _TEXT_COLUMNS if c[0] != "qwen_ratio" or len(tokenizers) > 1]
+        chosen = set(_IDENTITY) | set(metrics if metrics is not None else DEFAULT_METRICS)
+        columns = [c for c in _TEXT_COLUMNS if c[0] in chosen
+                   and (c[0] != "qwen_ratio" or len(tokenizers) > 1 or metrics is not None)]
         if fmt == "csv":
             header = list(FIELDS)
             body = [[_round(r[k]) for k in FIELDS] for r in rows]
@@ -81,10 +113,14 @@ def format_rows(rows: Sequence[dict], fmt: str, *, corpus: str, layout: str = "l
     return title + "\n\n" + _aligned(header, body, numeric)
 
 
-def _wide(rows: Sequence[dict], tokenizers: list[str], machine: bool):
+def _wide(rows: Sequence[dict], tokenizers: list[str], machine: bool,
+          metrics: Sequence[str] | None = None):
     """One row per language; each metric once per tokenizer, side by side."""
-    metrics = [("tokens", "tokens", _int), ("bytes_per_token", "bytes/tok", _fixed(2)),
-               ("parity", "parity", _fixed(2)), ("fragment_share", "fragments", _percent)]
+    if metrics is not None:
+        metrics = [c for c in _TEXT_COLUMNS if c[0] in metrics and c[0] != "qwen_ratio"]
+    else:
+        metrics = [("tokens", "tokens", _int), ("bytes_per_token", "bytes/tok", _fixed(2)),
+                   ("parity", "parity", _fixed(2)), ("fragment_share", "fragments", _percent)]
     if not any(r["parity"] is not None for r in rows):
         metrics = [m for m in metrics if m[0] != "parity"]
     by_lang: dict[str, dict[str, dict]] = {}

@@ -16,8 +16,10 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import math
 import sys
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -28,13 +30,20 @@ from .corpus import Corpus
 from .languages import ENGLISH, find, languages, order
 from ..normalize import to_nfc
 
-__all__ = ["FIELDS", "Sums", "measure", "measure_documents", "rows_from_sums", "fragment_table", "is_fragment", "char_script", "token_script",
+__all__ = ["FIELDS", "RENYI_ALPHA", "renyi_entropy", "renyi_efficiency", "vocabulary_size",
+           "deflate_size", "Sums", "measure", "measure_documents", "rows_from_sums", "fragment_table", "is_fragment", "char_script", "token_script",
            "vocabulary_scripts", "default_threads"]
 
 #: Row fields, in output order.
 FIELDS = ("tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio")
+          "qwen_ratio", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
+          "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
+
+#: The order of the Rényi entropy in ``renyi_efficiency`` unless told
+#: otherwise: 2.5, the value Zouhar et al. (2023) found to correlate best
+#: with downstream quality.
+RENYI_ALPHA = 2.5
 
 #: Characters per encode call: big enough to keep the native threads busy,
 #: small enough to bound the memory of the id lists and to move a progress bar.
@@ -194,21 +203,46 @@ class Sums:
                 mine[key] = _add(mine.get(key, 0), value)
         for name, per_lang in other.tokens.items():
             for code, counts in per_lang.items():
-                mine = self.tokens.setdefault(name, {}).setdefault(code, dict.fromkeys(counts, 0))
+                mine = self.tokens.setdefault(name, {}).setdefault(code, {})
                 for key, value in counts.items():
-                    mine[key] = _add(mine.get(key, 0), value)
+                    if key == "id_counts":
+                        mine[key] = _add_counts(mine.get(key, {}), value)
+                    else:
+                        mine[key] = _add(mine.get(key, 0), value)
         return self
 
     def to_json(self) -> dict:
-        return {"languages": self.languages, "tokens": self.tokens}
+        """A JSON-able copy: id counts as [[id, count], ...] (JSON keys are strings)."""
+        tokens = {name: {code: {k: (sorted(v.items()) if k == "id_counts" else v)
+                                for k, v in counts.items()}
+                         for code, counts in per_lang.items()}
+                  for name, per_lang in self.tokens.items()}
+        return {"languages": self.languages, "tokens": tokens}
 
     @classmethod
     def from_json(cls, data: dict) -> "Sums":
-        return cls(data["languages"], data["tokens"])
+        tokens = {name: {code: {k: ({int(i): int(n) for i, n in v} if k == "id_counts" else v)
+                                for k, v in counts.items()}
+                         for code, counts in per_lang.items()}
+                  for name, per_lang in data["tokens"].items()}
+        return cls(data["languages"], tokens)
 
 
 def _add(a: int | None, b: int | None) -> int | None:
     return None if a is None or b is None else a + b
+
+
+def _add_counts(mine: dict[int, int], other: dict[int, int]) -> dict[int, int]:
+    for i, n in other.items():
+        mine[i] = mine.get(i, 0) + n
+    return mine
+
+
+def deflate_size(data: bytes) -> int:
+    """Bytes of data compressed alone by raw DEFLATE (zlib level 9, no header
+    or checksum): the compressor baseline of one document."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return len(packer.compress(data)) + len(packer.flush())
 
 
 def _clean(text: str) -> str:
@@ -232,7 +266,8 @@ def language_sums(code: str, docs: list[str]) -> dict[str, int | None]:
     lang = find(code)
     spaced = lang.spaces if lang is not None else True
     return {"documents": len(docs), "bytes": len(joined.encode("utf-8")) - gaps,
-            "chars": len(joined) - gaps, "words": len(joined.split()) if spaced else None}
+            "chars": len(joined) - gaps, "words": len(joined.split()) if spaced else None,
+            "deflate_bytes": sum(deflate_size(d.encode("utf-8")) for d in docs)}
 
 
 def _chunks(docs: list[str], limit: int) -> list[tuple[int, int, int]]:
@@ -254,19 +289,20 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
     """tokens and fragment tokens of docs for one tokenizer (table: its
     fragment_table, or None)."""
     tokens = frags = 0
+    id_counts: dict[int, int] = {}
     for start, stop, _ in _chunks(docs, CHUNK_CHARS):
         ids = backend.encode_batch(docs[start:stop], num_threads)
-        if table is None:
-            tokens += sum(map(len, ids))
-        else:
-            flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
-            tokens += flat.size
-            if flat.size:
-                inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
-                frags += int(np.count_nonzero(table[flat[inside]]))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
+        tokens += flat.size
+        if table is not None and flat.size:
+            inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
+            frags += int(np.count_nonzero(table[flat[inside]]))
+        used, times = np.unique(flat, return_counts=True)
+        _add_counts(id_counts, dict(zip(used.tolist(), times.tolist())))
         if bar is not None and bar.active:
             bar.update(sum(len(d.encode("utf-8")) for d in docs[start:stop]), stop - start)
-    return {"tokens": tokens, "fragments": frags if table is not None else None}
+    return {"tokens": tokens, "fragments": frags if table is not None else None,
+            "id_counts": id_counts}
 
 
 def fragment_tables(backends: Sequence[Backend]) -> list:
@@ -332,7 +368,8 @@ class Progress:
 
 
 def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str] | None = None,
-            num_threads: int | None = None, progress: bool | None = None) -> list[dict]:
+            num_threads: int | None = None, progress: bool | None = None,
+            renyi_alpha: float = RENYI_ALPHA) -> list[dict]:
     """One row per tokenizer and language (languages in corpus order, which
     is manifest order; within a language, tokenizers in the given order), for
     the languages in ``codes`` (default: all of the corpus).  English is
@@ -353,13 +390,60 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
                                  num_threads=threads, bar=bar)
     finally:
         bar.close()
-    return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes)
+    return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes,
+                          vocab_sizes={b.name: vocabulary_size(b) for b in backends},
+                          renyi_alpha=check_alpha(renyi_alpha))
+
+
+def vocabulary_size(backend: Backend) -> int | None:
+    """|V|: the ids the tokenizer can emit, special and added tokens included."""
+    encoding = getattr(backend, "encoding", None)
+    if encoding is not None and hasattr(encoding, "n_vocab"):
+        return int(encoding.n_vocab)
+    tokenizer = getattr(backend, "tokenizer", None)
+    if tokenizer is not None and hasattr(tokenizer, "get_vocab_size"):
+        return int(tokenizer.get_vocab_size(with_added_tokens=True))
+    try:
+        return len(backend.token_bytes())
+    except Exception:
+        return None
+
+
+def renyi_entropy(id_counts: dict[int, int], alpha: float) -> float | None:
+    """H_alpha of the unigram distribution p of the ids, in nats:
+    log(sum p_i**alpha) / (1 - alpha); Shannon's -sum p_i log p_i at alpha = 1."""
+    if not id_counts:
+        return None
+    counts = np.fromiter(id_counts.values(), dtype=np.float64, count=len(id_counts))
+    p = counts / counts.sum()
+    if alpha == 1.0:
+        return float(-(p * np.log(p)).sum())
+    return float(math.log(float((p ** alpha).sum())) / (1.0 - alpha))
+
+
+def renyi_efficiency(id_counts: dict[int, int], vocab_size: int | None,
+                     alpha: float = RENYI_ALPHA) -> float | None:
+    """Zouhar et al.'s efficiency: H_alpha(p) / log |V| (between 0 and 1)."""
+    h = renyi_entropy(id_counts, alpha)
+    if h is None or not vocab_size or vocab_size < 2:
+        return None
+    return h / math.log(vocab_size)
+
+
+def check_alpha(alpha: float) -> float:
+    alpha = float(alpha)
+    if not math.isfinite(alpha) or alpha <= 0:
+        raise ValueError(f"the Rényi order must be a positive number, got {alpha!r}")
+    return alpha
 
 
 def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
-                   parallel: frozenset[str] | set[str]) -> list[dict]:
+                   parallel: frozenset[str] | set[str], *,
+                   vocab_sizes: dict[str, int | None] | None = None,
+                   renyi_alpha: float = RENYI_ALPHA) -> list[dict]:
     """The report's rows from its sums: for the languages in report (in that
     order) and the tokenizers names (in that order)."""
+    vocab_sizes = vocab_sizes or {}
     qwen = sums.tokens.get(QWEN_LABEL) if QWEN_LABEL in names else None
     has_en = ENGLISH in parallel and ENGLISH in sums.languages
     rows: list[dict] = []
@@ -370,6 +454,8 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
         for name in names:
             counts = sums.tokens[name][code]
             n, frags = counts["tokens"], counts["fragments"]
+            id_counts = counts.get("id_counts")
+            size = vocab_sizes.get(name)
             parity = None
             if has_en and code in parallel:
                 parity = _ratio(n, sums.tokens[name][ENGLISH]["tokens"])
@@ -388,5 +474,19 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
                 "parity": parity,
                 "fragment_share": _ratio(frags, n) if frags is not None else None,
                 "qwen_ratio": _ratio(qwen[code]["tokens"], n) if qwen is not None else None,
+                "byte_premium": (_ratio(lang["bytes"], sums.languages[ENGLISH]["bytes"])
+                                 if has_en and code in parallel else None),
+                "vocab_size": size,
+                "distinct_ids": len(id_counts) if id_counts is not None else None,
+                "vocab_use": (_ratio(len(id_counts), size)
+                              if id_counts is not None and size else None),
+                "renyi_efficiency": (renyi_efficiency(id_counts, size, renyi_alpha)
+                                     if id_counts is not None else None),
+                "shannon_efficiency": (renyi_efficiency(id_counts, size, 1.0)
+                                       if id_counts is not None else None),
+                "bits_per_byte": (_ratio(n * math.log2(size), lang["bytes"])
+                                  if size and size > 1 else None),
+                "deflate_bits_per_byte": (_ratio(8 * lang["deflate_bytes"], lang["bytes"])
+                                          if lang.get("deflate_bytes") is not None else None),
             })
     return rows

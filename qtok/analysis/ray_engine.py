@@ -160,9 +160,10 @@ def ray_report(paths: Sequence[str], backends, *, include_qwen: bool, specs: Seq
                text_column: str | None = None,
                lang_column: str | None = None, parallel: bool = False,
                address: str | None = None, num_workers: int | None = None,
-               progress: bool | None = None) -> list[dict]:
+               progress: bool | None = None, renyi_alpha: float | None = None) -> list[dict]:
     """The report's rows for the files at paths, measured on Ray."""
-    from .metrics import Progress, Sums, rows_from_sums
+    from .metrics import RENYI_ALPHA, Progress, Sums, check_alpha, rows_from_sums, vocabulary_size
+    alpha = check_alpha(RENYI_ALPHA if renyi_alpha is None else renyi_alpha)
     files = expand_paths(paths)
     ray = import_ray()
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -212,4 +213,6 @@ def ray_report(paths: Sequence[str], backends, *, include_qwen: bool, specs: Seq
         raise CorpusError(f"no documents in {', '.join(missing)}; the files have "
                           f"{', '.join(order(sums.languages))}")
     parallel_codes = frozenset(sums.languages) if parallel and ENGLISH in sums.languages else frozenset()
-    return rows_from_sums(sums, [b.name for b in backends], codes, parallel_codes)
+    return rows_from_sums(sums, [b.name for b in backends], codes, parallel_codes,
+                          vocab_sizes={b.name: vocabulary_size(b) for b in backends},
+                          renyi_alpha=alpha)

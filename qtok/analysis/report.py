@@ -20,7 +20,7 @@ import sys
 from typing import Sequence
 
 from ..errors import ANALYSIS_ERRORS, ReportError
-from .formats import FORMATS, format_rows, format_vocabulary
+from .formats import FORMATS, format_rows, format_vocabulary, parse_metrics
 
 __all__ = ["add_parser", "run", "main"]
 
@@ -86,12 +86,19 @@ def add_parser(subparsers) -> None:
                      help="another tokenizer to measure (repeatable); see below")
     src.add_argument("--vocab", action="store_true",
                      help="report the vocabularies instead: tokens per script")
+    src.add_argument("--renyi-alpha", type=_positive_float, default=2.5, metavar="A",
+                     help="order of the Rényi entropy in renyi_efficiency (default: 2.5; "
+                          "shannon_efficiency is the order 1)")
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS,
                      help="output format (default: from --output's extension, else table)")
     out.add_argument("--layout", choices=("long", "wide"), default="long",
                      help="long: a row per tokenizer and language; wide: a row per language, "
                           "tokenizers side by side (table, markdown, csv; json is always long)")
+    out.add_argument("--metrics", metavar="LIST",
+                     help="columns of table and markdown: comma-separated fields of the JSON "
+                          "rows, or all (default: tokens, bytes_per_token, tokens_per_word, "
+                          "parity, fragment_share, qwen_ratio: 100 columns)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE, not stdout")
     out.add_argument("--plot", metavar="FILE",
                      help="also draw bytes/token and parity per language to FILE (.png or .svg)")
@@ -110,6 +117,16 @@ def add_parser(subparsers) -> None:
     run_.add_argument("--num-workers", type=_positive_int, metavar="N",
                       help="Ray workers (default: one per CPU of the cluster)")
     p.set_defaults(func=run)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -143,6 +160,10 @@ def _run(args: argparse.Namespace) -> int:
     from .languages import resolve_codes
 
     fmt = _output_format(args)
+    try:
+        metrics = parse_metrics(args.metrics)
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
     if args.plot and os.path.splitext(args.plot)[1].lower() not in (".png", ".svg"):
         raise ReportError(f"--plot {args.plot}: name the chart *.png or *.svg")
     if args.vocab:
@@ -158,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
 
     codes = resolve_codes(args.langs)
     if args.engine == "ray":
-        return _run_ray(args, fmt, codes)
+        return _run_ray(args, fmt, codes, metrics)
     if args.ray_address or args.num_workers:
         raise ReportError("--ray-address and --num-workers apply to --engine ray")
     for flag in ("config", "split"):
@@ -174,15 +195,17 @@ def _run(args: argparse.Namespace) -> int:
                           num_proc=args.num_proc, text_column=args.text_column,
                           lang_column=args.lang_column, progress=loading_progress)
     rows = compression_report(corpus, compare=args.compare or (), langs=codes,
-                              num_threads=args.num_proc, progress=args.progress)
-    _write(format_rows(rows, fmt, corpus=corpus.name, layout=args.layout), args.output)
+                              num_threads=args.num_proc, progress=args.progress,
+                              renyi_alpha=args.renyi_alpha)
+    _write(format_rows(rows, fmt, corpus=corpus.name, layout=args.layout, metrics=metrics),
+           args.output)
     if args.plot:
         from .plot import plot_report
         plot_report(rows, args.plot, corpus=corpus.name)
     return 0
 
 
-def _run_ray(args, fmt: str, codes) -> int:
+def _run_ray(args, fmt: str, codes, metrics=None) -> int:
     from .api import compression_report
     if args.dataset or not args.corpus:
         raise ReportError("--engine ray reads Parquet/JSONL files: give them with --corpus "
@@ -191,9 +214,9 @@ def _run_ray(args, fmt: str, codes) -> int:
     rows = compression_report(paths, compare=args.compare or (), langs=codes,
                               parallel=bool(args.parallel), progress=args.progress, engine="ray",
                               ray_address=args.ray_address, num_workers=args.num_workers,
-                              text_column=args.text_column, lang_column=args.lang_column)
+                              renyi_alpha=args.renyi_alpha, text_column=args.text_column, lang_column=args.lang_column)
     name = ", ".join(os.path.basename(p.rstrip("/")) for p in paths)
-    _write(format_rows(rows, fmt, corpus=name, layout=args.layout), args.output)
+    _write(format_rows(rows, fmt, corpus=name, layout=args.layout, metrics=metrics), args.output)
     if args.plot:
         from .plot import plot_report
         plot_report(rows, args.plot, corpus=name)
