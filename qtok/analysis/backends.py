@@ -178,6 +178,12 @@ class HFBackend:
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
         return [e.ids for e in encode(texts, add_special_tokens=False)]
 
+    def char_starts(self, texts: list[str]) -> list[list[int]]:
+        """The character where each token of each text starts (its offsets),
+        for tokenizers whose tokens do not spell the text byte for byte."""
+        return [[start for start, _ in e.offsets]
+                for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+
     def token_bytes(self):
         return self._token_bytes
 

@@ -37,7 +37,7 @@ __all__ = ["FIELDS", "RENYI_ALPHA", "renyi_entropy", "renyi_efficiency", "vocabu
 #: Row fields, in output order.
 FIELDS = ("tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
+          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
           "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
 
 #: The order of the Rényi entropy in ``renyi_efficiency`` unless told
@@ -284,14 +284,112 @@ def _chunks(docs: list[str], limit: int) -> list[tuple[int, int, int]]:
     return out
 
 
+# -- words in context ---------------------------------------------------------------
+#
+# A word is a maximal run of non-whitespace (str.split's words); the
+# whitespace before a word belongs to it, as byte-level tokenizers glue a
+# leading space to the word.  A token belongs to the word its first byte is
+# in, so each word's tokens are counted as the word was tokenized inside its
+# text (never re-tokenized alone, which would drop its leading space).
+
+@functools.lru_cache(maxsize=1)
+def _whitespace_code_points() -> np.ndarray:
+    return np.array([c for c in range(0x3100) if chr(c).isspace()], dtype=np.uint32)
+
+
+def token_byte_lengths(backend: Backend) -> np.ndarray | None:
+    """The UTF-8 length of each id's bytes (0 where unknown), or None."""
+    try:
+        spelled = backend.token_bytes()
+    except Exception:
+        return None
+    return np.fromiter((len(b) if b else 0 for b in spelled), dtype=np.int64, count=len(spelled))
+
+
+def continued_words(docs: list[str], starts: list[np.ndarray]) -> tuple[int, int]:
+    """(words, words of two or more tokens) of docs, given the UTF-8 byte
+    offset where each token of each document starts."""
+    joined = "\n".join(docs)
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    utf8_len = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    byte_end = np.cumsum(utf8_len)                    # exclusive byte end of each character
+    in_word = ~np.isin(points, _whitespace_code_points())
+    edges = np.diff(np.concatenate(([False], in_word, [False])).astype(np.int8))
+    word_end_chars = np.flatnonzero(edges == -1)       # exclusive char ends
+    word_start_chars = np.flatnonzero(edges == 1)
+    n_words = word_end_chars.size
+    if not n_words:
+        return 0, 0
+    word_end = byte_end[word_end_chars - 1]
+    word_start = byte_end[word_start_chars] - utf8_len[word_start_chars]
+    doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in docs), dtype=np.int64,
+                            count=len(docs))
+    doc_start = np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
+    counts = np.fromiter((len(s) for s in starts), dtype=np.int64, count=len(starts))
+    if not counts.sum():
+        return n_words, 0
+    token_doc = np.repeat(np.arange(len(docs)), counts)
+    token_at = np.concatenate(starts).astype(np.int64) + doc_start[token_doc]
+    word = np.searchsorted(word_end, token_at, side="right")   # first word ending after it
+    inside = word < n_words
+    word, token_doc = word[inside], token_doc[inside]
+    # Trailing whitespace of a document belongs to no word of the next one.
+    word_doc = np.searchsorted(doc_start, word_start, side="right") - 1
+    own = word_doc[word] == token_doc
+    per_word = np.bincount(word[own], minlength=n_words)
+    return n_words, int(np.count_nonzero(per_word >= 2))
+
+
+def _byte_starts(ids: Sequence[Sequence[int]], lengths: np.ndarray,
+                 docs: list[str]) -> list[np.ndarray] | None:
+    """Each token's byte offset from its ids' lengths; None if the lengths do
+    not add up to the document (a tokenizer that is not byte-level)."""
+    out = []
+    for doc, doc_ids in zip(docs, ids):
+        arr = np.asarray(doc_ids, dtype=np.int64)
+        if arr.size and (arr.max() >= lengths.size or arr.min() < 0):
+            return None
+        lens = lengths[arr]
+        total = int(lens.sum())
+        if total != len(doc.encode("utf-8")) or (arr.size and not lens.all()):
+            return None
+        out.append(np.cumsum(lens) - lens)
+    return out
+
+
+def token_starts(backend: Backend, docs: list[str], ids, lengths) -> list[np.ndarray] | None:
+    """The byte offset of each token of each document, or None if the
+    tokenizer cannot say."""
+    if lengths is not None:
+        starts = _byte_starts(ids, lengths, docs)
+        if starts is not None:
+            return starts
+    char_starts = getattr(backend, "char_starts", None)
+    if char_starts is None:
+        return None
+    out = []
+    for doc, chars in zip(docs, char_starts(docs)):
+        points = np.frombuffer(doc.encode("utf-32-le"), dtype=np.uint32)
+        utf8_len = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+        before = np.concatenate(([0], np.cumsum(utf8_len)))
+        out.append(before[np.asarray(chars, dtype=np.int64)])
+    return out
+
+
 def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
-               bar=None) -> dict[str, int | None]:
+               bar=None, *, spaced: bool = True, lengths=None) -> dict[str, int | None]:
     """tokens and fragment tokens of docs for one tokenizer (table: its
-    fragment_table, or None)."""
+    fragment_table, or None), their id counts, and (spaced languages)
+    the words that take two or more tokens in context."""
     tokens = frags = 0
+    continued: int | None = 0 if spaced else None
     id_counts: dict[int, int] = {}
     for start, stop, _ in _chunks(docs, CHUNK_CHARS):
         ids = backend.encode_batch(docs[start:stop], num_threads)
+        if continued is not None:
+            starts = token_starts(backend, docs[start:stop], ids, lengths)
+            continued = None if starts is None else \
+                continued + continued_words(docs[start:stop], starts)[1]
         flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
         tokens += flat.size
         if table is not None and flat.size:
@@ -302,7 +400,7 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
         if bar is not None and bar.active:
             bar.update(sum(len(d.encode("utf-8")) for d in docs[start:stop]), stop - start)
     return {"tokens": tokens, "fragments": frags if table is not None else None,
-            "id_counts": id_counts}
+            "continued_words": continued, "id_counts": id_counts}
 
 
 def fragment_tables(backends: Sequence[Backend]) -> list:
@@ -319,13 +417,15 @@ def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backen
                       num_threads: int, tables=None, bar=None) -> Sums:
     """The sums of documents ({code: texts}, as given: cleaned here) for every backend."""
     tables = fragment_tables(backends) if tables is None else tables
+    lengths = [token_byte_lengths(b) for b in backends]
     sums = Sums.empty()
     for code, texts in documents.items():
         docs = [_clean(t) for t in texts]
         sums.languages[code] = language_sums(code, docs)
-        for backend, table in zip(backends, tables):
+        spaced = sums.languages[code]["words"] is not None
+        for backend, table, lens in zip(backends, tables, lengths):
             sums.tokens.setdefault(backend.name, {})[code] = token_sums(
-                backend, docs, num_threads, table, bar)
+                backend, docs, num_threads, table, bar, spaced=spaced, lengths=lens)
     return sums
 
 
@@ -474,6 +574,10 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
                 "parity": parity,
                 "fragment_share": _ratio(frags, n) if frags is not None else None,
                 "qwen_ratio": _ratio(qwen[code]["tokens"], n) if qwen is not None else None,
+                "continued_words": counts.get("continued_words"),
+                "continued_share": (_ratio(counts["continued_words"], lang["words"])
+                                    if counts.get("continued_words") is not None
+                                    and lang["words"] else None),
                 "byte_premium": (_ratio(lang["bytes"], sums.languages[ENGLISH]["bytes"])
                                  if has_en and code in parallel else None),
                 "vocab_size": size,
