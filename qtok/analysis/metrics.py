@@ -514,7 +514,10 @@ def renyi_entropy(id_counts: dict[int, int], alpha: float) -> float | None:
     log(sum p_i**alpha) / (1 - alpha); Shannon's -sum p_i log p_i at alpha = 1."""
     if not id_counts:
         return None
-    counts = np.fromiter(id_counts.values(), dtype=np.float64, count=len(id_counts))
+    # In id order, so that the float sum does not depend on the order the
+    # shards were merged in.
+    counts = np.fromiter((id_counts[i] for i in sorted(id_counts)), dtype=np.float64,
+                         count=len(id_counts))
     p = counts / counts.sum()
     if alpha == 1.0:
         return float(-(p * np.log(p)).sum())
