@@ -362,7 +362,8 @@ def test_renyi_efficiency_against_hand_computed_values():
 def test_literature_metrics_of_a_report(qwen_enc):
     import collections
     import zlib
-    rows = compression_report(langs="en,de", renyi_alpha=2.0)
+    rows = compression_report(langs="en,de", renyi_alpha=2.0, deflate=True)
+    assert all(r["deflate_bits_per_byte"] is None for r in compression_report(langs="en"))
     corpus = load_corpora(None)
     for code in ("en", "de"):
         row = by_key(rows)[("qwen", code)]
@@ -448,13 +449,21 @@ def test_continued_words_are_counted_in_context(qwen_enc, cl100k):
 
 def test_continued_words_edge_cases():
     from qtok.analysis.metrics import continued_words
+
+    def count(docs, starts):   # starts per document -> offsets in the joined text
+        at, of, base = [], [], 0
+        for k, (doc, doc_starts) in enumerate(zip(docs, starts)):
+            at += [base + s for s in doc_starts]
+            of += [k] * len(doc_starts)
+            base += len(doc.encode("utf-8")) + 1
+        return continued_words(docs, np.array(at, dtype=np.int64), np.array(of, dtype=np.int64))
     # "ab  cd" with tokens a|b|  c|d -> ab has 2 tokens, cd has 2 ("  c" starts in the gap).
-    assert continued_words(["ab  cd"], [np.array([0, 1, 2, 5])]) == (2, 2)
+    assert count(["ab  cd"], [[0, 1, 2, 5]]) == (2, 2)
     # Trailing whitespace of the first document is not the next one's first word.
-    assert continued_words(["ab ", "cd"], [np.array([0, 2]), np.array([0])]) == (2, 0)
+    assert count(["ab ", "cd"], [[0, 2], [0]]) == (2, 0)
     # Leading whitespace joins the first word; multi-byte characters and U+3000.
-    assert continued_words(["\u3000é x"], [np.array([0, 3, 5])]) == (2, 1)
-    assert continued_words(["   "], [np.array([0])]) == (0, 0)
+    assert count(["\u3000é x"], [[0, 3, 5]]) == (2, 1)
+    assert count(["   "], [[0]]) == (0, 0)
 
 
 def test_a_wordpiece_tokenizer_json_is_measured_with_its_offsets(tmp_path):

@@ -72,7 +72,8 @@ Each row is one tokenizer on one language, a plain dict with these fields
 ``deflate_bits_per_byte``
     ``8 * deflated bytes / bytes``, each document compressed alone with raw
     DEFLATE (zlib level 9, no header): the general-purpose compressor on the
-    same documents, as a reference for ``bits_per_byte``.
+    same documents, as a reference for ``bits_per_byte``; measured when
+    asked (``--deflate``, ``deflate=True``), else ``null``.
 """
 from __future__ import annotations
 
@@ -163,7 +164,8 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
                        parallel: bool | None = None, num_threads: int | None = None,
                        progress: bool | None = False, engine: str = "local",
                        ray_address: str | None = None, num_workers: int | None = None,
-                       renyi_alpha: float = RENYI_ALPHA, **load_options) -> list[dict]:
+                       renyi_alpha: float = RENYI_ALPHA, deflate: bool = False,
+                       **load_options) -> list[dict]:
     """Measure Qwen (and the ``compare`` tokenizers) on a corpus.
 
     ``corpus``: see ``load_corpora`` (default: the bundled parallel passage);
@@ -183,6 +185,9 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
     (qtok.analysis.ray_engine).  Needs ``qtok[ray]``.
 
     ``renyi_alpha``: the order of the Rényi entropy in ``renyi_efficiency``.
+    ``deflate``: also compress every document with DEFLATE, for
+    ``deflate_bits_per_byte`` (about as costly as the tokenizing; ``null``
+    without it).
     """
     try:
         renyi_alpha = check_alpha(renyi_alpha)
@@ -207,7 +212,7 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
                           text_column=load_options.get("text_column"),
                           lang_column=load_options.get("lang_column"), parallel=bool(parallel),
                           address=ray_address, num_workers=num_workers, progress=progress,
-                          renyi_alpha=renyi_alpha)
+                          renyi_alpha=renyi_alpha, deflate=deflate)
     if engine != "local":
         raise ReportError(f"engine must be 'local' or 'ray', not {engine!r}")
     source = load_corpora(corpus, langs=codes, parallel=parallel, **load_options)
@@ -215,7 +220,7 @@ def compression_report(corpus=None, *, compare: Sequence[str | Backend] = (),
         source.select(codes)         # raises CorpusError naming languages without documents
     backends = _backends(compare, include_qwen)
     return measure(source, backends, codes=codes, num_threads=num_threads, progress=progress,
-                   renyi_alpha=renyi_alpha)
+                   renyi_alpha=renyi_alpha, deflate=deflate)
 
 
 def vocabulary_report(compare: Sequence[str | Backend] = (), *,

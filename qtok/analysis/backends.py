@@ -21,6 +21,7 @@ knows the bytes of each id so the metrics can tell byte fragments apart.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import pathlib
@@ -71,6 +72,22 @@ class QtokBackend:
 
     def encode_batch(self, texts, num_threads):
         return self.encoding.encode_ordinary_batch(texts, num_threads=num_threads)
+
+    def encode_flat(self, texts, num_threads):
+        """(all ids in order, ids per text) as numpy arrays: through the Arrow
+        path when pyarrow is there (one flat buffer, no list per text)."""
+        import numpy as np
+        try:
+            import pyarrow as pa
+        except ImportError:
+            ids = self.encode_batch(texts, num_threads)
+            counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+            return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64,
+                               count=int(counts.sum())), counts
+        column = pa.array(texts, type=pa.large_string())
+        lists = self.encoding.encode_ordinary_arrow(column, num_threads=num_threads)
+        offsets = lists.offsets.to_numpy()
+        return lists.values.to_numpy(), np.diff(offsets).astype(np.int64)
 
     @functools.cached_property
     def _token_bytes(self) -> list[bytes | None]:

@@ -257,8 +257,9 @@ def _clean(text: str) -> str:
     return text
 
 
-def language_sums(code: str, docs: list[str]) -> dict[str, int | None]:
-    """documents, bytes, chars and words of docs (already cleaned: NFC)."""
+def language_sums(code: str, docs: list[str], deflate: bool = False) -> dict[str, int | None]:
+    """documents, bytes, chars and words of docs (already cleaned: NFC), and
+    with deflate their DEFLATE-compressed bytes (None otherwise)."""
     # One join instead of a loop per document: "\n" separates words and adds
     # exactly one byte and one character between documents.
     joined = "\n".join(docs)
@@ -267,7 +268,8 @@ def language_sums(code: str, docs: list[str]) -> dict[str, int | None]:
     spaced = lang.spaces if lang is not None else True
     return {"documents": len(docs), "bytes": len(joined.encode("utf-8")) - gaps,
             "chars": len(joined) - gaps, "words": len(joined.split()) if spaced else None,
-            "deflate_bytes": sum(deflate_size(d.encode("utf-8")) for d in docs)}
+            "deflate_bytes": (sum(deflate_size(d.encode("utf-8")) for d in docs)
+                              if deflate else None)}
 
 
 def _chunks(docs: list[str], limit: int) -> list[tuple[int, int, int]]:
@@ -306,74 +308,77 @@ def token_byte_lengths(backend: Backend) -> np.ndarray | None:
     return np.fromiter((len(b) if b else 0 for b in spelled), dtype=np.int64, count=len(spelled))
 
 
-def continued_words(docs: list[str], starts: list[np.ndarray]) -> tuple[int, int]:
-    """(words, words of two or more tokens) of docs, given the UTF-8 byte
-    offset where each token of each document starts."""
+def _utf8_lengths(points: np.ndarray) -> np.ndarray:
+    return 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+
+
+def continued_words(docs: list[str], token_at: np.ndarray,
+                    token_doc: np.ndarray) -> tuple[int, int]:
+    """(words, words of two or more tokens) of docs.  token_at: where each
+    token starts, as a byte offset into the documents joined by newlines;
+    token_doc: the document each token is of."""
     joined = "\n".join(docs)
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    utf8_len = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    utf8_len = _utf8_lengths(points)
     byte_end = np.cumsum(utf8_len)                    # exclusive byte end of each character
     in_word = ~np.isin(points, _whitespace_code_points())
     edges = np.diff(np.concatenate(([False], in_word, [False])).astype(np.int8))
     word_end_chars = np.flatnonzero(edges == -1)       # exclusive char ends
     word_start_chars = np.flatnonzero(edges == 1)
     n_words = word_end_chars.size
-    if not n_words:
-        return 0, 0
+    if not n_words or not token_at.size:
+        return n_words, 0
     word_end = byte_end[word_end_chars - 1]
     word_start = byte_end[word_start_chars] - utf8_len[word_start_chars]
-    doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in docs), dtype=np.int64,
-                            count=len(docs))
-    doc_start = np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
-    counts = np.fromiter((len(s) for s in starts), dtype=np.int64, count=len(starts))
-    if not counts.sum():
-        return n_words, 0
-    token_doc = np.repeat(np.arange(len(docs)), counts)
-    token_at = np.concatenate(starts).astype(np.int64) + doc_start[token_doc]
     word = np.searchsorted(word_end, token_at, side="right")   # first word ending after it
     inside = word < n_words
     word, token_doc = word[inside], token_doc[inside]
     # Trailing whitespace of a document belongs to no word of the next one.
+    doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in docs), dtype=np.int64,
+                            count=len(docs))
+    doc_start = np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
     word_doc = np.searchsorted(doc_start, word_start, side="right") - 1
     own = word_doc[word] == token_doc
     per_word = np.bincount(word[own], minlength=n_words)
     return n_words, int(np.count_nonzero(per_word >= 2))
 
 
-def _byte_starts(ids: Sequence[Sequence[int]], lengths: np.ndarray,
-                 docs: list[str]) -> list[np.ndarray] | None:
-    """Each token's byte offset from its ids' lengths; None if the lengths do
-    not add up to the document (a tokenizer that is not byte-level)."""
-    out = []
-    for doc, doc_ids in zip(docs, ids):
-        arr = np.asarray(doc_ids, dtype=np.int64)
-        if arr.size and (arr.max() >= lengths.size or arr.min() < 0):
-            return None
-        lens = lengths[arr]
-        total = int(lens.sum())
-        if total != len(doc.encode("utf-8")) or (arr.size and not lens.all()):
-            return None
-        out.append(np.cumsum(lens) - lens)
-    return out
-
-
-def token_starts(backend: Backend, docs: list[str], ids, lengths) -> list[np.ndarray] | None:
-    """The byte offset of each token of each document, or None if the
-    tokenizer cannot say."""
-    if lengths is not None:
-        starts = _byte_starts(ids, lengths, docs)
-        if starts is not None:
-            return starts
+def token_starts(backend: Backend, docs: list[str], flat: np.ndarray, counts: np.ndarray,
+                 lengths: np.ndarray | None) -> np.ndarray | None:
+    """Where each token starts, as a byte offset into the documents joined by
+    newlines, or None if the tokenizer cannot say.  From the ids' byte lengths
+    when they add up to each document (byte-level BPE), else from the
+    tokenizer's own offsets."""
+    token_doc = np.repeat(np.arange(len(docs)), counts)
+    doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in docs), dtype=np.int64,
+                            count=len(docs))
+    if lengths is not None and (not flat.size or int(flat.max()) < lengths.size):
+        lens = lengths[flat]
+        per_doc = np.bincount(token_doc, weights=lens, minlength=len(docs))
+        if lens.all() and np.array_equal(per_doc, doc_bytes):
+            # Tokens tile each document, and one newline byte separates documents.
+            return np.cumsum(lens) - lens + token_doc
     char_starts = getattr(backend, "char_starts", None)
     if char_starts is None:
         return None
-    out = []
-    for doc, chars in zip(docs, char_starts(docs)):
+    doc_start = np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
+    parts = []
+    for k, (doc, chars) in enumerate(zip(docs, char_starts(docs))):
         points = np.frombuffer(doc.encode("utf-32-le"), dtype=np.uint32)
-        utf8_len = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
-        before = np.concatenate(([0], np.cumsum(utf8_len)))
-        out.append(before[np.asarray(chars, dtype=np.int64)])
-    return out
+        before = np.concatenate(([0], np.cumsum(_utf8_lengths(points))))
+        parts.append(before[np.asarray(chars, dtype=np.int64)] + doc_start[k])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def encode_flat(backend: Backend, docs: list[str], num_threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(every id of docs in order, the number of ids of each document)."""
+    flat_encoder = getattr(backend, "encode_flat", None)
+    if flat_encoder is not None:
+        return flat_encoder(docs, num_threads)
+    ids = backend.encode_batch(docs, num_threads)
+    counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64,
+                       count=int(counts.sum())), counts
 
 
 def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
@@ -385,12 +390,12 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
     continued: int | None = 0 if spaced else None
     id_counts: dict[int, int] = {}
     for start, stop, _ in _chunks(docs, CHUNK_CHARS):
-        ids = backend.encode_batch(docs[start:stop], num_threads)
+        part = docs[start:stop]
+        flat, counts = encode_flat(backend, part, num_threads)
         if continued is not None:
-            starts = token_starts(backend, docs[start:stop], ids, lengths)
-            continued = None if starts is None else \
-                continued + continued_words(docs[start:stop], starts)[1]
-        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
+            token_at = token_starts(backend, part, flat, counts, lengths)
+            continued = None if token_at is None else continued + continued_words(
+                part, token_at, np.repeat(np.arange(len(part)), counts))[1]
         tokens += flat.size
         if table is not None and flat.size:
             inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
@@ -398,7 +403,7 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
         used, times = np.unique(flat, return_counts=True)
         _add_counts(id_counts, dict(zip(used.tolist(), times.tolist())))
         if bar is not None and bar.active:
-            bar.update(sum(len(d.encode("utf-8")) for d in docs[start:stop]), stop - start)
+            bar.update(sum(len(d.encode("utf-8")) for d in part), stop - start)
     return {"tokens": tokens, "fragments": frags if table is not None else None,
             "continued_words": continued, "id_counts": id_counts}
 
@@ -414,14 +419,14 @@ def fragment_tables(backends: Sequence[Backend]) -> list:
 
 
 def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backend], *,
-                      num_threads: int, tables=None, bar=None) -> Sums:
+                      num_threads: int, tables=None, bar=None, deflate: bool = False) -> Sums:
     """The sums of documents ({code: texts}, as given: cleaned here) for every backend."""
     tables = fragment_tables(backends) if tables is None else tables
     lengths = [token_byte_lengths(b) for b in backends]
     sums = Sums.empty()
     for code, texts in documents.items():
         docs = [_clean(t) for t in texts]
-        sums.languages[code] = language_sums(code, docs)
+        sums.languages[code] = language_sums(code, docs, deflate)
         spaced = sums.languages[code]["words"] is not None
         for backend, table, lens in zip(backends, tables, lengths):
             sums.tokens.setdefault(backend.name, {})[code] = token_sums(
@@ -469,7 +474,7 @@ class Progress:
 
 def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str] | None = None,
             num_threads: int | None = None, progress: bool | None = None,
-            renyi_alpha: float = RENYI_ALPHA) -> list[dict]:
+            renyi_alpha: float = RENYI_ALPHA, deflate: bool = False) -> list[dict]:
     """One row per tokenizer and language (languages in corpus order, which
     is manifest order; within a language, tokenizers in the given order), for
     the languages in ``codes`` (default: all of the corpus).  English is
@@ -487,7 +492,7 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
     bar = Progress(total * len(backends), progress)
     try:
         sums = measure_documents({c: corpus.documents[c] for c in work}, backends,
-                                 num_threads=threads, bar=bar)
+                                 num_threads=threads, bar=bar, deflate=deflate)
     finally:
         bar.close()
     return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes,

@@ -88,7 +88,7 @@ def _worker_backends(specs: tuple, include_qwen: bool):
     return backends, fragment_tables(backends)
 
 
-def _batch_sums(batch, specs, include_qwen, text_column, lang_column, langs):
+def _batch_sums(batch, specs, include_qwen, text_column, lang_column, langs, deflate=False):
     """A Ray Data task: a batch (a pyarrow table) in, its sums out, as one
     row of JSON (and the batch's rows and text bytes, for the progress bar)."""
     import json
@@ -99,7 +99,7 @@ def _batch_sums(batch, specs, include_qwen, text_column, lang_column, langs):
     columns = batch.column_names
     docs = table_documents(columns, lambda c: batch[c].to_pylist(), "a batch", text_column,
                            lang_column, langs)
-    sums = measure_documents(docs, backends, num_threads=1, tables=tables)
+    sums = measure_documents(docs, backends, num_threads=1, tables=tables, deflate=deflate)
     text_col, _ = table_columns(columns, "a batch", text_column, lang_column)
     return pa.table({"sums": [json.dumps(sums.to_json())], "rows": [batch.num_rows],
                      "bytes": [batch[text_col].nbytes]})
@@ -133,7 +133,8 @@ def _one_line(exc: BaseException) -> Exception:
     return CorpusError(f"the Ray job failed: {type(cause).__name__}: {first_line(cause)}")
 
 
-def _pipeline(ray, files, specs, include_qwen, text_column, lang_column, langs, num_workers):
+def _pipeline(ray, files, specs, include_qwen, text_column, lang_column, langs, num_workers,
+              deflate=False):
     """The Ray Data pipeline: the files read, each batch mapped to its sums."""
     parts = []
     if files["parquet"]:
@@ -149,7 +150,8 @@ def _pipeline(ray, files, specs, include_qwen, text_column, lang_column, langs, 
     mapped = [part.map_batches(
         _batch_sums, batch_format="pyarrow", batch_size=BATCH_ROWS, num_cpus=1,
         fn_kwargs=dict(specs=tuple(specs), include_qwen=include_qwen, text_column=text_column,
-                       lang_column=lang_column, langs=list(langs) if langs else None),
+                       lang_column=lang_column, langs=list(langs) if langs else None,
+                       deflate=deflate),
         **options) for part in parts]
     sums_ds = mapped[0] if len(mapped) == 1 else mapped[0].union(*mapped[1:])
     return sums_ds
@@ -160,7 +162,8 @@ def ray_report(paths: Sequence[str], backends, *, include_qwen: bool, specs: Seq
                text_column: str | None = None,
                lang_column: str | None = None, parallel: bool = False,
                address: str | None = None, num_workers: int | None = None,
-               progress: bool | None = None, renyi_alpha: float | None = None) -> list[dict]:
+               progress: bool | None = None, renyi_alpha: float | None = None,
+               deflate: bool = False) -> list[dict]:
     """The report's rows for the files at paths, measured on Ray."""
     from .metrics import RENYI_ALPHA, Progress, Sums, check_alpha, rows_from_sums, vocabulary_size
     alpha = check_alpha(RENYI_ALPHA if renyi_alpha is None else renyi_alpha)
@@ -183,7 +186,7 @@ def ray_report(paths: Sequence[str], backends, *, include_qwen: bool, specs: Seq
         ctx.enable_progress_bars = False
         try:
             sums_ds = _pipeline(ray, files, specs, include_qwen, text_column, lang_column,
-                                langs, num_workers)
+                                langs, num_workers, deflate)
         except Exception as exc:
             raise _one_line(exc) from None
         total = sum(os.path.getsize(p) for kind in files.values() for p in kind)

@@ -86,6 +86,9 @@ def add_parser(subparsers) -> None:
                      help="another tokenizer to measure (repeatable); see below")
     src.add_argument("--vocab", action="store_true",
                      help="report the vocabularies instead: tokens per script")
+    src.add_argument("--deflate", action="store_true",
+                     help="also compress each document with DEFLATE (zlib level 9) for the "
+                          "deflate_bits_per_byte baseline; about doubles the time")
     src.add_argument("--renyi-alpha", type=_positive_float, default=2.5, metavar="A",
                      help="order of the Rényi entropy in renyi_efficiency (default: 2.5; "
                           "shannon_efficiency is the order 1)")
@@ -196,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
                           lang_column=args.lang_column, progress=loading_progress)
     rows = compression_report(corpus, compare=args.compare or (), langs=codes,
                               num_threads=args.num_proc, progress=args.progress,
-                              renyi_alpha=args.renyi_alpha)
+                              renyi_alpha=args.renyi_alpha, deflate=args.deflate)
     _write(format_rows(rows, fmt, corpus=corpus.name, layout=args.layout, metrics=metrics),
            args.output)
     if args.plot:
@@ -214,7 +217,8 @@ def _run_ray(args, fmt: str, codes, metrics=None) -> int:
     rows = compression_report(paths, compare=args.compare or (), langs=codes,
                               parallel=bool(args.parallel), progress=args.progress, engine="ray",
                               ray_address=args.ray_address, num_workers=args.num_workers,
-                              renyi_alpha=args.renyi_alpha, text_column=args.text_column, lang_column=args.lang_column)
+                              renyi_alpha=args.renyi_alpha, deflate=args.deflate,
+                              text_column=args.text_column, lang_column=args.lang_column)
     name = ", ".join(os.path.basename(p.rstrip("/")) for p in paths)
     _write(format_rows(rows, fmt, corpus=name, layout=args.layout, metrics=metrics), args.output)
     if args.plot:
