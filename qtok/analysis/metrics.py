@@ -300,12 +300,23 @@ def _whitespace_code_points() -> np.ndarray:
 
 
 def token_byte_lengths(backend: Backend) -> np.ndarray | None:
-    """The UTF-8 length of each id's bytes (0 where unknown), or None."""
+    """The UTF-8 length of each id's bytes (0 where unknown), or None; kept on
+    the backend, as a Ray worker measures many batches with the same one."""
+    cached = getattr(backend, "_qtok_byte_lengths", False)
+    if cached is not False:
+        return cached
     try:
         spelled = backend.token_bytes()
     except Exception:
-        return None
-    return np.fromiter((len(b) if b else 0 for b in spelled), dtype=np.int64, count=len(spelled))
+        lengths = None
+    else:
+        lengths = np.fromiter((len(b) if b else 0 for b in spelled), dtype=np.int64,
+                              count=len(spelled))
+    try:
+        backend._qtok_byte_lengths = lengths
+    except AttributeError:          # a backend object that takes no attributes
+        pass
+    return lengths
 
 
 def _utf8_lengths(points: np.ndarray) -> np.ndarray:
