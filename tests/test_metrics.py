@@ -500,3 +500,10 @@ def test_a_wordpiece_tokenizer_json_is_measured_with_its_offsets(tmp_path):
             continued += sum(n >= 2 for n in per_word)
         assert (row["words"], row["continued_words"]) == (words, continued), code
         assert 0 < continued < words             # a 400-token vocabulary splits many words
+
+
+def test_word_boundaries_are_str_isspace_on_every_code_point():
+    from qtok.analysis.metrics import _in_word
+    points = np.arange(0x110000, dtype=np.uint32)
+    expected = np.array([not chr(c).isspace() for c in range(0x110000)])
+    assert np.array_equal(_in_word(points), expected)

@@ -294,9 +294,19 @@ def _chunks(docs: list[str], limit: int) -> list[tuple[int, int, int]]:
 # in, so each word's tokens are counted as the word was tokenized inside its
 # text (never re-tokenized alone, which would drop its leading space).
 
+#: Past this code point no character is whitespace to str.isspace (the last is U+3000).
+_WHITESPACE_LIMIT = 0x3100
+
+
 @functools.lru_cache(maxsize=1)
-def _whitespace_code_points() -> np.ndarray:
-    return np.array([c for c in range(0x3100) if chr(c).isspace()], dtype=np.uint32)
+def _is_whitespace() -> np.ndarray:
+    """A flag per code point below _WHITESPACE_LIMIT: str.isspace()."""
+    return np.array([chr(c).isspace() for c in range(_WHITESPACE_LIMIT)], dtype=bool)
+
+
+def _in_word(points: np.ndarray) -> np.ndarray:
+    # U+0000 is not whitespace, so code points past the table look it up instead.
+    return ~_is_whitespace()[np.where(points < _WHITESPACE_LIMIT, points, 0)]
 
 
 def token_byte_lengths(backend: Backend) -> np.ndarray | None:
@@ -332,7 +342,7 @@ def continued_words(docs: list[str], token_at: np.ndarray,
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     utf8_len = _utf8_lengths(points)
     byte_end = np.cumsum(utf8_len)                    # exclusive byte end of each character
-    in_word = ~np.isin(points, _whitespace_code_points())
+    in_word = _in_word(points)
     edges = np.diff(np.concatenate(([False], in_word, [False])).astype(np.int8))
     word_end_chars = np.flatnonzero(edges == -1)       # exclusive char ends
     word_start_chars = np.flatnonzero(edges == 1)
