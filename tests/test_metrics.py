@@ -26,8 +26,9 @@ from qtok.errors import BackendError
 
 FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
-          "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
+          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size",
+          "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency",
+          "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 
 
 def by_key(rows):
@@ -507,3 +508,17 @@ def test_word_boundaries_are_str_isspace_on_every_code_point():
     points = np.arange(0x110000, dtype=np.uint32)
     expected = np.array([not chr(c).isspace() for c in range(0x110000)])
     assert np.array_equal(_in_word(points), expected)
+
+
+def test_script_vocab_use_is_the_union_of_its_languages(qwen_enc):
+    rows = by_key(compression_report())
+    corpus = load_corpora(None)
+    from qtok.analysis.languages import find
+    for script in ("Latin", "Cyrillic"):
+        codes = [c for c in corpus.documents if find(c).script == script]
+        used = {i for c in codes for d in corpus.documents[c]
+                for i in qwen_enc.encode_ordinary(nfc(d))}
+        for code in codes:
+            assert rows[("qwen", code)]["script_vocab_use"] == pytest.approx(
+                len(used) / qwen_enc.n_vocab)
+        assert len(codes) >= 1

@@ -25,9 +25,9 @@ except ImportError:       # the CLI module is the lead's; the subcommand also ru
 
 JSON_FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
                "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-               "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
-               "renyi_efficiency", "shannon_efficiency", "bits_per_byte",
-               "deflate_bits_per_byte"]
+               "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size",
+               "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency",
+               "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

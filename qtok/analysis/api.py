@@ -59,6 +59,9 @@ Each row is one tokenizer on one language, a plain dict with these fields
     |V|: the ids the tokenizer can emit, special and added tokens included.
 ``distinct_ids``, ``vocab_use``
     how many different ids this language's text uses, and that number / |V|.
+``script_vocab_use``
+    the share of |V| that the text of all the corpus's languages in this
+    language's script uses together (e.g. every Latin-script language).
 ``renyi_efficiency``
     Zouhar et al. (2023): with p the unigram distribution of the ids over
     this language's documents, ``H_a(p) / log |V|`` where

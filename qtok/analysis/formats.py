@@ -44,6 +44,7 @@ _TEXT_COLUMNS = (
     ("continued_words", "continued", _int), ("continued_share", "cont %", _percent),
     ("byte_premium", "byte prem", _fixed(2)), ("vocab_size", "|V|", _int),
     ("distinct_ids", "ids used", _int), ("vocab_use", "vocab use", _fixed(4)),
+    ("script_vocab_use", "script vocab use", _fixed(4)),
     ("renyi_efficiency", "renyi eff", _fixed(3)), ("shannon_efficiency", "shannon eff", _fixed(3)),
     ("bits_per_byte", "bits/byte", _fixed(2)),
     ("deflate_bits_per_byte", "deflate bits/byte", _fixed(2)),

@@ -38,7 +38,7 @@ __all__ = ["FIELDS", "RENYI_ALPHA", "renyi_entropy", "renyi_efficiency", "vocabu
 FIELDS = ("tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
           "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
-          "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
+          "script_vocab_use", "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
 
 #: The order of the Rényi entropy in ``renyi_efficiency`` unless told
 #: otherwise: 2.5, the value Zouhar et al. (2023) found to correlate best
@@ -559,6 +559,11 @@ def renyi_efficiency(id_counts: dict[int, int], vocab_size: int | None,
     return h / math.log(vocab_size)
 
 
+def _script_of(code: str) -> str:
+    lang = find(code)
+    return lang.script if lang is not None else code
+
+
 def check_alpha(alpha: float) -> float:
     alpha = float(alpha)
     if not math.isfinite(alpha) or alpha <= 0:
@@ -574,6 +579,16 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
     order) and the tokenizers names (in that order)."""
     vocab_sizes = vocab_sizes or {}
     qwen = sums.tokens.get(QWEN_LABEL) if QWEN_LABEL in names else None
+    # Per tokenizer and script: the ids that the text of all its languages uses.
+    script_ids: dict[tuple[str, str], set[int] | None] = {}
+    for name in names:
+        for code, counts in sums.tokens.get(name, {}).items():
+            key = (name, _script_of(code))
+            used = counts.get("id_counts")
+            if used is None or script_ids.get(key, set()) is None:
+                script_ids[key] = None
+            else:
+                script_ids.setdefault(key, set()).update(used)
     has_en = ENGLISH in parallel and ENGLISH in sums.languages
     rows: list[dict] = []
     # Language-major: the tokenizers of one language sit next to each other.
@@ -613,6 +628,9 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
                 "distinct_ids": len(id_counts) if id_counts is not None else None,
                 "vocab_use": (_ratio(len(id_counts), size)
                               if id_counts is not None and size else None),
+                "script_vocab_use": (_ratio(len(script_ids[(name, _script_of(code))]), size)
+                                     if script_ids.get((name, _script_of(code))) is not None
+                                     and size else None),
                 "renyi_efficiency": (renyi_efficiency(id_counts, size, renyi_alpha)
                                      if id_counts is not None else None),
                 "shannon_efficiency": (renyi_efficiency(id_counts, size, 1.0)
