@@ -392,16 +392,6 @@ def _compare(path, pieces, expected, got) -> tuple[int, int, int]:
 
 # -- parser ------------------------------------------------------------------------------
 
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
-    return n
-
-
 def _add_special_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allowed-special", default="none",
                    help="special tokens to read as such: 'all', 'none' (default: text that "
@@ -418,6 +408,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .analysis import report    # the report subcommand, and positive_int for --threads
     parser = argparse.ArgumentParser(
         prog="qtok", description="Fast, exact tokenizer for the Qwen vocabulary, and a "
                                  "compression analyser for many languages.")
@@ -455,7 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", metavar="NAME",
                    help="the text column of .parquet / .jsonl files (default: the first of "
                         "text, sentence, content, document)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
+    p.add_argument("--threads", type=report.positive_int, metavar="N",
                    help="native threads for .parquet / .jsonl files (default: all cores)")
     _add_special_options(p)
     _add_common(p)
@@ -473,7 +464,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "inside chats of the encoding's added tokens")
     p.set_defaults(func=cmd_verify)
 
-    from .analysis import report
     report.add_parser(sub)
     return parser
 

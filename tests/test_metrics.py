@@ -457,7 +457,9 @@ def test_continued_words_edge_cases():
             at += [base + s for s in doc_starts]
             of += [k] * len(doc_starts)
             base += len(doc.encode("utf-8")) + 1
-        return continued_words(docs, np.array(at, dtype=np.int64), np.array(of, dtype=np.int64))
+        sizes = np.array([len(d.encode("utf-8")) for d in docs], dtype=np.int64)
+        return continued_words(docs, np.array(at, dtype=np.int64), np.array(of, dtype=np.int64),
+                               sizes)
     # "ab  cd" with tokens a|b|  c|d -> ab has 2 tokens, cd has 2 ("  c" starts in the gap).
     assert count(["ab  cd"], [[0, 1, 2, 5]]) == (2, 2)
     # Trailing whitespace of the first document is not the next one's first word.

@@ -80,10 +80,7 @@ class QtokBackend:
         try:
             import pyarrow as pa
         except ImportError:
-            ids = self.encode_batch(texts, num_threads)
-            counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-            return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64,
-                               count=int(counts.sum())), counts
+            return flat_ids(self.encode_batch(texts, num_threads))
         column = pa.array(texts, type=pa.large_string())
         lists = self.encoding.encode_ordinary_arrow(column, num_threads=num_threads)
         offsets = lists.offsets.to_numpy()
@@ -95,6 +92,14 @@ class QtokBackend:
 
     def token_bytes(self):
         return self._token_bytes
+
+
+def flat_ids(ids: Sequence[Sequence[int]]):
+    """(every id in order, the number of ids of each list) as numpy arrays."""
+    import numpy as np
+    counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64,
+                       count=int(counts.sum())), counts
 
 
 def qwen_backend() -> QtokBackend:

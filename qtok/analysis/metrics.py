@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .backends import QWEN_LABEL, Backend
+from .backends import QWEN_LABEL, Backend, flat_ids
 from .corpus import Corpus
 from .languages import ENGLISH, find, languages, order
 from ..normalize import to_nfc
@@ -333,11 +333,17 @@ def _utf8_lengths(points: np.ndarray) -> np.ndarray:
     return 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
 
 
-def continued_words(docs: list[str], token_at: np.ndarray,
-                    token_doc: np.ndarray) -> tuple[int, int]:
+def _doc_starts(doc_bytes: np.ndarray) -> np.ndarray:
+    """Where each document starts in the documents joined by newlines."""
+    return np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
+
+
+def continued_words(docs: list[str], token_at: np.ndarray, token_doc: np.ndarray,
+                    doc_bytes: np.ndarray) -> tuple[int, int]:
     """(words, words of two or more tokens) of docs.  token_at: where each
     token starts, as a byte offset into the documents joined by newlines;
-    token_doc: the document each token is of."""
+    token_doc: the document each token is of; doc_bytes: each document's
+    UTF-8 length."""
     joined = "\n".join(docs)
     points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     utf8_len = _utf8_lengths(points)
@@ -355,24 +361,18 @@ def continued_words(docs: list[str], token_at: np.ndarray,
     inside = word < n_words
     word, token_doc = word[inside], token_doc[inside]
     # Trailing whitespace of a document belongs to no word of the next one.
-    doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in docs), dtype=np.int64,
-                            count=len(docs))
-    doc_start = np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
-    word_doc = np.searchsorted(doc_start, word_start, side="right") - 1
+    word_doc = np.searchsorted(_doc_starts(doc_bytes), word_start, side="right") - 1
     own = word_doc[word] == token_doc
     per_word = np.bincount(word[own], minlength=n_words)
     return n_words, int(np.count_nonzero(per_word >= 2))
 
 
-def token_starts(backend: Backend, docs: list[str], flat: np.ndarray, counts: np.ndarray,
-                 lengths: np.ndarray | None) -> np.ndarray | None:
+def token_starts(backend: Backend, docs: list[str], flat: np.ndarray, token_doc: np.ndarray,
+                 doc_bytes: np.ndarray, lengths: np.ndarray | None) -> np.ndarray | None:
     """Where each token starts, as a byte offset into the documents joined by
     newlines, or None if the tokenizer cannot say.  From the ids' byte lengths
     when they add up to each document (byte-level BPE), else from the
     tokenizer's own offsets."""
-    token_doc = np.repeat(np.arange(len(docs)), counts)
-    doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in docs), dtype=np.int64,
-                            count=len(docs))
     if lengths is not None and (not flat.size or int(flat.max()) < lengths.size):
         lens = lengths[flat]
         per_doc = np.bincount(token_doc, weights=lens, minlength=len(docs))
@@ -382,7 +382,7 @@ def token_starts(backend: Backend, docs: list[str], flat: np.ndarray, counts: np
     char_starts = getattr(backend, "char_starts", None)
     if char_starts is None:
         return None
-    doc_start = np.cumsum(doc_bytes + 1) - (doc_bytes + 1)
+    doc_start = _doc_starts(doc_bytes)
     parts = []
     for k, (doc, chars) in enumerate(zip(docs, char_starts(docs))):
         points = np.frombuffer(doc.encode("utf-32-le"), dtype=np.uint32)
@@ -396,10 +396,7 @@ def encode_flat(backend: Backend, docs: list[str], num_threads: int) -> tuple[np
     flat_encoder = getattr(backend, "encode_flat", None)
     if flat_encoder is not None:
         return flat_encoder(docs, num_threads)
-    ids = backend.encode_batch(docs, num_threads)
-    counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-    return np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64,
-                       count=int(counts.sum())), counts
+    return flat_ids(backend.encode_batch(docs, num_threads))
 
 
 def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
@@ -413,10 +410,13 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
     for start, stop, _ in _chunks(docs, CHUNK_CHARS):
         part = docs[start:stop]
         flat, counts = encode_flat(backend, part, num_threads)
+        doc_bytes = np.fromiter((len(d.encode("utf-8")) for d in part), dtype=np.int64,
+                                count=len(part))
         if continued is not None:
-            token_at = token_starts(backend, part, flat, counts, lengths)
+            token_doc = np.repeat(np.arange(len(part)), counts)
+            token_at = token_starts(backend, part, flat, token_doc, doc_bytes, lengths)
             continued = None if token_at is None else continued + continued_words(
-                part, token_at, np.repeat(np.arange(len(part)), counts))[1]
+                part, token_at, token_doc, doc_bytes)[1]
         tokens += flat.size
         if table is not None and flat.size:
             inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
@@ -424,7 +424,7 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
         used, times = np.unique(flat, return_counts=True)
         _add_counts(id_counts, dict(zip(used.tolist(), times.tolist())))
         if bar is not None and bar.active:
-            bar.update(sum(len(d.encode("utf-8")) for d in part), stop - start)
+            bar.update(int(doc_bytes.sum()), stop - start)
     return {"tokens": tokens, "fragments": frags if table is not None else None,
             "continued_words": continued, "id_counts": id_counts}
 
@@ -501,6 +501,7 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
     the languages in ``codes`` (default: all of the corpus).  English is
     tokenized too when the corpus is parallel, to compute parity, even if it
     is not among ``codes``."""
+    renyi_alpha = check_alpha(renyi_alpha)      # before the work, not after it
     report = order(codes) if codes is not None else corpus.codes
     corpus.select(report)   # a CorpusError naming the languages without documents
     work = list(report)
@@ -518,7 +519,7 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
         bar.close()
     return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes,
                           vocab_sizes={b.name: vocabulary_size(b) for b in backends},
-                          renyi_alpha=check_alpha(renyi_alpha))
+                          renyi_alpha=renyi_alpha)
 
 
 def vocabulary_size(backend: Backend) -> int | None:

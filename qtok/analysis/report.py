@@ -106,7 +106,7 @@ def add_parser(subparsers) -> None:
     out.add_argument("--plot", metavar="FILE",
                      help="also draw bytes/token and parity per language to FILE (.png or .svg)")
     run_ = p.add_argument_group("running")
-    run_.add_argument("--num-proc", type=_positive_int, metavar="N",
+    run_.add_argument("--num-proc", type=positive_int, metavar="N",
                       help="threads for tokenizing and processes for loading datasets "
                            "(default: the available cores)")
     run_.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -117,7 +117,7 @@ def add_parser(subparsers) -> None:
                            "Parquet/JSONL files (needs qtok[ray]); the numbers are the same")
     run_.add_argument("--ray-address", metavar="ADDR",
                       help="the Ray cluster to use (default: $RAY_ADDRESS, else a local one)")
-    run_.add_argument("--num-workers", type=_positive_int, metavar="N",
+    run_.add_argument("--num-workers", type=positive_int, metavar="N",
                       help="Ray workers (default: one per CPU of the cluster)")
     p.set_defaults(func=run)
 
@@ -132,7 +132,7 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

@@ -8,6 +8,7 @@ import pathlib
 import tempfile
 from typing import Sequence
 
+from ..arrow import TEXT_COLUMNS
 from ..errors import CorpusError, first_line
 from .corpus import Corpus, parallel_codes, sorted_documents
 from .languages import find
@@ -17,8 +18,8 @@ __all__ = ["TABLE_FORMATS", "load_table_file", "corpus_from_table", "import_data
 #: File extensions read through ``datasets``, and the builder each one uses.
 TABLE_FORMATS = {".jsonl": "json", ".json": "json", ".ndjson": "json", ".csv": "csv",
                  ".tsv": "csv", ".parquet": "parquet"}
-#: Column names tried, in order, when --text-column / --lang-column are not given.
-TEXT_COLUMNS = ("text", "sentence", "content", "document")
+#: Column names tried, in order, when --lang-column is not given (the text
+#: column's are qtok.arrow.TEXT_COLUMNS, which qtok count uses too).
 LANG_COLUMNS = ("lang", "language", "code", "lang_code", "language_code", "locale")
 
 
