@@ -26,7 +26,7 @@ from qtok.errors import BackendError
 
 FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size",
+          "qwen_ratio", "pair_premium", "continued_words", "continued_share", "byte_premium", "vocab_size",
           "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency",
           "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 
@@ -524,3 +524,41 @@ def test_script_vocab_use_is_the_union_of_its_languages(qwen_enc):
             assert rows[("qwen", code)]["script_vocab_use"] == pytest.approx(
                 len(used) / qwen_enc.n_vocab)
         assert len(codes) >= 1
+
+
+def test_pair_premium_is_the_mean_of_aligned_document_ratios(qwen_enc):
+    corpus = load_corpora(None)
+    rows = by_key(compression_report(langs="en,de,zh"))
+    english = [len(qwen_enc.encode_ordinary(nfc(d))) for d in corpus.documents["en"]]
+    for code in ("de", "zh"):
+        mine = [len(qwen_enc.encode_ordinary(nfc(d))) for d in corpus.documents[code]]
+        assert len(mine) == len(english)
+        expected = sum(a / b for a, b in zip(mine, english)) / len(english)
+        assert rows[("qwen", code)]["pair_premium"] == pytest.approx(expected, rel=1e-12)
+        # The premium of totals (parity) is another number on the same text.
+        assert rows[("qwen", code)]["parity"] == pytest.approx(sum(mine) / sum(english))
+    assert rows[("qwen", "en")]["pair_premium"] == 1.0
+
+
+def test_pair_premium_needs_aligned_documents():
+    from qtok.analysis.metrics import pair_premium
+    assert pair_premium([2, 6], [1, 2]) == pytest.approx((2 + 3) / 2)
+    assert pair_premium([2, 6], [0, 2]) == pytest.approx(3.0)     # an empty English document
+    assert pair_premium([2, 6, 1], [1, 2]) is None                 # not aligned
+    assert pair_premium(None, [1]) is None and pair_premium([0], [0]) is None
+    # Not a parallel corpus: no premium of either kind.
+    monolingual = Corpus("mono", {"en": ["a b", "c"], "de": ["x y z"]})
+    rows = metrics.measure(monolingual, resolve_all([]), num_threads=1)
+    assert all(r["pair_premium"] is None and r["parity"] is None for r in rows)
+    # Contiguous shards of a language merge in document order.
+    backends = resolve_all([])
+    docs = {"en": ["one", "two words", "three more words"], "de": ["eins", "zwei Wörter", "drei"]}
+    whole = metrics.measure_documents(docs, backends, num_threads=1, aligned={"en", "de"})
+    merged = metrics.Sums.empty()
+    for part in (slice(0, 1), slice(1, 3)):
+        shard = {c: d[part] for c, d in docs.items()}
+        merged.merge(metrics.Sums.from_json(metrics.measure_documents(
+            shard, backends, num_threads=1, aligned={"en", "de"}).to_json()))
+    assert merged == whole
+    assert whole.tokens["qwen"]["de"]["doc_tokens"] == [
+        len(qtok.get_encoding("qwen").encode_ordinary(d)) for d in docs["de"]]

@@ -36,6 +36,14 @@ Each row is one tokenizer on one language, a plain dict with these fields
     corpus (the bundled one, UDHR, or one declared parallel); 1.0 means the
     language costs as many tokens as English for the same content.  ``null``
     when the corpus is not parallel or has no English.
+``pair_premium``
+    the mean over aligned document pairs of ``tokens(document) / tokens(the
+    English document at the same position)`` (TokSuite's per-pair premium;
+    ``parity`` is Petrov et al.'s premium, the ratio of the totals).  Needs a
+    parallel corpus whose language has as many documents as English, in the
+    same order (the bundled corpus, UDHR, a FLORES table), so that document
+    k says what English document k says; ``null`` otherwise, and with
+    ``--engine ray``, whose batches do not keep the documents' order.
 ``fragment_share``
     share of the tokens that are not whole characters: their bytes are part
     of a multi-byte UTF-8 character (a byte-level BPE falling back to

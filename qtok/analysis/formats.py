@@ -40,7 +40,7 @@ _TEXT_COLUMNS = (
     ("words", "words", _int), ("tokens", "tokens", _int),
     ("bytes_per_token", "bytes/tok", _fixed(2)), ("chars_per_token", "chars/tok", _fixed(2)),
     ("tokens_per_word", "tok/word", _fixed(2)), ("parity", "parity", _fixed(2)),
-    ("fragment_share", "frags", _percent), ("qwen_ratio", "qwen/this", _fixed(2)),
+    ("pair_premium", "pair prem", _fixed(2)), ("fragment_share", "frags", _percent), ("qwen_ratio", "qwen/this", _fixed(2)),
     ("continued_words", "continued", _int), ("continued_share", "cont %", _percent),
     ("byte_premium", "byte prem", _fixed(2)), ("vocab_size", "|V|", _int),
     ("distinct_ids", "ids used", _int), ("vocab_use", "vocab use", _fixed(4)),

@@ -31,14 +31,14 @@ from .languages import ENGLISH, find, languages, order
 from ..normalize import to_nfc
 
 __all__ = ["FIELDS", "RENYI_ALPHA", "renyi_entropy", "renyi_efficiency", "vocabulary_size",
-           "deflate_size", "Sums", "measure", "measure_documents", "rows_from_sums", "fragment_table", "is_fragment", "char_script", "token_script",
+           "deflate_size", "pair_premium", "Sums", "measure", "measure_documents", "rows_from_sums", "fragment_table", "is_fragment", "char_script", "token_script",
            "vocabulary_scripts", "default_threads"]
 
 #: Row fields, in output order.
 FIELDS = ("tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
           "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size", "distinct_ids", "vocab_use",
-          "script_vocab_use", "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
+          "qwen_ratio", "pair_premium", "continued_words", "continued_share", "byte_premium",
+          "vocab_size", "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
 
 #: The order of the Rényi entropy in ``renyi_efficiency`` unless told
 #: otherwise: 2.5, the value Zouhar et al. (2023) found to correlate best
@@ -207,6 +207,10 @@ class Sums:
                 for key, value in counts.items():
                     if key == "id_counts":
                         mine[key] = _add_counts(mine.get(key, {}), value)
+                    elif key == "doc_tokens":
+                        # Shards of one language merge in document order.
+                        mine[key] = (None if value is None or mine.get(key, []) is None
+                                     else mine.get(key, []) + value)
                     else:
                         mine[key] = _add(mine.get(key, 0), value)
         return self
@@ -372,17 +376,22 @@ def token_starts(backend: Backend, docs: list[str], flat: np.ndarray, token_doc:
     """Where each token starts, as a byte offset into the documents joined by
     newlines, or None if the tokenizer cannot say.  From the ids' byte lengths
     when they add up to each document (byte-level BPE), else from the
-    tokenizer's own offsets."""
+    tokenizer's own offsets (in bytes, or in characters)."""
     if lengths is not None and (not flat.size or int(flat.max()) < lengths.size):
         lens = lengths[flat]
         per_doc = np.bincount(token_doc, weights=lens, minlength=len(docs))
         if lens.all() and np.array_equal(per_doc, doc_bytes):
             # Tokens tile each document, and one newline byte separates documents.
             return np.cumsum(lens) - lens + token_doc
+    doc_start = _doc_starts(doc_bytes)
+    byte_starts = getattr(backend, "byte_starts", None)
+    if byte_starts is not None:
+        parts = [np.asarray(starts, dtype=np.int64) + doc_start[k]
+                 for k, starts in enumerate(byte_starts(docs))]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     char_starts = getattr(backend, "char_starts", None)
     if char_starts is None:
         return None
-    doc_start = _doc_starts(doc_bytes)
     parts = []
     for k, (doc, chars) in enumerate(zip(docs, char_starts(docs))):
         points = np.frombuffer(doc.encode("utf-32-le"), dtype=np.uint32)
@@ -400,11 +409,14 @@ def encode_flat(backend: Backend, docs: list[str], num_threads: int) -> tuple[np
 
 
 def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
-               bar=None, *, spaced: bool = True, lengths=None) -> dict[str, int | None]:
+               bar=None, *, spaced: bool = True, lengths=None,
+               per_document: bool = False) -> dict[str, int | None]:
     """tokens and fragment tokens of docs for one tokenizer (table: its
-    fragment_table, or None), their id counts, and (spaced languages)
-    the words that take two or more tokens in context."""
+    fragment_table, or None), their id counts, (spaced languages) the words
+    that take two or more tokens in context, and with per_document the
+    tokens of each document in order (for the aligned-pair premium)."""
     tokens = frags = 0
+    doc_tokens: list[int] | None = [] if per_document else None
     continued: int | None = 0 if spaced else None
     id_counts: dict[int, int] = {}
     for start, stop, _ in _chunks(docs, CHUNK_CHARS):
@@ -418,6 +430,8 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
             continued = None if token_at is None else continued + continued_words(
                 part, token_at, token_doc, doc_bytes)[1]
         tokens += flat.size
+        if doc_tokens is not None:
+            doc_tokens.extend(counts.tolist())
         if table is not None and flat.size:
             inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
             frags += int(np.count_nonzero(table[flat[inside]]))
@@ -426,7 +440,7 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
         if bar is not None and bar.active:
             bar.update(int(doc_bytes.sum()), stop - start)
     return {"tokens": tokens, "fragments": frags if table is not None else None,
-            "continued_words": continued, "id_counts": id_counts}
+            "continued_words": continued, "id_counts": id_counts, "doc_tokens": doc_tokens}
 
 
 def fragment_tables(backends: Sequence[Backend]) -> list:
@@ -440,8 +454,11 @@ def fragment_tables(backends: Sequence[Backend]) -> list:
 
 
 def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backend], *,
-                      num_threads: int, tables=None, bar=None, deflate: bool = False) -> Sums:
-    """The sums of documents ({code: texts}, as given: cleaned here) for every backend."""
+                      num_threads: int, tables=None, bar=None, deflate: bool = False,
+                      aligned: Sequence[str] = ()) -> Sums:
+    """The sums of documents ({code: texts}, as given: cleaned here) for
+    every backend; for the languages in ``aligned`` (documents aligned by
+    position with English's), the tokens of each document too."""
     tables = fragment_tables(backends) if tables is None else tables
     lengths = [token_byte_lengths(b) for b in backends]
     sums = Sums.empty()
@@ -451,7 +468,8 @@ def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backen
         spaced = sums.languages[code]["words"] is not None
         for backend, table, lens in zip(backends, tables, lengths):
             sums.tokens.setdefault(backend.name, {})[code] = token_sums(
-                backend, docs, num_threads, table, bar, spaced=spaced, lengths=lens)
+                backend, docs, num_threads, table, bar, spaced=spaced, lengths=lens,
+                per_document=code in aligned)
     return sums
 
 
@@ -514,7 +532,8 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
     bar = Progress(total * len(backends), progress)
     try:
         sums = measure_documents({c: corpus.documents[c] for c in work}, backends,
-                                 num_threads=threads, bar=bar, deflate=deflate)
+                                 num_threads=threads, bar=bar, deflate=deflate,
+                                 aligned=corpus.parallel_codes)
     finally:
         bar.close()
     return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes,
@@ -560,6 +579,22 @@ def renyi_efficiency(id_counts: dict[int, int], vocab_size: int | None,
     return h / math.log(vocab_size)
 
 
+def pair_premium(doc_tokens: Sequence[int] | None,
+                 english: Sequence[int] | None) -> float | None:
+    """The mean over aligned document pairs of tokens(document) / tokens(its
+    English counterpart): TokSuite's per-pair premium.  None unless both
+    languages have the same number of documents (aligned by position);
+    pairs whose English document has no tokens are left out."""
+    if doc_tokens is None or english is None or len(doc_tokens) != len(english):
+        return None
+    mine = np.asarray(doc_tokens, dtype=np.float64)
+    theirs = np.asarray(english, dtype=np.float64)
+    keep = theirs > 0
+    if not keep.any():
+        return None
+    return float((mine[keep] / theirs[keep]).mean())
+
+
 def _script_of(code: str) -> str:
     lang = find(code)
     return lang.script if lang is not None else code
@@ -601,9 +636,11 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
             n, frags = counts["tokens"], counts["fragments"]
             id_counts = counts.get("id_counts")
             size = vocab_sizes.get(name)
-            parity = None
+            parity = pair = None
             if has_en and code in parallel:
                 parity = _ratio(n, sums.tokens[name][ENGLISH]["tokens"])
+                pair = pair_premium(counts.get("doc_tokens"),
+                                    sums.tokens[name][ENGLISH].get("doc_tokens"))
             rows.append({
                 "tokenizer": name,
                 "code": code,
@@ -619,6 +656,7 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
                 "parity": parity,
                 "fragment_share": _ratio(frags, n) if frags is not None else None,
                 "qwen_ratio": _ratio(qwen[code]["tokens"], n) if qwen is not None else None,
+                "pair_premium": pair,
                 "continued_words": counts.get("continued_words"),
                 "continued_share": (_ratio(counts["continued_words"], lang["words"])
                                     if counts.get("continued_words") is not None
