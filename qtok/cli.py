@@ -471,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)    # the page of `report -o x.html` shows it
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

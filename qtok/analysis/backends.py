@@ -32,7 +32,7 @@ from typing import Protocol, Sequence
 
 from ..errors import BackendError, first_line
 
-__all__ = ["Backend", "BackendError", "resolve", "resolve_all", "QWEN_LABEL"]
+__all__ = ["Backend", "BackendError", "resolve", "resolve_all", "describe", "QWEN_LABEL"]
 
 QWEN_LABEL = "qwen"
 
@@ -277,7 +277,9 @@ def _hf_file(path: pathlib.Path, label: str | None) -> HFBackend:
     except Exception as exc:
         raise BackendError(f"{path}: not a valid tokenizer.json ({first_line(exc)})") from None
     default = path.parent.name if path.name == "tokenizer.json" and path.parent.name else path.stem
-    return HFBackend(label or default, tok)
+    backend = HFBackend(label or default, tok)
+    backend.source = str(path)
+    return backend
 
 
 def _hf_hub(repo_id: str, label: str | None) -> HFBackend:
@@ -294,7 +296,9 @@ def _hf_hub(repo_id: str, label: str | None) -> HFBackend:
                                f"the path of a downloaded tokenizer.json") from None
         raise BackendError(f"cannot load {repo_id!r} from the Hugging Face hub "
                            f"({first_line(exc)}): check the id") from None
-    return HFBackend(label or repo_id, tok)
+    backend = HFBackend(label or repo_id, tok)
+    backend.source = f"hub:{repo_id}"
+    return backend
 
 
 # -- SentencePiece ------------------------------------------------------------------------------
@@ -348,7 +352,9 @@ def _sentencepiece_file(path: pathlib.Path, label: str | None) -> SentencePieceB
         processor.load(str(path))
     except Exception as exc:
         raise BackendError(f"{path}: not a SentencePiece model ({first_line(exc)})") from None
-    return SentencePieceBackend(label or path.stem, processor)
+    backend = SentencePieceBackend(label or path.stem, processor)
+    backend.source = str(path)
+    return backend
 
 
 # -- resolving specs ------------------------------------------------------------------------
@@ -427,7 +433,9 @@ def _tiktoken_file(path: pathlib.Path, pattern_of: str, label: str | None) -> Ba
         except ValueError as exc:
             raise BackendError(f"{path}: not a tiktoken vocabulary ({first_line(exc)}): pass a "
                                f".tiktoken file, a tokenizer.json or an encoding name") from None
-        return QtokBackend(name, enc)
+        backend = QtokBackend(name, enc)
+        backend.source = str(path)
+        return backend
     tiktoken = _tiktoken()
     base = _tiktoken_encoding(pattern_of)
     try:
@@ -436,7 +444,30 @@ def _tiktoken_file(path: pathlib.Path, pattern_of: str, label: str | None) -> Ba
     except Exception as exc:
         raise BackendError(f"{path}: not a tiktoken vocabulary ({first_line(exc)})") from None
     enc = tiktoken.Encoding(name=name, pat_str=base._pat_str, mergeable_ranks=ranks, special_tokens={})
-    return TiktokenBackend(name, enc)
+    backend = TiktokenBackend(name, enc)
+    backend.source = f"{path}, {pattern_of}'s pattern"
+    return backend
+
+
+def describe(backend: Backend) -> str:
+    """One line saying what a backend is, for the HTML report's header."""
+    source = getattr(backend, "source", None)
+    where = f" ({source})" if source else ""
+    if isinstance(backend, QtokBackend):
+        if source:
+            return f"tiktoken-format BPE file read by qtok, Qwen pattern{where}"
+        return f"qtok encoding {backend.encoding.name}: Qwen's byte-level BPE"
+    if isinstance(backend, TiktokenBackend):
+        return f"tiktoken encoding {backend.encoding.name}{where}"
+    if isinstance(backend, HFBackend):
+        try:
+            model = json.loads(backend.tokenizer.to_str())["model"]["type"]
+        except Exception:
+            model = "a"
+        return f"Hugging Face tokenizers, {model} model{where}"
+    if isinstance(backend, SentencePieceBackend):
+        return f"SentencePiece model{where}"
+    return type(backend).__name__ + where
 
 
 def resolve_all(specs: Sequence[str] | None, *, include_qwen: bool = True) -> list[Backend]:

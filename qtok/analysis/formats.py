@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 from .backends import QWEN_LABEL
 
 __all__ = ["FORMATS", "METRICS", "DEFAULT_METRICS", "parse_metrics", "format_rows",
-           "format_vocabulary"]
+           "format_vocabulary", "column_header", "column_formatter"]
 
-FORMATS = ("table", "markdown", "csv", "json")
+FORMATS = ("table", "markdown", "csv", "json", "html")   # html: qtok.analysis.html
 #: Digits after the point in csv/json (enough for shares like 0.000866).
 _PRECISION = 6
 
@@ -57,6 +57,16 @@ DEFAULT_METRICS = ("tokens", "bytes_per_token", "tokens_per_word", "parity", "fr
 #: Every metric --metrics may name, in table order.
 METRICS = tuple(c[0] for c in _TEXT_COLUMNS if c[0] not in _IDENTITY)
 _NUMERIC = set(METRICS)
+
+
+def column_header(field: str) -> str:
+    """The short heading of a field in the tables."""
+    return next(h for f, h, _ in _TEXT_COLUMNS if f == field)
+
+
+def column_formatter(field: str) -> Callable:
+    """How the tables print a field's value."""
+    return next(fn for f, _, fn in _TEXT_COLUMNS if f == field)
 
 
 def parse_metrics(text: str | None) -> tuple[str, ...] | None:

