@@ -141,6 +141,22 @@ def test_plot_png_and_svg(capsys, parallel_txt, tmp_path):
     text = svg.read_text()
     assert "Compression by language" in text and "bytes per token" in text
     assert "Tokenization parity" not in text          # not declared parallel: no parity panel
+    assert "Proportion of continued words" in text and "byte fragments" in text
+
+
+def test_plot_has_a_panel_per_metric_a_row_has(tmp_path):
+    pytest.importorskip("matplotlib")
+    from qtok.compression import compression_report
+    from qtok.analysis.plot import plot_report
+    svg = tmp_path / "c.svg"
+    plot_report(compression_report(langs="en,ru,zh"), svg)
+    text = svg.read_text()
+    for title in ("Compression by language", "Tokenization parity", "byte fragments",
+                  "Proportion of continued words"):
+        assert title in text, title
+    # Chinese has no words: no continued-word bar for it, but the other panels have one.
+    plot_report(compression_report(langs="zh,ja"), svg)
+    assert "Proportion of continued words" not in svg.read_text()
 
 
 def test_plot_lists_languages_sorted_by_qwen_bytes_per_token(parallel_txt, tmp_path):

@@ -1,9 +1,12 @@
 """Charts of a compression report (matplotlib, imported only when plotting).
 
-``plot_report(rows, "out.png")`` draws bytes per token per language as bars
-grouped by tokenizer and, when the corpus is parallel, a second panel with
-parity (tokens / English tokens).  Languages are sorted by Qwen's bytes per
-token (the first tokenizer's if Qwen is absent), best compression first.
+``plot_report(rows, "out.png")`` draws, per language, bars grouped by
+tokenizer in one panel per metric: bytes per token; parity (tokens /
+English tokens) when the corpus is parallel; the share of byte-fragment
+tokens; the proportion of continued words (languages written with spaces).
+A panel whose metric no row has is left out.  Languages are sorted by
+Qwen's bytes per token (the first tokenizer's if Qwen is absent), best
+compression first.
 """
 from __future__ import annotations
 
@@ -52,38 +55,47 @@ def plot_report(rows: Sequence[dict], path: str | os.PathLike, *, corpus: str | 
         raise PlotError("nothing to plot: the report has no rows")
     tokenizers = list(dict.fromkeys(r["tokenizer"] for r in rows))
     names = {r["code"]: r["name"] for r in rows}
-    bpt = {(r["tokenizer"], r["code"]): r["bytes_per_token"] for r in rows}
-    parity = {(r["tokenizer"], r["code"]): r["parity"] for r in rows if r["parity"] is not None}
+
+    def values(field: str, scale: float = 1.0) -> dict:
+        return {(r["tokenizer"], r["code"]): r[field] * scale for r in rows
+                if r[field] is not None}
+    bpt = values("bytes_per_token")
     lead = "qwen" if "qwen" in tokenizers else tokenizers[0]
     codes = sorted(names, key=lambda c: -(bpt.get((lead, c)) or 0.0))
+    panels = [
+        (bpt, "UTF-8 bytes per token (higher is better)", "Compression by language", None),
+        (values("parity"), "tokens / English tokens (lower is better)",
+         "Tokenization parity on the same content", 1.0),
+        (values("fragment_share", 100), "% of tokens (lower is better)",
+         "Tokens that are byte fragments of a character", None),
+        (values("continued_share", 100), "% of words (lower is better)",
+         "Proportion of continued words (two or more tokens)", None),
+    ]
+    panels = [p for p in panels if p[0]]
 
     plt = _pyplot()
     # SVG keeps its text as text (searchable, smaller) instead of glyph outlines.
     with plt.rc_context({"svg.fonttype": "none", "font.size": 10}):
-        _draw(plt, path, codes, names, tokenizers, bpt, parity, lead, corpus)
+        _draw(plt, path, codes, names, tokenizers, panels, lead, corpus)
 
 
-def _draw(plt, path, codes, names, tokenizers, bpt, parity, lead, corpus) -> None:
-    panels = 2 if parity else 1
+def _draw(plt, path, codes, names, tokenizers, panels, lead, corpus) -> None:
     width = min(30.0, max(10.0, 0.32 * len(codes) * (1 + 0.35 * len(tokenizers))))
-    fig, axes = plt.subplots(panels, 1, figsize=(width, 4.6 * panels + 1.2), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, 4.2 * len(panels) + 1.2),
+                             squeeze=False, sharex=True)
     axes = axes[:, 0]
     labels = [f"{names[c]} ({c})" for c in codes]
     where = f" — {corpus}" if corpus else ""
-
-    _grouped_bars(axes[0], codes, tokenizers, bpt, "UTF-8 bytes per token (higher is better)")
-    axes[0].set_title(f"Compression by language{where}", loc="left", fontsize=13, fontweight="bold")
+    for k, (ax, (value, ylabel, title, reference)) in enumerate(zip(axes, panels)):
+        _grouped_bars(ax, codes, tokenizers, value, ylabel)
+        ax.set_title(title + (where if k == 0 else ""), loc="left", fontsize=13,
+                     fontweight="bold")
+        if reference is not None:
+            ax.axhline(reference, color="#444444", linestyle="--", linewidth=1, zorder=3)
+            ax.annotate("English = 1", xy=(1.0, reference), xycoords=("axes fraction", "data"),
+                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=9,
+                        color="#444444")
     axes[0].legend(title="tokenizer", frameon=False, ncols=min(len(tokenizers), 4), loc="upper right")
-
-    if parity:
-        _grouped_bars(axes[1], codes, tokenizers, parity, "tokens / English tokens (lower is better)")
-        axes[1].axhline(1.0, color="#444444", linestyle="--", linewidth=1, zorder=3)
-        axes[1].annotate("English = 1", xy=(1.0, 1.0), xycoords=("axes fraction", "data"),
-                         xytext=(4, 0), textcoords="offset points", va="center", fontsize=9,
-                         color="#444444")
-        axes[1].set_title("Tokenization parity on the same content", loc="left", fontsize=13,
-                          fontweight="bold")
     axes[-1].set_xticks(range(len(codes)), labels, rotation=55, ha="right", rotation_mode="anchor",
                         fontsize=9)
     axes[-1].set_xlabel(f"language, sorted by {lead}'s bytes per token")
