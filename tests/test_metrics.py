@@ -540,25 +540,78 @@ def test_pair_premium_is_the_mean_of_aligned_document_ratios(qwen_enc):
     assert rows[("qwen", "en")]["pair_premium"] == 1.0
 
 
-def test_pair_premium_needs_aligned_documents():
+def test_pair_premium_pairs_units_by_key():
     from qtok.analysis.metrics import pair_premium
-    assert pair_premium([2, 6], [1, 2]) == pytest.approx((2 + 3) / 2)
-    assert pair_premium([2, 6], [0, 2]) == pytest.approx(3.0)     # an empty English document
-    assert pair_premium([2, 6, 1], [1, 2]) is None                 # not aligned
-    assert pair_premium(None, [1]) is None and pair_premium([0], [0]) is None
+    assert pair_premium({"a": 2, "b": 6}, {"a": 1, "b": 2}) == pytest.approx((2 + 3) / 2)
+    assert pair_premium({"a": 2, "b": 6}, {"a": 0, "b": 2}) == pytest.approx(3.0)  # empty English unit
+    assert pair_premium({"a": 2, "b": 6, "c": 1}, {"a": 1, "b": 2}) == pytest.approx(2.5)  # c unpaired
+    assert pair_premium(None, {"a": 1}) is None and pair_premium({"a": 0}, {"a": 0}) is None
+    assert pair_premium({"x": 1}, {"y": 1}) is None
     # Not a parallel corpus: no premium of either kind.
     monolingual = Corpus("mono", {"en": ["a b", "c"], "de": ["x y z"]})
     rows = metrics.measure(monolingual, resolve_all([]), num_threads=1)
     assert all(r["pair_premium"] is None and r["parity"] is None for r in rows)
-    # Contiguous shards of a language merge in document order.
+    # Documents of one key add up; shards merge by key, in any order.
     backends = resolve_all([])
     docs = {"en": ["one", "two words", "three more words"], "de": ["eins", "zwei Wörter", "drei"]}
-    whole = metrics.measure_documents(docs, backends, num_threads=1, aligned={"en", "de"})
+    keys = {"en": ["k1", "k2", "k2"], "de": ["k1", "k2", "k2"]}
+    whole = metrics.measure_documents(docs, backends, num_threads=1, keys=keys)
     merged = metrics.Sums.empty()
-    for part in (slice(0, 1), slice(1, 3)):
+    for part in (slice(1, 3), slice(0, 1)):
         shard = {c: d[part] for c, d in docs.items()}
         merged.merge(metrics.Sums.from_json(metrics.measure_documents(
-            shard, backends, num_threads=1, aligned={"en", "de"}).to_json()))
+            shard, backends, num_threads=1, keys={c: k[part] for c, k in keys.items()}).to_json()))
     assert merged == whole
-    assert whole.tokens["qwen"]["de"]["doc_tokens"] == [
-        len(qtok.get_encoding("qwen").encode_ordinary(d)) for d in docs["de"]]
+    enc = qtok.get_encoding("qwen")
+    n = [len(enc.encode_ordinary(d)) for d in docs["de"]]
+    assert whole.tokens["qwen"]["de"]["doc_tokens"] == {"k1": n[0], "k2": n[1] + n[2]}
+
+
+def test_pair_premium_of_udhr_pairs_articles(shared_corpora, qwen_enc):
+    # UDHR translations split an article into different numbers of
+    # paragraphs: the units are the preamble and the articles.
+    import xml.etree.ElementTree as ET
+    from qtok.analysis.corpora import UDHR_NS
+    corpus = load_corpus(shared_corpora / "udhr")
+    rows = by_key(metrics.measure(corpus, resolve_all([]), codes=["en", "de", "th"]))
+
+    def per_article(code):
+        path = next(p for p in (shared_corpora / "udhr").glob("*.xml")
+                    if load_corpus(p).codes == [code])
+        out = {}
+        root = ET.parse(path).getroot()
+        for section in root:
+            if section.tag not in (UDHR_NS + "preamble", UDHR_NS + "article"):
+                continue
+            key = section.get("number", "preamble")
+            for el in section.iter():
+                if el.tag in (UDHR_NS + "title", UDHR_NS + "para"):
+                    text = "".join(el.itertext()).strip()
+                    if text:
+                        out[key] = out.get(key, 0) + len(qwen_enc.encode_ordinary(nfc(text)))
+        return out
+    en = per_article("en")
+    assert len(en) == 31                     # the preamble and 30 articles
+    for code in ("de", "th"):
+        mine = per_article(code)
+        common = [k for k in en if k in mine]
+        expected = sum(mine[k] / en[k] for k in common) / len(common)
+        assert rows[("qwen", code)]["pair_premium"] == pytest.approx(expected, rel=1e-12)
+        assert corpus.documents[code] and len(corpus.keys[code]) == len(corpus.documents[code])
+
+
+def test_pair_premium_of_a_table_pairs_rows_by_id(tmp_path):
+    import json
+    rows = [{"id": i, "lang": "en", "text": t} for i, t in enumerate(["Hello there.", "Good night, world.", "Yes"])]
+    rows += [{"id": i, "lang": "de", "text": t} for i, t in
+             reversed(list(enumerate(["Hallo zusammen.", "Gute Nacht, Welt.", "Ja"])))]
+    path = tmp_path / "flores_like.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    got = by_key(compression_report(str(path), parallel=True))
+    enc = qtok.get_encoding("qwen")
+    en = [len(enc.encode_ordinary(r["text"])) for r in rows[:3]]
+    de = {r["id"]: len(enc.encode_ordinary(r["text"])) for r in rows[3:]}
+    assert got[("qwen", "de")]["pair_premium"] == pytest.approx(
+        sum(de[i] / en[i] for i in range(3)) / 3)
+
+

@@ -144,3 +144,24 @@ def test_engine_options_are_checked(capsys):
     assert main(["report", "--engine", "ray"]) == 2
     err = capsys.readouterr().err
     assert "apply to --engine ray" in err and "--engine ray reads Parquet/JSONL files" in err
+
+
+def test_pair_premium_by_id_on_ray(local_ray, tmp_path):
+    # FLORES-style rows: an id per sentence, languages in separate shards,
+    # rows shuffled; both engines pair the rows by id.
+    from qtok.analysis.corpora import load_bundled
+    bundled = load_bundled().documents
+    for k, code in enumerate(("en", "de", "ja")):
+        ids = list(range(len(bundled[code])))[::-1 if k % 2 else 1]
+        texts = [bundled[code][i] for i in ids]
+        pq.write_table(pa.table({"id": ids, "text": texts, "lang": [code] * len(ids)}),
+                       tmp_path / f"{code}.parquet", row_group_size=3)
+    files = sorted(str(p) for p in tmp_path.glob("*.parquet"))
+    local = compression_report(files, parallel=True)
+    assert compression_report(files, parallel=True, engine="ray") == local
+    by = {r["code"]: r for r in local}
+    assert by["de"]["pair_premium"] is not None and by["ja"]["pair_premium"] is not None
+    # The same as the bundled corpus, whose lines align by position.
+    bundled_rows = {r["code"]: r for r in compression_report(langs="en,de,ja")}
+    for code in ("de", "ja"):
+        assert by[code]["pair_premium"] == pytest.approx(bundled_rows[code]["pair_premium"])

@@ -37,13 +37,16 @@ Each row is one tokenizer on one language, a plain dict with these fields
     language costs as many tokens as English for the same content.  ``null``
     when the corpus is not parallel or has no English.
 ``pair_premium``
-    the mean over aligned document pairs of ``tokens(document) / tokens(the
-    English document at the same position)`` (TokSuite's per-pair premium;
-    ``parity`` is Petrov et al.'s premium, the ratio of the totals).  Needs a
-    parallel corpus whose language has as many documents as English, in the
-    same order (the bundled corpus, UDHR, a FLORES table), so that document
-    k says what English document k says; ``null`` otherwise, and with
-    ``--engine ray``, whose batches do not keep the documents' order.
+    TokSuite's per-pair premium: the mean over aligned units of
+    ``tokens(unit) / tokens(the same unit in English)`` (``parity`` is
+    Petrov et al.'s premium, the ratio of the totals).  A unit is what
+    translations share: a UDHR article (or the preamble), whose paragraphs
+    need not correspond between translations; the rows of a table with the
+    same ``id`` (FLORES+ sentences); the lines at the same position of
+    parallel ``.txt`` files (the bundled corpus).  Units that only one of
+    the two languages has are left out.  ``null`` where ``parity`` is, and
+    for the rows of a table without an ``id`` column, whose order proves
+    nothing.
 ``fragment_share``
     share of the tokens that are not whole characters: their bytes are part
     of a multi-byte UTF-8 character (a byte-level BPE falling back to

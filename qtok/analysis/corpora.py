@@ -112,13 +112,19 @@ def load_bundled() -> Corpus:
 
 # -- UDHR XML ------------------------------------------------------------------------
 
-def udhr_documents(root: ET.Element) -> list[str]:
-    """The documents of one parsed UDHR file: every title and para inside the
-    preamble and the articles, in order (the top-level title and notes are not
-    part of the declaration's text)."""
-    docs: list[str] = []
-    for section in root:
-        if section.tag not in (UDHR_NS + "preamble", UDHR_NS + "article"):
+def udhr_sections(root: ET.Element) -> list[tuple[str, str]]:
+    """(section, text) of every title and para inside the preamble and the
+    articles of one parsed UDHR file, in order; the section ("preamble",
+    "article 3") aligns the documents of two translations, whose paragraphs
+    within an article need not correspond.  The top-level title and notes
+    are not part of the declaration's text."""
+    out: list[tuple[str, str]] = []
+    for position, section in enumerate(root):
+        if section.tag == UDHR_NS + "preamble":
+            key = "preamble"
+        elif section.tag == UDHR_NS + "article":
+            key = f"article {section.get('number') or position}"
+        else:
             continue
         for element in section.iter():
             if element.tag not in _UDHR_TEXT:
@@ -126,8 +132,13 @@ def udhr_documents(root: ET.Element) -> list[str]:
             # strip(): indentation around the text is XML layout, not content.
             text = "".join(element.itertext()).strip()
             if text:
-                docs.append(text)
-    return docs
+                out.append((key, text))
+    return out
+
+
+def udhr_documents(root: ET.Element) -> list[str]:
+    """The documents of one parsed UDHR file (the texts of udhr_sections)."""
+    return [text for _, text in udhr_sections(root)]
 
 
 def _udhr_code(path: pathlib.Path, root: ET.Element) -> str:
@@ -164,6 +175,7 @@ def load_udhr_folder(folder: str | os.PathLike, *, name: str | None = None) -> C
     if not files:
         raise CorpusError(f"{folder}: no .xml files: expected UDHR files such as udhr_eng.xml")
     docs: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     for path in files:
         root = _parse_udhr(path)
@@ -171,13 +183,14 @@ def load_udhr_folder(folder: str | os.PathLike, *, name: str | None = None) -> C
         if code in seen:
             raise CorpusError(f"{folder}: {seen[code]} and {path.name} are both {code}: keep one")
         seen[code] = path.name
-        found = udhr_documents(root)
+        found = udhr_sections(root)
         if not found:
             raise CorpusError(f"{path}: no <para> or <title> in <preamble> or <article>: "
                               f"is it a UDHR file?")
-        docs[code] = found
+        docs[code] = [text for _, text in found]
+        keys[code] = [key for key, _ in found]
     docs = sorted_documents(docs)
-    return Corpus(name or _folder_name(folder), docs, parallel_codes(docs))
+    return Corpus(name or _folder_name(folder), docs, parallel_codes(docs), keys)
 
 
 # -- picking the loader -------------------------------------------------------------------
@@ -229,7 +242,8 @@ def load_corpus(path: str | os.PathLike, *, text_column: str | None = None,
         corpus = Corpus(path.stem, {code: found})
     elif path.suffix.lower() == ".xml":
         root = _parse_udhr(path)
-        corpus = Corpus(path.stem, {_udhr_code(path, root): udhr_documents(root)})
+        code, found = _udhr_code(path, root), udhr_sections(root)
+        corpus = Corpus(path.stem, {code: [t for _, t in found]}, keys={code: [k for k, _ in found]})
     else:
         corpus = load_table_file(path, text_column=text_column, lang_column=lang_column,
                                  langs=langs, parallel=bool(parallel), num_proc=num_proc,

@@ -207,10 +207,9 @@ class Sums:
                 for key, value in counts.items():
                     if key == "id_counts":
                         mine[key] = _add_counts(mine.get(key, {}), value)
-                    elif key == "doc_tokens":
-                        # Shards of one language merge in document order.
-                        mine[key] = (None if value is None or mine.get(key, []) is None
-                                     else mine.get(key, []) + value)
+                    elif key == "doc_tokens":      # tokens per alignment key
+                        mine[key] = (None if value is None or mine.get(key, {}) is None
+                                     else _add_counts(mine.get(key, {}), value))
                     else:
                         mine[key] = _add(mine.get(key, 0), value)
         return self
@@ -410,13 +409,13 @@ def encode_flat(backend: Backend, docs: list[str], num_threads: int) -> tuple[np
 
 def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
                bar=None, *, spaced: bool = True, lengths=None,
-               per_document: bool = False) -> dict[str, int | None]:
+               keys: Sequence[str] | None = None) -> dict[str, int | None]:
     """tokens and fragment tokens of docs for one tokenizer (table: its
     fragment_table, or None), their id counts, (spaced languages) the words
-    that take two or more tokens in context, and with per_document the
-    tokens of each document in order (for the aligned-pair premium)."""
+    that take two or more tokens in context, and given each document's
+    alignment key, the tokens per key (for the per-pair premium)."""
     tokens = frags = 0
-    doc_tokens: list[int] | None = [] if per_document else None
+    doc_tokens: dict[str, int] | None = {} if keys is not None else None
     continued: int | None = 0 if spaced else None
     id_counts: dict[int, int] = {}
     for start, stop, _ in _chunks(docs, CHUNK_CHARS):
@@ -431,7 +430,8 @@ def token_sums(backend: Backend, docs: list[str], num_threads: int, table,
                 part, token_at, token_doc, doc_bytes)[1]
         tokens += flat.size
         if doc_tokens is not None:
-            doc_tokens.extend(counts.tolist())
+            for key, n in zip(keys[start:stop], counts.tolist()):
+                doc_tokens[key] = doc_tokens.get(key, 0) + n
         if table is not None and flat.size:
             inside = flat < len(table)   # ids beyond the listed vocabulary count as whole
             frags += int(np.count_nonzero(table[flat[inside]]))
@@ -455,10 +455,11 @@ def fragment_tables(backends: Sequence[Backend]) -> list:
 
 def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backend], *,
                       num_threads: int, tables=None, bar=None, deflate: bool = False,
-                      aligned: Sequence[str] = ()) -> Sums:
+                      keys: dict[str, Sequence[str]] | None = None) -> Sums:
     """The sums of documents ({code: texts}, as given: cleaned here) for
-    every backend; for the languages in ``aligned`` (documents aligned by
-    position with English's), the tokens of each document too."""
+    every backend; for the languages in ``keys`` ({code: the alignment key
+    of each document}), the tokens per key too."""
+    keys = keys or {}
     tables = fragment_tables(backends) if tables is None else tables
     lengths = [token_byte_lengths(b) for b in backends]
     sums = Sums.empty()
@@ -469,7 +470,7 @@ def measure_documents(documents: dict[str, list[str]], backends: Sequence[Backen
         for backend, table, lens in zip(backends, tables, lengths):
             sums.tokens.setdefault(backend.name, {})[code] = token_sums(
                 backend, docs, num_threads, table, bar, spaced=spaced, lengths=lens,
-                per_document=code in aligned)
+                keys=keys.get(code))
     return sums
 
 
@@ -533,7 +534,9 @@ def measure(corpus: Corpus, backends: Sequence[Backend], *, codes: Sequence[str]
     try:
         sums = measure_documents({c: corpus.documents[c] for c in work}, backends,
                                  num_threads=threads, bar=bar, deflate=deflate,
-                                 aligned=corpus.parallel_codes)
+                                 keys={c: corpus.alignment_keys(c) for c in work
+                                       if c in corpus.parallel_codes
+                                       and corpus.alignment_keys(c) is not None})
     finally:
         bar.close()
     return rows_from_sums(sums, [b.name for b in backends], report, corpus.parallel_codes,
@@ -579,20 +582,21 @@ def renyi_efficiency(id_counts: dict[int, int], vocab_size: int | None,
     return h / math.log(vocab_size)
 
 
-def pair_premium(doc_tokens: Sequence[int] | None,
-                 english: Sequence[int] | None) -> float | None:
-    """The mean over aligned document pairs of tokens(document) / tokens(its
-    English counterpart): TokSuite's per-pair premium.  None unless both
-    languages have the same number of documents (aligned by position);
-    pairs whose English document has no tokens are left out."""
-    if doc_tokens is None or english is None or len(doc_tokens) != len(english):
+def pair_premium(doc_tokens: dict[str, int] | None,
+                 english: dict[str, int] | None) -> float | None:
+    """TokSuite's per-pair premium: the mean over aligned pairs of
+    tokens(unit) / tokens(the same unit in English), a unit being the
+    documents of one alignment key (a UDHR article, a FLORES sentence, a line
+    of the bundled corpus).  Pairs are the keys both languages have whose
+    English side has tokens; None without any."""
+    if doc_tokens is None or english is None:
         return None
-    mine = np.asarray(doc_tokens, dtype=np.float64)
-    theirs = np.asarray(english, dtype=np.float64)
-    keep = theirs > 0
-    if not keep.any():
+    common = sorted(k for k in doc_tokens.keys() & english.keys() if english[k] > 0)
+    if not common:
         return None
-    return float((mine[keep] / theirs[keep]).mean())
+    mine = np.fromiter((doc_tokens[k] for k in common), dtype=np.float64, count=len(common))
+    theirs = np.fromiter((english[k] for k in common), dtype=np.float64, count=len(common))
+    return float((mine / theirs).mean())
 
 
 def _script_of(code: str) -> str:

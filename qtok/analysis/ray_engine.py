@@ -97,9 +97,11 @@ def _batch_sums(batch, specs, include_qwen, text_column, lang_column, langs, def
     from .tables import table_columns, table_documents
     backends, tables = _worker_backends(specs, include_qwen)
     columns = batch.column_names
+    keys: dict[str, list[str]] = {}     # filled when the table has an id column
     docs = table_documents(columns, lambda c: batch[c].to_pylist(), "a batch", text_column,
-                           lang_column, langs)
-    sums = measure_documents(docs, backends, num_threads=1, tables=tables, deflate=deflate)
+                           lang_column, langs, keys_out=keys)
+    sums = measure_documents(docs, backends, num_threads=1, tables=tables, deflate=deflate,
+                             keys=keys)
     text_col, _ = table_columns(columns, "a batch", text_column, lang_column)
     return pa.table({"sums": [json.dumps(sums.to_json())], "rows": [batch.num_rows],
                      "bytes": [batch[text_col].nbytes]})

@@ -31,10 +31,11 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "parity": ("number?", "Premium (Petrov et al. 2023): tokens / English tokens on parallel "
                           "text, from the corpus totals; null unless the corpus is parallel and "
                           "has English."),
-    "pair_premium": ("number?", "Per-pair premium (TokSuite): the mean over aligned document "
-                                "pairs of tokens(document) / tokens(its English counterpart); "
-                                "null unless the language has as many documents as English, in "
-                                "the same order (local engine only)."),
+    "pair_premium": ("number?", "Per-pair premium (TokSuite): the mean over aligned units of "
+                                "tokens(unit) / tokens(the same unit in English); units are UDHR "
+                                "articles, table rows with the same id, or lines at the same "
+                                "position of parallel .txt files; null where parity is, or when "
+                                "nothing aligns the documents."),
     "fragment_share": ("number?", "Share of the tokens that are not whole UTF-8 characters "
                                   "(byte fallback cutting a character); null if the tokenizer "
                                   "cannot list its vocabulary."),

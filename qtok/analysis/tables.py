@@ -21,6 +21,9 @@ TABLE_FORMATS = {".jsonl": "json", ".json": "json", ".ndjson": "json", ".csv": "
 #: Column names tried, in order, when --lang-column is not given (the text
 #: column's are qtok.arrow.TEXT_COLUMNS, which qtok count uses too).
 LANG_COLUMNS = ("lang", "language", "code", "lang_code", "language_code", "locale")
+#: A column that names the unit each row translates (FLORES+'s sentence "id"):
+#: rows of two languages with the same value say the same thing.
+KEY_COLUMNS = ("id",)
 
 
 def import_datasets(quiet: bool = True):
@@ -120,11 +123,17 @@ def table_columns(columns: list[str], source: str, text_column: str | None,
 
 def table_documents(columns: list[str], column, source: str, text_column: str | None,
                     lang_column: str | None, langs: Sequence[str] | None,
-                    fixed_code: str | None = None) -> dict[str, list[str]]:
+                    fixed_code: str | None = None,
+                    keys_out: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
     """{code: documents} of a table: column(name) gives a column's values as
-    a list.  Used on a whole file here, and on each batch by the Ray engine."""
+    a list.  Used on a whole file here, and on each batch by the Ray engine.
+    With ``keys_out``, a table with a key column (KEY_COLUMNS) fills it with
+    {code: each document's key}."""
     text_col, lang_cols = table_columns(columns, source, text_column, lang_column)
     texts = column(text_col)
+    key_col = next((c for c in KEY_COLUMNS if c in columns and c not in lang_cols
+                    and c != text_col), None)
+    row_keys = column(key_col) if key_col is not None and keys_out is not None else None
     if lang_cols:
         values = ["_".join(str(v) for v in vals) for vals in zip(*(column(c) for c in lang_cols))]
     elif fixed_code is not None or (langs is not None and len(langs) == 1):
@@ -137,7 +146,7 @@ def table_documents(columns: list[str], column, source: str, text_column: str | 
     code_of: dict[str, str | None] = {}
     unknown: dict[str, int] = {}
     docs: dict[str, list[str]] = {}
-    for text, value in zip(texts, values):
+    for row, (text, value) in enumerate(zip(texts, values)):
         if value not in code_of:
             lang = find(value)
             code_of[value] = lang.code if lang else None
@@ -152,6 +161,8 @@ def table_documents(columns: list[str], column, source: str, text_column: str | 
         text = text if isinstance(text, str) else str(text)
         if text.strip():
             docs.setdefault(code, []).append(text)
+            if row_keys is not None:
+                keys_out.setdefault(code, []).append(str(row_keys[row]))
     if unknown and wanted is None:
         sample = ", ".join(f"{v!r}" for v in list(unknown)[:5])
         raise CorpusError(f"{source}: unknown language {sample} in column "
@@ -167,11 +178,14 @@ def corpus_from_table(ds, name: str, source: str, text_column: str | None,
     # column whose iteration formats one row at a time, several times slower
     # than the measurement itself.
     arrow_ds = ds.with_format("arrow")     # respects a selection's indices, unlike ds.data
+    keys: dict[str, list[str]] = {}
     docs = table_documents(list(ds.column_names), lambda c: arrow_ds[c].to_pylist(),
-                           source, text_column, lang_column, langs, fixed_code)
+                           source, text_column, lang_column, langs, fixed_code, keys)
     if not docs and langs is None:
         raise CorpusError(f"{source}: no documents: check the columns")
     # With --langs, a file (one shard of many, say) may hold none of them:
     # whether the pooled corpus has each language is checked once, after pooling.
     docs = sorted_documents(docs)
-    return Corpus(name, docs, parallel_codes(docs) if parallel else frozenset())
+    # Rows are aligned only by a key column: their order says nothing.
+    return Corpus(name, docs, parallel_codes(docs) if parallel else frozenset(), keys,
+                  by_position=False)
