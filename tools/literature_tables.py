@@ -40,7 +40,7 @@ PETROV_FLORES_TOKENS = {
 }
 #: FLORES-200 language names of the codes above (Petrov et al.'s rows).
 PETROV_NAMES = {"ar": "Standard Arabic", "fa": "Western Persian", "ms": "Standard Malay",
-                "yue": "Yue Chinese", "zh-Hant": "Chinese (Traditional)"}
+                "yue": "Yue Chinese"}
 
 #: tokka-bench: Qwen3's bytes per token on FineWeb-2 (FineWeb for English), by qtok code.
 TOKKA_QWEN3_BYTES_PER_TOKEN = {
@@ -51,7 +51,7 @@ TOKKA_QWEN3_BYTES_PER_TOKEN = {
     "km": 2.384, "tl": 3.024, "hi": 2.785, "bn": 2.505, "ur": 2.780,
 }
 #: tokka-bench's rows for those codes, where the name differs.
-TOKKA_NAMES = {"zh": "cmn-Hani", "tl": "fil-Latn (Filipino)", "ar": "arb-Arab",
+TOKKA_NAMES = {"zh": "cmn-Hani", "tl": "fil-Latn, Filipino", "ar": "arb-Arab",
                "ms": "zsm-Latn", "fa": "fas-Arab"}
 
 

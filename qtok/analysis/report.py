@@ -36,7 +36,11 @@ Metrics per tokenizer and language: documents, UTF-8 bytes, characters, words
 (space-separated languages only), tokens, bytes/token, chars/token,
 tokens/word, parity (tokens / English tokens, parallel corpora only), the
 share of tokens that are byte fragments of a character, and Qwen's tokens /
-this tokenizer's tokens.  Text is NFC-normalized before anything is counted.
+this tokenizer's tokens; and the literature's: the per-pair premium, the
+byte premium, continued words, Rényi and Shannon efficiency, vocabulary use
+per language and script, bits per byte against DEFLATE (--metrics all shows
+them; --schema defines every field).  Text is NFC-normalized before anything
+is counted.
 """
 
 EPILOG = """\
@@ -112,7 +116,8 @@ def add_parser(subparsers) -> None:
                           "parity, fragment_share, qwen_ratio: 100 columns)")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE, not stdout")
     out.add_argument("--plot", metavar="FILE",
-                     help="also draw bytes/token and parity per language to FILE (.png or .svg)")
+                     help="also draw charts per language to FILE (.png or .svg): bytes/token, "
+                          "parity, byte fragments, continued words")
     run_ = p.add_argument_group("running")
     run_.add_argument("--num-proc", type=positive_int, metavar="N",
                       help="threads for tokenizing and processes for loading datasets "
