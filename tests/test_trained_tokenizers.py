@@ -139,7 +139,8 @@ def _spm_trained(kind: str, texts: list[str]) -> bytes:
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), model_writer=model,
                                    vocab_size=2000, model_type=kind, byte_fallback=True,
-                                   character_coverage=0.98, minloglevel=2, num_threads=2)
+                                   character_coverage=0.98, minloglevel=2, num_threads=2,
+                                   hard_vocab_limit=False)   # a small corpus may hold fewer pieces
     return model.getvalue()
 
 
@@ -167,7 +168,7 @@ def test_a_trained_sentencepiece_model_is_measured_exactly(kind, corpus, trainin
                   lambda docs: _spm_starts(sp, docs), is_fragment)
     for row in rows.values():
         assert row["vocab_size"] == sp.get_piece_size()
-    # UDHR's scripts outnumber 2,000 pieces: Chinese falls back to bytes.
+    # character_coverage=0.98 leaves the rarest characters (Chinese ones) to byte fallback.
     assert rows["zh"]["fragment_share"] > 0
 
 
