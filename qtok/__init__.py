@@ -12,6 +12,7 @@ from ._version import __version__
 from .core import Encoding
 from .errors import InvalidToken, VocabularyError
 from .qwen import QWEN_PATTERN, QWEN_SPECIAL_TOKENS
+from .threads import get_num_threads, set_num_threads
 from .registry import (encoding_for_model, encoding_name_for_model, get_encoding,
                        list_encoding_names, load_tiktoken_file, load_tokenizer_json,
                        load_vocab_merges)
@@ -19,5 +20,5 @@ from .registry import (encoding_for_model, encoding_name_for_model, get_encoding
 __all__ = [
     "Encoding", "InvalidToken", "VocabularyError", "get_encoding", "encoding_for_model",
     "encoding_name_for_model", "list_encoding_names", "load_tiktoken_file", "load_tokenizer_json", "load_vocab_merges",
-    "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS", "__version__",
+    "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS", "get_num_threads", "set_num_threads", "__version__",
 ]

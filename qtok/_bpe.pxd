@@ -139,6 +139,7 @@ cdef struct BatchJob:
     size_t next_worker        # shared; a thread's index into caches
     int* done                 # done[i] = 1 once text i is encoded (or failed)
     int status
+    size_t stride             # long texts: worker w encodes parts w, w + stride, ...
 
 
 cdef struct BatchThreads:

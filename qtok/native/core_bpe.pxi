@@ -380,7 +380,12 @@ cdef class CoreBPE:
             status = encode_pooled(&self.t, &self.pool, held, s, n, out)
         else:
             with nogil:
-                status = encode_pooled(&self.t, &self.pool, held, s, n, out)
+                status = -2
+                if held == NULL and n >= LONG_TEXT_MIN_BYTES and LONG_TEXT_THREADS > 1:
+                    # Not inside a batch (held is a batch thread's cache).
+                    status = encode_long_text(&self.t, &self.pool, s, n, LONG_TEXT_THREADS, out)
+                if status == -2:
+                    status = encode_pooled(&self.t, &self.pool, held, s, n, out)
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return 0

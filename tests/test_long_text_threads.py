@@ -1,0 +1,114 @@
+"""One long text on several native threads (qtok/native/long_text.pxi).
+
+The cuts must be piece boundaries of the whole text (checked against the
+scanner on real and generated text), and the ids of a split text must be
+those of the text encoded on one thread and those of tiktoken.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import qtok
+from qtok import _bpe
+from corpus_files import LEIPZIG_FILES, UDHR_FILES, read_text, synthetic_texts
+
+LONG = 1 << 18          # the size from which a text is split
+
+
+def piece_ends(text: str) -> set[int]:
+    ends, at = set(), 0
+    for piece in _bpe.split_pieces(text):
+        at += len(piece.encode("utf-8"))
+        ends.add(at)
+    return ends
+
+
+@pytest.fixture
+def threads():
+    before = qtok.get_num_threads()
+    yield qtok.set_num_threads
+    qtok.set_num_threads(before)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+def test_every_cut_is_a_piece_boundary(text):
+    data = text.encode("utf-8")
+    ends = piece_ends(text)
+    for cut in _bpe.cut_candidates(data):
+        assert cut in ends, (text, cut)
+
+
+def test_cuts_of_real_text_are_piece_boundaries():
+    texts = [read_text(p) for p in LEIPZIG_FILES + UDHR_FILES] or synthetic_texts(50)
+    checked = 0
+    for text in texts:
+        cuts = _bpe.cut_candidates(text.encode("utf-8"))
+        assert set(cuts) <= piece_ends(text)
+        checked += len(cuts)
+    assert checked > 1000
+
+
+def _long_texts() -> dict[str, str]:
+    rng = random.Random(7)
+    real = "".join(read_text(p) for p in LEIPZIG_FILES) if LEIPZIG_FILES else \
+        "\n".join(synthetic_texts(4000, seed=3))
+    b64 = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+                  for _ in range(600_000))
+    return {
+        "real text": real,
+        "base64": b64,
+        "CJK and punctuation": ("中文字符，" * 120_000),
+        "Thai letters and marks": ("ภาษาไทยที่ " * 40_000),
+        "contractions": ("it's they'll we'd I'M " * 30_000),
+        "one letter": "a" * 600_000,                      # no cut: one part
+        "spaces": " " * 600_000,
+        "CR/LF and spaces": ("x \r\n  \n\t" * 80_000),
+        "mixed": "".join(rng.choice(["word ", "12", "  ", "\n", "é", "ß", "'s", "!!", "中"])
+                         for _ in range(200_000)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_long_texts()))
+def test_split_text_encodes_to_the_same_ids(name, threads, qwen_enc_raw, tiktoken_ref):
+    text = _long_texts()[name]
+    assert len(text.encode("utf-8")) >= LONG
+    threads(1)
+    one = qwen_enc_raw.encode_ordinary(text)
+    for n in (2, 3, 8):
+        threads(n)
+        assert qwen_enc_raw.encode_ordinary(text) == one, n
+        assert qwen_enc_raw.count(text) == len(one)
+        assert qwen_enc_raw.encode_to_numpy(text).tolist() == one
+        assert qwen_enc_raw.encode(text, disallowed_special=()) == one
+    assert one == tiktoken_ref.encode_ordinary(text)
+
+
+def test_a_text_splits_only_where_it_may():
+    data = ("word " * 200_000).encode()
+    cuts = _bpe.text_cut_points(data, 4)
+    assert cuts[0] == 0 and cuts[-1] == len(data) and len(cuts) == 5
+    assert all(data[c - 1:c] == b"d" and data[c:c + 1] == b" " for c in cuts[1:-1])
+    assert _bpe.text_cut_points(b"a" * 10**6, 4) == [0, 10**6]
+    assert _bpe.text_cut_points(b" " * 10**6, 4) == [0, 10**6]
+
+
+def test_thread_setting(threads, monkeypatch):
+    threads(3)
+    assert qtok.get_num_threads() == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        qtok.set_num_threads(0)
+    with pytest.raises(TypeError):
+        qtok.set_num_threads("2")
+    import importlib
+    import qtok.threads as module
+    monkeypatch.setenv("QTOK_NUM_THREADS", "5")
+    assert module._default() == 5
+    monkeypatch.setenv("QTOK_NUM_THREADS", "lots")
+    with pytest.warns(RuntimeWarning, match="QTOK_NUM_THREADS"):
+        assert module._default() == module._cores()
+    monkeypatch.delenv("QTOK_NUM_THREADS")
+    assert module._default() == module._cores()
