@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""One long text on 1 and on 2 native threads: ``encode_ordinary(big_text)``.
+
+    python bench/long_text.py [--runs 3] [--sizes 1,10]
+
+Each measurement is a fresh process (so the first call meets caches that
+have not seen the text; a warm-up on other text maps them) that encodes one
+text of SIZE MB, made of the benchmark corpus's files
+(NFC), joined and repeated to the size: the first call ("first pass"), then
+the best of three more ("warm").  Runs alternate 1 thread, 2 threads, ...,
+so that a change in the machine's load hits both alike; the table gives the
+range of each over the runs and the ratio of the medians.  The ids of both
+are checked to be equal to tiktoken's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CHILD = r"""
+import json, sys, time, unicodedata, hashlib
+sys.path.insert(0, {bench!r})
+import qtok
+from references import load_corpus
+threads, size = int(sys.argv[1]), int(sys.argv[2])
+qtok.set_num_threads(threads)
+enc = qtok.get_encoding("qwen", normalization=None)
+# Warm-up on other text, long enough to be split: every thread's piece cache
+# is mapped before the timing, as in a process that has encoded before.
+enc.encode_ordinary(" ".join(str(i * 7919) + "x" for i in range(60000)))
+unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
+text = (unit * (size // len(unit.encode()) + 1))
+text = text.encode()[:size].decode("utf-8", "ignore")
+t0 = time.perf_counter(); ids = enc.encode_ordinary(text); first = time.perf_counter() - t0
+warm = []
+for _ in range(3):
+    t0 = time.perf_counter(); enc.encode_ordinary(text); warm.append(time.perf_counter() - t0)
+n = len(text.encode())
+print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6, "bytes": n,
+                  "digest": hashlib.sha256(str(ids).encode()).hexdigest()}}))
+"""
+
+
+def child(threads: int, size: int) -> dict:
+    code = CHILD.format(bench=str(Path(__file__).resolve().parent))
+    done = subprocess.run([sys.executable, "-c", code, str(threads), str(size)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"the child failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def reference_digest(size: int) -> str:
+    import hashlib
+    from references import load_corpus, tiktoken_reference
+    unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
+    text = (unit * (size // len(unit.encode()) + 1)).encode()[:size].decode("utf-8", "ignore")
+    return hashlib.sha256(str(tiktoken_reference().encode_ordinary(text)).encode()).hexdigest()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--sizes", default="1,10", help="text sizes in MB, comma-separated")
+    args = ap.parse_args(argv)
+    sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
+    print(f"cores available: {len(os.sched_getaffinity(0))}; runs: {args.runs}, alternating")
+    print("| text | mode | 1 thread MB/s | 2 threads MB/s | 2 / 1 (medians) |")
+    print("|---|---|---:|---:|---:|")
+    for size in sizes:
+        results: dict[int, list[dict]] = {1: [], 2: []}
+        for _ in range(args.runs):
+            for threads in (1, 2):
+                results[threads].append(child(threads, size))
+        expected = reference_digest(size)
+        digests = {r["digest"] for rs in results.values() for r in rs}
+        assert digests == {expected}, "the ids differ from tiktoken's"
+        for mode in ("first", "warm"):
+            one = [r[mode] for r in results[1]]
+            two = [r[mode] for r in results[2]]
+            print(f"| {size / 1e6:g} MB | {mode} | {min(one):.1f}-{max(one):.1f} | "
+                  f"{min(two):.1f}-{max(two):.1f} | "
+                  f"{statistics.median(two) / statistics.median(one):.2f} |")
+    print("\nids equal to tiktoken's on every run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
