@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import references as ref
@@ -40,7 +41,8 @@ class Adapter:
     key: str                 # used on command lines and in JSON
     label: str               # column header
     package: str             # distribution name, for the version
-    module: str              # top-level module, imported first to time the import alone
+    #: top-level module, imported first to time the import alone ("": the loader imports)
+    module: str
     loader: Callable[[], Loaded]
     #: False for peers the issue lists as optional: absent -> a note, not an error
     required: bool = True
@@ -138,6 +140,149 @@ def _quicktok() -> Loaded:
     )
 
 
+def _hf_json() -> str:
+    """The tokenizer.json built from qwen.tiktoken in Qwen2's layout (compare.py
+    builds it once before any timed load)."""
+    path = ref.hf_cache_path()
+    if not path.is_file():
+        ref.hf_reference()
+    return str(path)
+
+
+def _gigatoken() -> Loaded:
+    import gigatoken
+    pattern, specials = ref.qwen_pattern_and_specials()
+    try:
+        # Its from_tiktoken names Qwen's split by "qwen2" (the pattern of Qwen-1 .. Qwen3).
+        tok = gigatoken.Tokenizer.from_tiktoken(str(ref.VOCAB_PATH), pretokenizer="qwen2",
+                                                special_tokens=specials)
+    except Exception as e:
+        raise Unavailable(f"gigatoken cannot load qwen.tiktoken: {e!r}") from None
+    return Loaded(
+        encode=lambda text: tok.encode(text).tolist(),
+        decode=lambda ids: tok.decode(ids).decode("utf-8", "replace"),
+        encode_numpy=tok.encode,
+        notes=["gigatoken: Tokenizer.from_tiktoken(qwen.tiktoken, pretokenizer='qwen2'); "
+               "encode gives a numpy array, .tolist() for the list rows"],
+    )
+
+
+def _snaptokens() -> Loaded:
+    import snaptokens
+    try:
+        tok = snaptokens.Tokenizer.from_file(_hf_json())
+    except Exception as e:
+        raise Unavailable(f"snaptokens cannot load the tokenizer.json: {e!r}") from None
+    return Loaded(
+        encode=lambda text: tok.encode(text, add_special_tokens=False).ids,
+        decode=lambda ids: tok.decode(ids),
+        notes=["snaptokens: Tokenizer.from_file(tokenizer.json built from qwen.tiktoken)"],
+    )
+
+
+def _splintr() -> Loaded:
+    import splintr
+    pattern, specials = ref.qwen_pattern_and_specials()
+    try:
+        tok = splintr.Tokenizer(str(ref.VOCAB_PATH), pattern, specials)
+    except Exception as e:
+        raise Unavailable(f"splintr cannot load qwen.tiktoken: {e!r}") from None
+    return Loaded(
+        encode=tok.encode_ordinary,
+        decode=tok.decode,
+        notes=["splintr-rs: Tokenizer(qwen.tiktoken, pattern, specials)"],
+    )
+
+
+def _tokie() -> Loaded:
+    import tokie
+    try:
+        tok = tokie.Tokenizer.from_json(_hf_json())
+    except Exception as e:
+        raise Unavailable(f"tokie cannot load the tokenizer.json: {e!r}") from None
+    return Loaded(
+        encode=lambda text: tok.encode(text, add_special_tokens=False).ids,
+        decode=tok.decode,
+        count=tok.count_tokens,
+        notes=["tokie: Tokenizer.from_json(tokenizer.json built from qwen.tiktoken)"],
+    )
+
+
+def _kitoken() -> Loaded:
+    import kitoken
+    try:
+        tok = kitoken.Kitoken.from_tokenizers_file(_hf_json())
+    except Exception as e:
+        raise Unavailable(f"kitoken cannot load the tokenizer.json: {e!r}") from None
+    return Loaded(
+        encode=lambda text: tok.encode(text, False),
+        decode=lambda ids: tok.decode(ids, False).decode("utf-8", "replace"),
+        notes=["kitoken: Kitoken.from_tokenizers_file(tokenizer.json built from qwen.tiktoken)"],
+    )
+
+
+def _tokendagger() -> Loaded:
+    import tokendagger
+    pattern, specials = ref.qwen_pattern_and_specials()
+    try:
+        enc = tokendagger.Encoding("qwen", pat_str=pattern, mergeable_ranks=ref.load_ranks(),
+                                   special_tokens=specials)
+    except Exception as e:
+        raise Unavailable(f"tokendagger cannot load the Qwen ranks: {e!r}") from None
+    return Loaded(
+        encode=enc.encode_ordinary,
+        decode=enc.decode,
+        notes=["tokendagger: Encoding(pat_str, mergeable_ranks of qwen.tiktoken)"],
+    )
+
+
+def _bpe_qwen() -> Loaded:
+    import glob
+    import importlib.machinery
+    import importlib.util
+    import tempfile
+    # bpe_qwen's package __init__ imports transformers for its AutoTokenizer
+    # wrapper; the engine, QwenTokenizer(dir with vocab.json and merges.txt), is
+    # its compiled module, loaded here on its own.
+    spec = importlib.util.find_spec("bpe_qwen")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("No module named 'bpe_qwen'")
+    found = glob.glob(str(Path(list(spec.submodule_search_locations)[0]) / "bpe_qwen*.so"))
+    if not found:
+        raise Unavailable("bpe-qwen: its compiled module was not found")
+    loader = importlib.machinery.ExtensionFileLoader("bpe_qwen.bpe_qwen", found[0])
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    folder = Path(tempfile.gettempdir()) / "qtok-bench" / f"bpe-qwen-{ref.hf_cache_path().stem}"
+    if not (folder / "merges.txt").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        ref.hf_reference().model.save(str(folder))       # vocab.json + merges.txt
+    try:
+        tok = module.QwenTokenizer(str(folder))
+    except Exception as e:
+        raise Unavailable(f"bpe-qwen cannot load vocab.json/merges.txt: {e!r}") from None
+    return Loaded(
+        encode=tok.encode,
+        decode=tok.decode,
+        notes=["bpe-qwen: QwenTokenizer(vocab.json + merges.txt of the built tokenizer.json)"],
+    )
+
+
+def _tuetoken() -> Loaded:
+    import tuetoken
+    try:
+        tok = tuetoken.Tokenizer(_hf_json())
+    except Exception as e:
+        raise Unavailable(f"tuetoken cannot load the tokenizer.json: {e!r}") from None
+    return Loaded(
+        encode=tok.encode_ordinary,
+        decode=tok.decode,
+        batch=lambda texts, threads: tok.encode_ordinary_batch(texts, num_threads=threads),
+        count=tok.count_tokens,
+        notes=["tuetoken: Tokenizer(tokenizer.json built from qwen.tiktoken)"],
+    )
+
+
 #: What the pytest suites put side by side: qtok without and with its NFC step,
 #: tiktoken (the oracle) and HF tokenizers (the reference Qwen ships).  The
 #: optional peers are left to compare.py, which runs each in its own process.
@@ -153,4 +298,17 @@ ADAPTERS: dict[str, Adapter] = {a.key: a for a in [
     Adapter("fastokens", "fastokens", "fastokens", "fastokens", _fastokens, required=False),
     Adapter("riptoken", "riptoken", "riptoken", "riptoken", _riptoken, required=False),
     Adapter("quicktok", "quicktok-v1", "quicktok-v1", "quicktok", _quicktok, required=False),
+    Adapter("gigatoken", "gigatoken", "gigatoken", "gigatoken", _gigatoken, required=False),
+    Adapter("snaptokens", "snaptokens", "snaptokens", "snaptokens", _snaptokens, required=False),
+    Adapter("splintr", "splintr-rs", "splintr-rs", "splintr", _splintr, required=False),
+    Adapter("tokie", "tokie", "tokie", "tokie", _tokie, required=False),
+    Adapter("kitoken", "kitoken", "kitoken", "kitoken", _kitoken, required=False),
+    Adapter("tokendagger", "tokendagger", "tokendagger", "tokendagger", _tokendagger,
+            required=False),
+    Adapter("bpe_qwen", "bpe-qwen", "bpe-qwen", "", _bpe_qwen, required=False),
+    Adapter("tuetoken", "tuetoken", "tuetoken", "tuetoken", _tuetoken, required=False),
 ]}
+
+#: The optional peers, in the pytest suites' encode groups when installed.  A
+#: peer whose ids differ is reported with how many differ, not failed.
+PEERS = [key for key, adapter in ADAPTERS.items() if not adapter.required]

@@ -15,6 +15,7 @@ knows which task was running when a child died:
 
 Tasks (every time is the best of ``rounds`` unless said otherwise):
     first        encode each corpus file once, right after loading (one pass)
+    long         the files joined into one text: its first call, then best of rounds
     whole        encode each corpus file
     lines        encode each line of each file, one call per line
     batch1/2     encode_ordinary_batch of ~9 KB documents on 1 / 2 threads
@@ -90,6 +91,12 @@ def best_of(rounds: int, fn: Callable[[], Any], timer: Callable[[], float] | Non
     return best, result
 
 
+def item_digests(ids: list) -> str:
+    """Eight hex digits per file or line, so the parent can say how many of
+    them differ from tiktoken's, not only that some do."""
+    return "".join(ref.digest(seq)[:8] for seq in ids)
+
+
 def measure(task: str, enc: Loaded, texts: dict[str, str], rounds: int,
             path_chars: int) -> dict[str, Any] | None:
     """Run one task; None when this encoder has no API for it."""
@@ -100,12 +107,21 @@ def measure(task: str, enc: Loaded, texts: dict[str, str], rounds: int,
         seconds, ids = best_of(1 if task == "first" else rounds,
                                lambda: [enc.encode(t) for t in files])
         return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True),
-                    tokens=sum(map(len, ids)))
+                    tokens=sum(map(len, ids)), items=item_digests(ids))
     if task == "lines":
         lines = ref.corpus_lines(texts)
         seconds, ids = best_of(rounds, lambda: [enc.encode(t) for t in lines])
         return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True),
-                    calls=len(lines))
+                    calls=len(lines), items=item_digests(ids))
+    if task == "long":
+        # The files joined into one text: what encode(big_text) meets.  The
+        # first call is over unseen text (this task runs in a child of its own).
+        text = "\n".join(files)
+        first, ids = best_of(1, lambda: enc.encode(text))
+        seconds, ids = best_of(rounds, lambda: enc.encode(text))
+        n = ref.utf8_len(text)
+        return {"seconds": seconds, "bytes": n, "digest": ref.digest(ids), "tokens": len(ids),
+                "first MB/s": n / first / 1e6}
     if task in ("batch1", "batch2"):
         if enc.batch is None:
             return None
@@ -173,7 +189,13 @@ def main(spec: dict[str, Any]) -> int:
     gc.collect()
     before = rss_mb()
     t0 = time.perf_counter()
-    importlib.import_module(adapter.module)
+    try:
+        if adapter.module:
+            importlib.import_module(adapter.module)
+    except ImportError as e:
+        emit("unavailable", reason=f"{adapter.package} is not installed ({e}); "
+                                   f"pip install {adapter.package}, or the project's bench extra")
+        return 0
     t1 = time.perf_counter()
     try:
         enc = adapter.load()
@@ -223,11 +245,12 @@ def _reader(stream, queue: Queue) -> None:
 def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: int | None = None,
                  path_chars: int = ref.PATHOLOGICAL_CHARS, task_timeout: float = 120.0,
                  load_timeout: float = 120.0, stack_bytes: int | None = None,
-                 cpu_time: bool = False, pin: bool = False) -> ChildRun:
+                 cpu_time: bool = False, pin: bool = False,
+                 path_timeout: float | None = None) -> ChildRun:
     """Run ``tasks`` for one encoder in a child process (on one CPU if ``pin``).
 
-    If the child dies (a crash, or a task over ``task_timeout`` seconds, after
-    which it is killed) the task it was running is recorded as failed and a
+    If the child dies (a crash, or a task over ``task_timeout`` seconds, or a
+    pathological input over ``path_timeout``, after which it is killed) the task it was running is recorded as failed and a
     fresh child carries on with the tasks after it.  ``stack_bytes`` caps the
     child's main-thread stack, to probe with a margin whether an input is safe
     to run in a process with the usual, larger, stack.
@@ -248,7 +271,10 @@ def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: 
             timed_out = False
             while True:
                 try:
-                    line = lines.get(timeout=task_timeout if loaded else load_timeout)
+                    wait = (load_timeout if not loaded
+                            else path_timeout if path_timeout and current and current.startswith("path:")
+                            else task_timeout)
+                    line = lines.get(timeout=wait)
                 except Empty:
                     proc.kill()
                     timed_out = True
@@ -273,7 +299,8 @@ def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: 
         if proc.returncode == 0 and not timed_out:
             return run
         why = "timeout" if timed_out else "crash"
-        detail = f"over {task_timeout:.0f} s, killed" if timed_out else (
+        limit = path_timeout if path_timeout and current and current.startswith("path:") else task_timeout
+        detail = f"over {limit:.0f} s, killed" if timed_out else (
             _describe_exit(proc.returncode) + (f": {stderr_tail[0][:160]}" if stderr_tail else ""))
         if current is None:
             # Died while loading (or between tasks): nothing more to learn here.
