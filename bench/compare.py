@@ -21,7 +21,7 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +36,19 @@ CORPUS_TASKS = ["first", "whole", "lines", "batch1", "batch2", "list", "numpy", 
 PATH_TASKS = [f"path:{name}" for name in ref.PATHOLOGICAL]
 BATCH_TASKS = ["batch1", "batch2"]
 SINGLE_THREAD_TASKS = [t for t in CORPUS_TASKS if t not in BATCH_TASKS] + PATH_TASKS
+#: What the unpinned columns measure: the calls an encoder may spread over the
+#: cores by itself (one text per call), as a default install does.
+UNPINNED_TASKS = ["first", "whole", "lines", "count"]
+#: Suffix of the key of an encoder's unpinned column.
+UNPINNED = "@all"
+
+
+def adapter_of(key: str):
+    return ADAPTERS[key.removesuffix(UNPINNED)]
+
+
+def label(key: str) -> str:
+    return adapter_of(key).label + (" unpinned" if key.endswith(UNPINNED) else "")
 
 
 @dataclass
@@ -45,6 +58,9 @@ class Settings:
     load_runs: int
     path_chars: int
     task_timeout: float
+    #: one pathological input: an encoder that needs longer (under 0.03 MB/s on
+    #: 1M characters) is shown as "timeout"
+    path_timeout: float = 30.0
 
 
 FULL = Settings(rounds=3, max_lines=None, load_runs=3, path_chars=ref.PATHOLOGICAL_CHARS,
@@ -65,35 +81,49 @@ def ensure_hf_cache() -> None:
         run_isolated("hf", [])
 
 
+def _merge(run: ChildRun, more: ChildRun) -> None:
+    run.results.update(more.results)
+    run.loads.extend(more.loads)
+
+
 def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
-                cpu_time: bool = False, pin: bool = True) -> dict[str, ChildRun]:
+                cpu_time: bool = False, pin: bool = True, unpinned_too: bool = False
+                ) -> dict[str, ChildRun]:
     """Every encoder's tasks, in children of its own, one encoder after another.
 
     With ``pin`` the single-thread tasks run in a child kept on one CPU (see
     worker.pin_to_one_cpu) and the batches in a second child free to use
-    every CPU; without it one unpinned child runs everything."""
+    every CPU; without it one unpinned child runs everything.  The one long
+    text ("long") has a child of its own, so that its first call meets text
+    the encoder has not seen.  ``unpinned_too`` adds a column per encoder:
+    UNPINNED_TASKS and the long text again, in children free to use every CPU."""
     runs: dict[str, ChildRun] = {}
     for key in keys:
         t0 = time.perf_counter()
-        log(f"{ADAPTERS[key].label}: measuring ...")
+        log(f"{label(key)}: measuring ...")
         common = dict(rounds=settings.rounds, max_lines=settings.max_lines,
                       path_chars=settings.path_chars, task_timeout=settings.task_timeout,
-                      cpu_time=cpu_time)
+                      path_timeout=settings.path_timeout, cpu_time=cpu_time)
         if pin:
             run = run_isolated(key, SINGLE_THREAD_TASKS, pin=True, **common)
             if not run.unavailable:
-                batches = run_isolated(key, BATCH_TASKS, **common)
-                run.results.update(batches.results)
-                run.loads.extend(batches.loads)
+                _merge(run, run_isolated(key, ["long"], pin=True, **common))
+                _merge(run, run_isolated(key, BATCH_TASKS, **common))
         else:
             run = run_isolated(key, CORPUS_TASKS + PATH_TASKS, **common)
+            if not run.unavailable:
+                _merge(run, run_isolated(key, ["long"], **common))
         # Extra fresh processes that only load, for a steadier load time.
         for _ in range(settings.load_runs - 1):
             if run.unavailable:
                 break
             run.loads.extend(run_isolated(key, []).loads)
         runs[key] = run
-        log(f"{ADAPTERS[key].label}: done in {time.perf_counter() - t0:.1f} s"
+        if unpinned_too and pin and not run.unavailable:
+            free = run_isolated(key, UNPINNED_TASKS, **common)
+            _merge(free, run_isolated(key, ["long"], **common))
+            runs[key + UNPINNED] = free
+        log(f"{label(key)}: done in {time.perf_counter() - t0:.1f} s"
             + (f" ({run.unavailable})" if run.unavailable else ""))
     return runs
 
@@ -110,14 +140,14 @@ class Row:
     task: str = ""              # the worker task behind it, to flag inexact results
 
 
-def mbps(task: str) -> Callable[[ChildRun], float | str | None]:
+def mbps(task: str, key: str = "MB/s") -> Callable[[ChildRun], float | str | None]:
     def get(run: ChildRun) -> float | str | None:
         r = run.results.get(task)
         if r is None or "skipped" in r:
             return None
         if "failed" in r:
             return r["failed"]
-        return r["MB/s"]
+        return r[key]
     return get
 
 
@@ -145,6 +175,9 @@ def rows(settings: Settings) -> list[Row]:
         Row("first pass, whole files (fresh process)", "MB/s", mbps("first"), task="first"),
         Row(f"best of {r}, whole files", "MB/s", mbps("whole"), task="whole"),
         Row(f"best of {r}, line by line", "MB/s", mbps("lines"), task="lines"),
+        Row("one text, the files joined: first call", "MB/s", mbps("long", "first MB/s"),
+            task="long"),
+        Row(f"one text, the files joined: best of {r}", "MB/s", mbps("long"), task="long"),
         Row("batch of ~9 KB docs, 1 thread", "MB/s", mbps("batch1"), task="batch1"),
         Row("batch of ~9 KB docs, 2 threads", "MB/s", mbps("batch2"), task="batch2"),
         Row("batch: 2 threads / 1 thread", "x", quotient("batch2", "batch1"), ratio=False,
@@ -169,14 +202,43 @@ class Exactness:
     corpus: list[str]           # corpus tasks whose ids differ from tiktoken's
     pathological: list[str]     # pathological tasks whose ids differ from HF's / tiktoken's
     corpus_checked: bool = True
+    #: per corpus task, (files or lines whose ids differ, how many there are)
+    mismatches: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def flag(self, task: str) -> str:
+        """What a cell of ``task`` says besides its figure: "" when exact."""
+        if task in self.mismatches:
+            bad, total = self.mismatches[task]
+            return f" inexact {bad:,}/{total:,}"
+        return " inexact" if task in self.corpus + self.pathological else ""
 
     def verdict(self) -> str:
         corpus = ("corpus: not measured" if not self.corpus_checked
                   else "corpus: exact" if not self.corpus
-                  else f"corpus: DIFFERS ({', '.join(self.corpus)})")
+                  else "corpus: DIFFERS (" + ", ".join(
+                      t + (f": {self.mismatches[t][0]:,} of {self.mismatches[t][1]:,} "
+                           + ("lines" if t == "lines" else "files") if t in self.mismatches else "")
+                      for t in self.corpus) + ")")
         path = ("pathological: exact" if not self.pathological
                 else f"pathological: DIFFERS ({', '.join(t[5:] for t in self.pathological)})")
         return f"{corpus}; {path}"
+
+
+def exactness_all(all_runs: list[dict[str, ChildRun]]) -> dict[str, Exactness]:
+    """Exactness over several runs: a task differs if it differed in any."""
+    out: dict[str, Exactness] = {}
+    for runs in all_runs:
+        for key, check in exactness(runs).items():
+            if key not in out:
+                out[key] = check
+                continue
+            seen = out[key]
+            seen.corpus += [t for t in check.corpus if t not in seen.corpus]
+            seen.pathological += [t for t in check.pathological if t not in seen.pathological]
+            seen.corpus_checked = seen.corpus_checked or check.corpus_checked
+            for task, counts in check.mismatches.items():
+                seen.mismatches[task] = max(counts, seen.mismatches.get(task, (0, 0)))
+    return out
 
 
 def exactness(runs: dict[str, ChildRun]) -> dict[str, Exactness]:
@@ -190,13 +252,20 @@ def exactness(runs: dict[str, ChildRun]) -> dict[str, Exactness]:
         if run.unavailable:
             continue
         corpus = []
-        for task in CORPUS_TASKS:
+        for task in CORPUS_TASKS + ["long"]:
             mine = run.results.get(task, {}).get("digest")
             theirs = base.results.get(task, {}).get("digest") if base else None
             if mine and theirs and mine != theirs:
                 corpus.append(task)
             if run.results.get(task, {}).get("roundtrip") is False:
                 corpus.append(task)          # decode did not give the text back
+        mismatches = {}
+        for task in ("first", "whole", "lines"):
+            mine = run.results.get(task, {}).get("items")
+            theirs = base.results.get(task, {}).get("items") if base else None
+            if mine and theirs and len(mine) == len(theirs) and task in corpus:
+                pairs = range(0, len(mine), 8)
+                mismatches[task] = (sum(mine[i:i + 8] != theirs[i:i + 8] for i in pairs), len(pairs))
         # count has no ids to digest: its total must be tiktoken's number of ids.
         counted = run.results.get("count", {}).get("tokens")
         expected = base.results.get("whole", {}).get("tokens") if base else None
@@ -209,36 +278,78 @@ def exactness(runs: dict[str, ChildRun]) -> dict[str, Exactness]:
             if mine and any(d and d != mine for d in refs):
                 path.append(task)
         checked = any("digest" in run.results.get(task, {}) for task in CORPUS_TASKS)
-        out[key] = Exactness(corpus, path, corpus_checked=checked)
+        out[key] = Exactness(corpus, path, corpus_checked=checked, mismatches=mismatches)
     return out
 
 
-def cell(value: float | str | None, base: float | str | None, row: Row, flagged: bool) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value                        # "crash" / "timeout"
-    text = row.fmt.format(value)
-    if row.ratio and isinstance(base, float) and base > 0:
-        text += f" ({value / base:.2f}x)"
-    return text + (" inexact" if flagged else "")
+def span(values: list[float], fmt: str) -> str:
+    """One figure, or the range over the runs: "20.6-20.8"."""
+    low, high = fmt.format(min(values)), fmt.format(max(values))
+    return low if low == high else f"{low}-{high}"
 
 
-def build_table(runs: dict[str, ChildRun], settings: Settings) -> tuple[list[str], list[list[str]]]:
-    keys = [k for k, run in runs.items() if not run.unavailable]
-    header = ["mode", "unit"] + [ADAPTERS[k].label for k in keys]
-    checks = exactness(runs)
+def cell(values: list[float | str | None], bases: list[float | str | None], row: Row,
+         flag: str) -> str:
+    """A value per run (and tiktoken's in the same runs): the range of the
+    values, and the range of the per-run ratios to tiktoken."""
+    numbers = [v for v in values if isinstance(v, float)]
+    if not numbers:
+        failed = [v for v in values if isinstance(v, str)]
+        return failed[0] if failed else "-"          # "crash" / "timeout"
+    text = span(numbers, row.fmt)
+    ratios = [v / b for v, b in zip(values, bases)
+              if isinstance(v, float) and isinstance(b, float) and b > 0]
+    if row.ratio and ratios:
+        text += f" ({span(ratios, '{:.2f}')}x)"
+    failures = len(values) - len(numbers)
+    return text + flag + (f" ({failures} failed)" if failures else "")
+
+
+def build_table(all_runs: list[dict[str, ChildRun]], settings: Settings
+                ) -> tuple[list[str], list[list[str]]]:
+    """The table over one or more runs of every encoder (``--runs``)."""
+    keys = [k for k, run in all_runs[0].items() if not run.unavailable]
+    header = ["mode", "unit"] + [label(k) for k in keys]
+    checks = exactness_all(all_runs)
     body = []
     for row in rows(settings):
-        base = row.value(runs[BASELINE]) if BASELINE in keys else None
-        cells = [cell(row.value(runs[k]), base if k != BASELINE else None, row,
-                      flagged=bool(row.task) and row.task in checks[k].corpus + checks[k].pathological)
-                 for k in keys]
+        cells = []
+        for k in keys:
+            values = [row.value(runs[k]) if k in runs else None for runs in all_runs]
+            bases = [row.value(runs[BASELINE]) if BASELINE in runs and k != BASELINE else None
+                     for runs in all_runs]
+            cells.append(cell(values, bases, row, flag=checks[k].flag(row.task) if row.task else ""))
         if any(c != "-" for c in cells):
-            body.append([row.label, row.unit] + cells)
+            body.append([row.label, row.unit] + cells + [lead(all_runs, keys, row, checks)])
+    header.append("qtok / best peer")
     body.append(["exact (ids equal tiktoken's / HF's)", ""] + [
-        "yes" if not (checks[k].corpus or checks[k].pathological) else "NO" for k in keys])
+        "yes" if not (checks[k].corpus or checks[k].pathological) else "NO" for k in keys] + [""])
     return header, body
+
+
+def lead(all_runs: list[dict[str, ChildRun]], keys: list[str], row: Row,
+         checks: dict[str, Exactness]) -> str:
+    """qtok's figure over the best other encoder's, per run (pinned against
+    pinned), with that encoder's name; above 1 means qtok is first.  Peers
+    that are not exact on the row do not count."""
+    if row.unit not in ("MB/s", "ms", "MB"):
+        return ""
+    higher_is_better = row.unit == "MB/s"
+    peers = [k for k in keys if not k.startswith("qtok") and not k.endswith(UNPINNED)
+             and not (row.task and checks[k].flag(row.task))]
+    ratios, leaders = [], set()
+    for runs in all_runs:
+        mine = row.value(runs["qtok"]) if "qtok" in runs else None
+        theirs = {k: row.value(runs[k]) for k in peers if k in runs}
+        theirs = {k: v for k, v in theirs.items() if isinstance(v, float) and v > 0}
+        if not isinstance(mine, float) or mine <= 0 or not theirs:
+            continue
+        best = (max if higher_is_better else min)(theirs, key=theirs.get)
+        ratios.append(mine / theirs[best] if higher_is_better else theirs[best] / mine)
+        leaders.add(label(best))
+    if not ratios:
+        return "-"
+    return f"{span(ratios, '{:.2f}')}x ({', '.join(sorted(leaders))})"
 
 
 def render(header: list[str], body: list[list[str]], markdown: bool) -> str:
@@ -268,12 +379,14 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, {platform.system()}"
 
 
-def preamble(runs: dict[str, ChildRun], settings: Settings, texts: dict[str, str],
+def preamble(all_runs: list[dict[str, ChildRun]], settings: Settings, texts: dict[str, str],
              argv: list[str], markdown: bool, cpu_time: bool) -> list[str]:
+    runs = all_runs[0]
     folder = ref.corpus_dir()
     # What the children report, not what was asked: where affinity can't be
     # set (not Linux) they run unpinned whatever the flag says.
     pinned = any(load.get("pinned_cpu") is not None for r in runs.values() for load in r.loads)
+    unpinned_columns = any(k.endswith(UNPINNED) for k in runs)
     nbytes = ref.utf8_len(texts.values())
     corpus = (f"corpus: {os.path.relpath(folder, ref.ROOT)}: {len(texts)} files, "
               f"{nbytes / 1e6:.2f} MB of NFC text"
@@ -287,30 +400,40 @@ def preamble(runs: dict[str, ChildRun], settings: Settings, texts: dict[str, str
         f"pathological inputs: {settings.path_chars:,} characters each",
         "clock: " + ("CPU time of the process (batches: wall clock)" if cpu_time else "wall clock"),
         "CPUs: " + ("every encoder's single-thread tasks on one CPU, its batches on all"
-                    if pinned else "not pinned: single-thread tasks may use every CPU"),
+                    if pinned else "not pinned: single-thread tasks may use every CPU")
+        + ("; the 'unpinned' columns: the same calls free to use every CPU"
+           if unpinned_columns else ""),
         "versions: " + ", ".join(f"{ADAPTERS[k].label} {ADAPTERS[k].version()}"
-                                 for k, r in runs.items() if not r.unavailable),
-        "cells: value (value / tiktoken's value in this run); MB = 10^6 bytes of UTF-8; "
-        "for ms and MB rows lower is better",
+                                 for k, r in runs.items()
+                                 if not r.unavailable and not k.endswith(UNPINNED)),
+        (f"runs: {len(all_runs)}, every encoder once per run, in turn; a cell gives the range "
+         "over the runs" if len(all_runs) > 1 else "runs: 1"),
+        "cells: value (value / tiktoken's value in the same run); MB = 10^6 bytes of UTF-8; "
+        "for ms and MB rows lower is better; 'qtok / best peer': qtok's figure over the best "
+        "other encoder's that is exact on the row, in the same run (above 1: qtok is first)",
     ]
     prefix = "- " if markdown else ""
     return [prefix + line for line in lines]
 
 
-def notes(runs: dict[str, ChildRun], markdown: bool) -> list[str]:
+def notes(all_runs: list[dict[str, ChildRun]], markdown: bool) -> list[str]:
     out = []
-    for key, run in runs.items():
-        label = ADAPTERS[key].label
-        if run.unavailable:
-            out.append(f"{label}: skipped: {run.unavailable}")
-            continue
-        for note in (run.loads[0].get("notes") or []) if run.loads else []:
-            out.append(note)
-        for task, result in run.results.items():
-            if "failed" in result:
-                out.append(f"{label} on {task}: {result['failed']}: {result['detail']}")
-    for key, check in exactness(runs).items():
-        out.append(f"{ADAPTERS[key].label}: {check.verdict()}")
+    for number, runs in enumerate(all_runs, 1):
+        for key, run in runs.items():
+            name = label(key)
+            if run.unavailable:
+                if number == 1:
+                    out.append(f"{name}: skipped: {run.unavailable}")
+                continue
+            if number == 1 and not key.endswith(UNPINNED):
+                out.extend((run.loads[0].get("notes") or []) if run.loads else [])
+            for task, result in run.results.items():
+                if "failed" in result:
+                    out.append(f"{name} on {task}"
+                               + (f" (run {number})" if len(all_runs) > 1 else "")
+                               + f": {result['failed']}: {result['detail']}")
+    for key, check in exactness_all(all_runs).items():
+        out.append(f"{label(key)}: {check.verdict()}")
     prefix = "- " if markdown else "  "
     return [prefix + n for n in out]
 
@@ -328,6 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unpinned", action="store_true",
                         help="let the single-thread tasks run on every CPU (by default they run "
                              "on one, so an encoder's helper threads can't borrow another core)")
+    parser.add_argument("--runs", type=int, default=1, metavar="N",
+                        help="measure every encoder N times, in turn (cells give the range)")
+    parser.add_argument("--unpinned-too", action="store_true",
+                        help="add a column per encoder with the single-text calls free to use "
+                             "every CPU, beside the pinned one")
     parser.add_argument("--json", metavar="PATH", help="also save every raw measurement here")
     parser.add_argument("--arrow", type=int, nargs="?", const=200, metavar="MB",
                         help="also time column -> ids as Arrow on a Parquet file of MB megabytes "
@@ -351,19 +479,26 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr)  # noqa: E731
     if "hf" in keys:
         ensure_hf_cache()
-    runs = measure_all(keys, settings, log, cpu_time=args.cpu_time, pin=not args.unpinned)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    all_runs = []
+    for number in range(args.runs):
+        if args.runs > 1:
+            log(f"run {number + 1} of {args.runs}")
+        all_runs.append(measure_all(keys, settings, log, cpu_time=args.cpu_time,
+                                    pin=not args.unpinned, unpinned_too=args.unpinned_too))
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {k: {"loads": r.loads, "results": r.results, "unavailable": r.unavailable}
-             for k, r in runs.items()}, indent=1))
+            [{k: {"loads": r.loads, "results": r.results, "unavailable": r.unavailable}
+              for k, r in runs.items()} for runs in all_runs], indent=1))
 
-    header, body = build_table(runs, settings)
-    print("\n".join(preamble(runs, settings, texts, argv, args.markdown, args.cpu_time)))
+    header, body = build_table(all_runs, settings)
+    print("\n".join(preamble(all_runs, settings, texts, argv, args.markdown, args.cpu_time)))
     print()
     print(render(header, body, args.markdown))
     print()
     print("notes:")
-    print("\n".join(notes(runs, args.markdown)))
+    print("\n".join(notes(all_runs, args.markdown)))
     if args.arrow:
         import arrow_column
         print()
@@ -371,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         arrow_column.main(["--megabytes", str(args.arrow), "--repeat", str(settings.rounds)]
                           + (["--markdown"] if args.markdown else []))
     log("finished")
-    missing_required = [k for k in keys if runs[k].unavailable and ADAPTERS[k].required]
+    missing_required = [k for k in keys if all_runs[0][k].unavailable and ADAPTERS[k].required]
     return 1 if missing_required else 0
 
 
