@@ -39,13 +39,15 @@ class Entry:
     variant: str        # e.g. "2 threads": compared with tiktoken's entry of the same variant
     value: float
     unit: str
+    note: str = ""      # e.g. "ids differ on 1 of 25 files"
 
 
 _SUMMARY: list[Entry] = []
 
 
-def record(group: str, encoder: str, value: float, unit: str = "MB/s", variant: str = "") -> None:
-    _SUMMARY.append(Entry(group, encoder, variant, value, unit))
+def record(group: str, encoder: str, value: float, unit: str = "MB/s", variant: str = "",
+           note: str = "") -> None:
+    _SUMMARY.append(Entry(group, encoder, variant, value, unit, note))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -64,7 +66,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             label = ADAPTERS[e.encoder].label + (f", {e.variant}" if e.variant else "")
             b = base.get((e.variant, e.unit))
             ratio = f"  ({e.value / b:.2f}x)" if b and e.encoder != BASELINE else ""
-            tr.write_line(f"    {label:<28} {e.value:10.1f} {e.unit}{ratio}")
+            note = f"  {e.note}" if e.note else ""
+            tr.write_line(f"    {label:<28} {e.value:10.1f} {e.unit}{ratio}{note}")
 
 
 @pytest.fixture
@@ -79,16 +82,30 @@ def measure(benchmark) -> Callable[..., Any]:
     pytest-benchmark's pedantic mode (fixed rounds keep the suite short), set
     MB/s from the best round, and return fn's result for checking."""
     def run(fn: Callable[[], Any], nbytes: int, *, group: str, encoder: str,
-            rounds: int | None = None, warmup_rounds: int = 1, variant: str = "") -> Any:
+            rounds: int | None = None, warmup_rounds: int = 1, variant: str = "",
+            expected: list | None = None, what: str = "items") -> Any:
+        """With ``expected``: qtok and the references must return it (the test
+        fails otherwise); a peer that differs is recorded with how many of
+        its results differ."""
         benchmark.group = group
         if rounds is None:
             rounds = rounds_for(encoder)
         result = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup_rounds)
+        note = ""
+        if expected is not None:
+            differ = sum((got if isinstance(got, int) else list(map(int, got))) != want
+                         for got, want in zip(result, expected))
+            differ += abs(len(result) - len(expected))
+            if ADAPTERS[encoder].required:
+                assert differ == 0, f"{encoder}: ids differ from tiktoken's on {differ} {what}"
+            elif differ:
+                note = f"ids differ on {differ:,} of {len(expected):,} {what}"
+                benchmark.extra_info["mismatches"] = differ
         if benchmark.stats is not None:        # None under --benchmark-disable
             mbps = nbytes / benchmark.stats.stats.min / 1e6
             benchmark.extra_info["MB/s"] = round(mbps, 2)
             benchmark.extra_info["bytes"] = nbytes
-            record(group, encoder, mbps, variant=variant)
+            record(group, encoder, mbps, variant=variant, note=note)
         return result
     return run
 
