@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One long text on 1 and on 2 native threads: ``encode_ordinary(big_text)``.
 
-    python bench/long_text.py [--runs 3] [--sizes 1,10]
+    python bench/long_text.py [--runs 3] [--sizes 1,10] [--call encode_ordinary|count|encode_to_numpy]
 
 Each measurement is a fresh process (so the first call meets caches that
 have not seen the text; a warm-up on other text maps them) that encodes one
@@ -31,7 +31,7 @@ import json, sys, time, unicodedata, hashlib
 sys.path.insert(0, {bench!r})
 import qtok
 from references import load_corpus
-threads, size = int(sys.argv[1]), int(sys.argv[2])
+threads, size, call = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 qtok.set_num_threads(threads)
 enc = qtok.get_encoding("qwen", normalization=None)
 # Warm-up on other text, long enough to be split: every thread's piece cache
@@ -40,48 +40,56 @@ enc.encode_ordinary(" ".join(str(i * 7919) + "x" for i in range(60000)))
 unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
 text = (unit * (size // len(unit.encode()) + 1))
 text = text.encode()[:size].decode("utf-8", "ignore")
-t0 = time.perf_counter(); ids = enc.encode_ordinary(text); first = time.perf_counter() - t0
+fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
+      "encode_to_numpy": lambda t: enc.encode_to_numpy(t, disallowed_special=())}}[call]
+t0 = time.perf_counter(); ids = fn(text); first = time.perf_counter() - t0
 warm = []
 for _ in range(3):
-    t0 = time.perf_counter(); enc.encode_ordinary(text); warm.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); fn(text); warm.append(time.perf_counter() - t0)
 n = len(text.encode())
+# The ids' digest (count: the number of ids) is checked against tiktoken's.
+seen = ids if call == "count" else [int(i) for i in ids]
 print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6, "bytes": n,
-                  "digest": hashlib.sha256(str(ids).encode()).hexdigest()}}))
+                  "digest": hashlib.sha256(str(seen).encode()).hexdigest()}}))
 """
 
 
-def child(threads: int, size: int) -> dict:
+def child(threads: int, size: int, call: str) -> dict:
     code = CHILD.format(bench=str(Path(__file__).resolve().parent))
-    done = subprocess.run([sys.executable, "-c", code, str(threads), str(size)],
+    done = subprocess.run([sys.executable, "-c", code, str(threads), str(size), call],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"the child failed:\n{done.stderr}")
     return json.loads(done.stdout)
 
 
-def reference_digest(size: int) -> str:
+def reference_digest(size: int, call: str) -> str:
     import hashlib
     from references import load_corpus, tiktoken_reference
     unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
     text = (unit * (size // len(unit.encode()) + 1)).encode()[:size].decode("utf-8", "ignore")
-    return hashlib.sha256(str(tiktoken_reference().encode_ordinary(text)).encode()).hexdigest()
+    ids = tiktoken_reference().encode_ordinary(text)
+    return hashlib.sha256(str(len(ids) if call == "count" else ids).encode()).hexdigest()
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sizes", default="1,10", help="text sizes in MB, comma-separated")
+    ap.add_argument("--call", default="encode_ordinary",
+                    choices=["encode_ordinary", "count", "encode_to_numpy"])
     args = ap.parse_args(argv)
     sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
-    print(f"cores available: {len(os.sched_getaffinity(0))}; runs: {args.runs}, alternating")
+    print(f"cores available: {len(os.sched_getaffinity(0))}; runs: {args.runs}, alternating; "
+          f"call: {args.call}")
     print("| text | mode | 1 thread MB/s | 2 threads MB/s | 2 / 1 (medians) |")
     print("|---|---|---:|---:|---:|")
     for size in sizes:
         results: dict[int, list[dict]] = {1: [], 2: []}
         for _ in range(args.runs):
             for threads in (1, 2):
-                results[threads].append(child(threads, size))
-        expected = reference_digest(size)
+                results[threads].append(child(threads, size, args.call))
+        expected = reference_digest(size, args.call)
         digests = {r["digest"] for rs in results.values() for r in rs}
         assert digests == {expected}, "the ids differ from tiktoken's"
         for mode in ("first", "warm"):
