@@ -95,14 +95,22 @@ def _hf() -> Loaded:
     )
 
 
+def _loaded_or_unavailable(what: str, make: Callable[[], Any]) -> Any:
+    """make()'s tokenizer; a peer that fails to load becomes Unavailable with
+    ``what`` ("fastokens cannot load qwen.tiktoken") and the error."""
+    try:
+        return make()
+    except Exception as e:
+        raise Unavailable(f"{what}: {e!r}") from None
+
+
 def _fastokens() -> Loaded:
     import fastokens
     pattern, specials = ref.qwen_pattern_and_specials()
-    try:
-        tok = fastokens.Tokenizer.from_tiktoken(str(ref.VOCAB_PATH), pattern=pattern,
-                                                special_tokens=specials)
-    except Exception as e:
-        raise Unavailable(f"fastokens cannot load qwen.tiktoken: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "fastokens cannot load qwen.tiktoken",
+        lambda: fastokens.Tokenizer.from_tiktoken(str(ref.VOCAB_PATH), pattern=pattern,
+                                                  special_tokens=specials))
     return Loaded(
         encode=lambda text: tok.encode_ordinary(text).ids,
         decode=lambda ids: tok.decode(ids),
@@ -113,10 +121,10 @@ def _fastokens() -> Loaded:
 def _riptoken() -> Loaded:
     import riptoken
     pattern, specials = ref.qwen_pattern_and_specials()
-    try:
-        core = riptoken.CoreBPE(riptoken.load_tiktoken_bpe(str(ref.VOCAB_PATH)), specials, pattern)
-    except Exception as e:
-        raise Unavailable(f"riptoken cannot load qwen.tiktoken: {e!r}") from None
+    core = _loaded_or_unavailable(
+        "riptoken cannot load qwen.tiktoken",
+        lambda: riptoken.CoreBPE(riptoken.load_tiktoken_bpe(str(ref.VOCAB_PATH)), specials,
+                                 pattern))
     return Loaded(
         encode=core.encode_ordinary,
         decode=lambda ids: core.decode_bytes(ids).decode("utf-8", "replace"),
@@ -126,12 +134,11 @@ def _riptoken() -> Loaded:
 
 def _quicktok() -> Loaded:
     import quicktok
-    try:
-        # quicktok loads only its own files; its bundled "qwen3" vocabulary has
-        # the same 151,643 regular tokens (checked against tiktoken's output).
-        enc = quicktok.get_encoding("qwen3")
-    except Exception as e:
-        raise Unavailable(f"quicktok has no qwen3 vocabulary: {e!r}") from None
+    # quicktok loads only its own files; its bundled "qwen3" vocabulary has
+    # the same 151,643 regular tokens (checked against tiktoken's output).
+    enc = _loaded_or_unavailable(
+        "quicktok has no qwen3 vocabulary",
+        lambda: quicktok.get_encoding("qwen3"))
     return Loaded(
         encode=enc.encode_ordinary,
         decode=enc.decode,
@@ -152,12 +159,11 @@ def _hf_json() -> str:
 def _gigatoken() -> Loaded:
     import gigatoken
     pattern, specials = ref.qwen_pattern_and_specials()
-    try:
-        # Its from_tiktoken names Qwen's split by "qwen2" (the pattern of Qwen-1 .. Qwen3).
-        tok = gigatoken.Tokenizer.from_tiktoken(str(ref.VOCAB_PATH), pretokenizer="qwen2",
-                                                special_tokens=specials)
-    except Exception as e:
-        raise Unavailable(f"gigatoken cannot load qwen.tiktoken: {e!r}") from None
+    # Its from_tiktoken names Qwen's split by "qwen2" (the pattern of Qwen-1 .. Qwen3).
+    tok = _loaded_or_unavailable(
+        "gigatoken cannot load qwen.tiktoken",
+        lambda: gigatoken.Tokenizer.from_tiktoken(str(ref.VOCAB_PATH), pretokenizer="qwen2",
+                                                  special_tokens=specials))
     return Loaded(
         encode=lambda text: tok.encode(text).tolist(),
         decode=lambda ids: tok.decode(ids).decode("utf-8", "replace"),
@@ -169,10 +175,9 @@ def _gigatoken() -> Loaded:
 
 def _snaptokens() -> Loaded:
     import snaptokens
-    try:
-        tok = snaptokens.Tokenizer.from_file(_hf_json())
-    except Exception as e:
-        raise Unavailable(f"snaptokens cannot load the tokenizer.json: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "snaptokens cannot load the tokenizer.json",
+        lambda: snaptokens.Tokenizer.from_file(_hf_json()))
     return Loaded(
         encode=lambda text: tok.encode(text, add_special_tokens=False).ids,
         decode=lambda ids: tok.decode(ids),
@@ -183,10 +188,9 @@ def _snaptokens() -> Loaded:
 def _splintr() -> Loaded:
     import splintr
     pattern, specials = ref.qwen_pattern_and_specials()
-    try:
-        tok = splintr.Tokenizer(str(ref.VOCAB_PATH), pattern, specials)
-    except Exception as e:
-        raise Unavailable(f"splintr cannot load qwen.tiktoken: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "splintr cannot load qwen.tiktoken",
+        lambda: splintr.Tokenizer(str(ref.VOCAB_PATH), pattern, specials))
     return Loaded(
         encode=tok.encode_ordinary,
         decode=tok.decode,
@@ -196,10 +200,9 @@ def _splintr() -> Loaded:
 
 def _tokie() -> Loaded:
     import tokie
-    try:
-        tok = tokie.Tokenizer.from_json(_hf_json())
-    except Exception as e:
-        raise Unavailable(f"tokie cannot load the tokenizer.json: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "tokie cannot load the tokenizer.json",
+        lambda: tokie.Tokenizer.from_json(_hf_json()))
     return Loaded(
         encode=lambda text: tok.encode(text, add_special_tokens=False).ids,
         decode=tok.decode,
@@ -210,10 +213,9 @@ def _tokie() -> Loaded:
 
 def _kitoken() -> Loaded:
     import kitoken
-    try:
-        tok = kitoken.Kitoken.from_tokenizers_file(_hf_json())
-    except Exception as e:
-        raise Unavailable(f"kitoken cannot load the tokenizer.json: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "kitoken cannot load the tokenizer.json",
+        lambda: kitoken.Kitoken.from_tokenizers_file(_hf_json()))
     return Loaded(
         encode=lambda text: tok.encode(text, False),
         decode=lambda ids: tok.decode(ids, False).decode("utf-8", "replace"),
@@ -224,11 +226,10 @@ def _kitoken() -> Loaded:
 def _tokendagger() -> Loaded:
     import tokendagger
     pattern, specials = ref.qwen_pattern_and_specials()
-    try:
-        enc = tokendagger.Encoding("qwen", pat_str=pattern, mergeable_ranks=ref.load_ranks(),
-                                   special_tokens=specials)
-    except Exception as e:
-        raise Unavailable(f"tokendagger cannot load the Qwen ranks: {e!r}") from None
+    enc = _loaded_or_unavailable(
+        "tokendagger cannot load the Qwen ranks",
+        lambda: tokendagger.Encoding("qwen", pat_str=pattern, mergeable_ranks=ref.load_ranks(),
+                                     special_tokens=specials))
     return Loaded(
         encode=enc.encode_ordinary,
         decode=enc.decode,
@@ -257,10 +258,9 @@ def _bpe_qwen() -> Loaded:
     if not (folder / "merges.txt").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         ref.hf_reference().model.save(str(folder))       # vocab.json + merges.txt
-    try:
-        tok = module.QwenTokenizer(str(folder))
-    except Exception as e:
-        raise Unavailable(f"bpe-qwen cannot load vocab.json/merges.txt: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "bpe-qwen cannot load vocab.json/merges.txt",
+        lambda: module.QwenTokenizer(str(folder)))
     return Loaded(
         encode=tok.encode,
         decode=tok.decode,
@@ -270,10 +270,9 @@ def _bpe_qwen() -> Loaded:
 
 def _tuetoken() -> Loaded:
     import tuetoken
-    try:
-        tok = tuetoken.Tokenizer(_hf_json())
-    except Exception as e:
-        raise Unavailable(f"tuetoken cannot load the tokenizer.json: {e!r}") from None
+    tok = _loaded_or_unavailable(
+        "tuetoken cannot load the tokenizer.json",
+        lambda: tuetoken.Tokenizer(_hf_json()))
     return Loaded(
         encode=tok.encode_ordinary,
         decode=tok.decode,
