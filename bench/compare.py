@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import references as ref  # noqa: E402
 from encoders import ADAPTERS  # noqa: E402
-from worker import ChildRun, run_isolated  # noqa: E402
+from worker import ITEM_DIGEST_CHARS, ChildRun, run_isolated  # noqa: E402
 
 BASELINE = "tiktoken"
 CORPUS_TASKS = ["first", "whole", "lines", "batch1", "batch2", "list", "numpy", "count", "decode"]
@@ -264,8 +264,10 @@ def exactness(runs: dict[str, ChildRun]) -> dict[str, Exactness]:
             mine = run.results.get(task, {}).get("items")
             theirs = base.results.get(task, {}).get("items") if base else None
             if mine and theirs and len(mine) == len(theirs) and task in corpus:
-                pairs = range(0, len(mine), 8)
-                mismatches[task] = (sum(mine[i:i + 8] != theirs[i:i + 8] for i in pairs), len(pairs))
+                w = ITEM_DIGEST_CHARS
+                starts = range(0, len(mine), w)
+                mismatches[task] = (sum(mine[i:i + w] != theirs[i:i + w] for i in starts),
+                                    len(starts))
         # count has no ids to digest: its total must be tiktoken's number of ids.
         counted = run.results.get("count", {}).get("tokens")
         expected = base.results.get("whole", {}).get("tokens") if base else None
@@ -469,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown encoder(s) {unknown}; choose from {list(ADAPTERS)}")
     if BASELINE not in keys:
         keys.insert(0, BASELINE)            # ratios need it
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     settings = QUICK if args.quick else FULL
     texts = ref.load_corpus(settings.max_lines)
     if not texts:
@@ -479,8 +483,6 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr)  # noqa: E731
     if "hf" in keys:
         ensure_hf_cache()
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
     all_runs = []
     for number in range(args.runs):
         if args.runs > 1:

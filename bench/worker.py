@@ -91,10 +91,14 @@ def best_of(rounds: int, fn: Callable[[], Any], timer: Callable[[], float] | Non
     return best, result
 
 
+#: Hex digits of each file's or line's digest in a result's "items".
+ITEM_DIGEST_CHARS = 8
+
+
 def item_digests(ids: list) -> str:
-    """Eight hex digits per file or line, so the parent can say how many of
+    """A short digest per file or line, so the parent can say how many of
     them differ from tiktoken's, not only that some do."""
-    return "".join(ref.digest(seq)[:8] for seq in ids)
+    return "".join(ref.digest(seq)[:ITEM_DIGEST_CHARS] for seq in ids)
 
 
 def measure(task: str, enc: Loaded, texts: dict[str, str], rounds: int,
@@ -250,13 +254,21 @@ def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: 
     """Run ``tasks`` for one encoder in a child process (on one CPU if ``pin``).
 
     If the child dies (a crash, or a task over ``task_timeout`` seconds, or a
-    pathological input over ``path_timeout``, after which it is killed) the task it was running is recorded as failed and a
-    fresh child carries on with the tasks after it.  ``stack_bytes`` caps the
+    pathological input over ``path_timeout``, after which it is killed) the
+    task it was running is recorded as failed and a fresh child carries on
+    with the tasks after it.  ``stack_bytes`` caps the
     child's main-thread stack, to probe with a margin whether an input is safe
     to run in a process with the usual, larger, stack.
     """
     run = ChildRun(encoder)
     remaining = list(tasks)
+
+    def limit(task: str | None) -> float:
+        """Seconds a task may take before its child is killed."""
+        if path_timeout and task and task.startswith("path:"):
+            return path_timeout
+        return task_timeout
+
     while True:
         spec = dict(encoder=encoder, tasks=remaining, rounds=rounds, max_lines=max_lines,
                     path_chars=path_chars, cpu_time=cpu_time, pin=pin)
@@ -271,10 +283,7 @@ def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: 
             timed_out = False
             while True:
                 try:
-                    wait = (load_timeout if not loaded
-                            else path_timeout if path_timeout and current and current.startswith("path:")
-                            else task_timeout)
-                    line = lines.get(timeout=wait)
+                    line = lines.get(timeout=limit(current) if loaded else load_timeout)
                 except Empty:
                     proc.kill()
                     timed_out = True
@@ -299,8 +308,7 @@ def run_isolated(encoder: str, tasks: list[str], *, rounds: int = 3, max_lines: 
         if proc.returncode == 0 and not timed_out:
             return run
         why = "timeout" if timed_out else "crash"
-        limit = path_timeout if path_timeout and current and current.startswith("path:") else task_timeout
-        detail = f"over {limit:.0f} s, killed" if timed_out else (
+        detail = f"over {limit(current):.0f} s, killed" if timed_out else (
             _describe_exit(proc.returncode) + (f": {stderr_tail[0][:160]}" if stderr_tail else ""))
         if current is None:
             # Died while loading (or between tasks): nothing more to learn here.
