@@ -27,19 +27,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CHILD = r"""
-import json, sys, time, unicodedata, hashlib
+import json, sys, time, hashlib
 sys.path.insert(0, {bench!r})
 import qtok
-from references import load_corpus
+from long_text import long_text
 threads, size, call = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 qtok.set_num_threads(threads)
 enc = qtok.get_encoding("qwen", normalization=None)
 # Warm-up on other text, long enough to be split: every thread's piece cache
 # is mapped before the timing, as in a process that has encoded before.
 enc.encode_ordinary(" ".join(str(i * 7919) + "x" for i in range(60000)))
-unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
-text = (unit * (size // len(unit.encode()) + 1))
-text = text.encode()[:size].decode("utf-8", "ignore")
+text = long_text(size)
 fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
       "encode_to_numpy": lambda t: enc.encode_to_numpy(t, disallowed_special=())}}[call]
 t0 = time.perf_counter(); ids = fn(text); first = time.perf_counter() - t0
@@ -63,12 +61,18 @@ def child(threads: int, size: int, call: str) -> dict:
     return json.loads(done.stdout)
 
 
+def long_text(size: int) -> str:
+    """SIZE bytes of the corpus's files (NFC), joined and repeated, cut at a
+    character's end: the text both the children and the reference encode."""
+    from references import load_corpus
+    unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
+    return (unit * (size // len(unit.encode()) + 1)).encode()[:size].decode("utf-8", "ignore")
+
+
 def reference_digest(size: int, call: str) -> str:
     import hashlib
-    from references import load_corpus, tiktoken_reference
-    unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
-    text = (unit * (size // len(unit.encode()) + 1)).encode()[:size].decode("utf-8", "ignore")
-    ids = tiktoken_reference().encode_ordinary(text)
+    from references import tiktoken_reference
+    ids = tiktoken_reference().encode_ordinary(long_text(size))
     return hashlib.sha256(str(len(ids) if call == "count" else ids).encode()).hexdigest()
 
 
