@@ -46,6 +46,9 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
                 q.h = hash16(q.w0, q.w1, q.n)
                 if short_cache != NULL:
                     prefetch(&short_cache[short_pair(q.h)])
+                    # A piece the short cache misses asks the token filter
+                    # next: its word is fetched now too, for that case.
+                    prefetch_early(&t.token_filter[q.h >> (64 - TOKEN_FILTER_BITS)])
                 elif q.n <= t.max_token_len and token_maybe(t, q.h):
                     prefetch(&t.slots[q.h & t.slot_mask])
             elif q.n > 16:

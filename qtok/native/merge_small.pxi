@@ -3,7 +3,8 @@
 # lowest rank (the leftmost one on ties).
 #
 # Four implementations of that one rule, in this file and the next three:
-#   merge_small  (<= 64 bytes): arrays on the stack, a linear scan per join;
+#   merge_small  (<= 64 bytes): arrays on the stack, a branch-free minimum
+#                               over groups of eight pairs per join;
 #   merge_heap   (<= 4 KiB):    a linked list of parts and a binary heap;
 #   merge_huge   (longer):      a linked list and a bucket queue over ranks,
 #                               O(1) per join, for megabyte-long pieces;
@@ -11,15 +12,6 @@
 #                the run-length form of the parts.
 # merge_any.pxi chooses among them.  All four are checked against tiktoken
 # by the tests.
-
-# tiktoken's rule: start from the piece's bytes; while some adjacent pair of
-# parts joins into a token, join the pair with the lowest rank (the leftmost
-# one on ties).  Three implementations of that one rule, by piece length:
-#   merge_small  (<= 64 bytes): arrays on the stack, a linear scan per join;
-#   merge_heap   (<= 4 KiB):    a linked list of parts and a binary heap;
-#   merge_huge   (longer):      a linked list and a bucket queue over ranks,
-#                               O(1) per join, for megabyte-long pieces.
-# All three are checked against tiktoken by the tests.
 
 cdef enum:
     SMALL_PIECE = 64      # up to this many bytes: merge_small
@@ -52,20 +44,41 @@ cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t
     return r
 
 
-cdef inline void group_min(const uint32_t* pair, size_t n, size_t g,
-                           uint32_t* gmin, uint8_t* gpos) noexcept nogil:
-    """The lowest pair rank in positions 8g .. 8g+7 (the leftmost on ties)."""
-    cdef size_t i, end = 8 * g + 8
-    cdef uint32_t best = NOT_FOUND
-    cdef uint8_t at = 0
-    if end > n:
-        end = n
-    for i in range(8 * g, end):
-        if pair[i] < best:
-            best = pair[i]
-            at = <uint8_t>i
-    gmin[g] = best
-    gpos[g] = at
+cdef inline void pair_prefetch(const Tables* t, const uint64_t* cache, uint32_t a,
+                               uint32_t b) noexcept nogil:
+    """Ask for every line pair_rank_cached(a, b) may read: the filter word,
+    the cache entry and the table slot, so that the three misses overlap."""
+    cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
+    cdef uint64_t h = mix(key)
+    prefetch_early(&t.pair_filter[h >> (64 - PAIR_FILTER_BITS)])
+    prefetch_early(&cache[(key * 0x9E3779B97F4A7C15ULL) >> (64 - 15)])
+    prefetch_early(&t.pairs[h & t.pair_mask])
+
+
+# A pair of parts is kept as one packed key: its rank << 6 | the position of
+# its first part.  Positions are in text order, so the smallest key is the
+# lowest rank and, on a tie, the leftmost pair -- tiktoken's choice -- and
+# finding it is a plain minimum, with no branch on the ranks (those branches
+# follow the text and are mispredicted about half the time).  A pair that
+# spells no token packs NOT_FOUND, giving a key of at least NO_PAIR.
+cdef enum:
+    NO_PAIR = 0xFFFFFFC0     # (NOT_FOUND << 6) & 0xFFFFFFFF: every key from here up
+
+
+cdef inline uint32_t pair_key(uint32_t rank, size_t at) noexcept nogil:
+    return (rank << 6) | <uint32_t>at
+
+
+cdef inline uint32_t umin(uint32_t a, uint32_t b) noexcept nogil:
+    return a if a < b else b
+
+
+cdef inline uint32_t group_min(const uint32_t* key, size_t g) noexcept nogil:
+    """The smallest key in positions 8g .. 8g+7 (the array is padded to whole
+    groups, so the eight reads need no bound)."""
+    cdef const uint32_t* k = key + 8 * g
+    return umin(umin(umin(k[0], k[1]), umin(k[2], k[3])),
+                umin(umin(k[4], k[5]), umin(k[6], k[7])))
 
 
 cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
@@ -73,56 +86,64 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
     """BPE on a piece of at most 64 bytes, on the stack.
 
     Parts stay at the position of their first byte (a linked list: nxt/prv);
-    pair[i] is the rank of part i joined with the next part (NOT_FOUND for
-    none or for a position that is no longer a part).  Positions are grouped
-    by eight, each group remembering its lowest pair, so finding the lowest
-    pair reads eight group minima and a join rescans only the groups it
-    touched -- the leftmost lowest pair, as tiktoken picks it, since positions
-    are in text order."""
+    key[i] is the packed key of part i joined with the next part (NO_PAIR or
+    more for none, or for a position that is no longer a part).  Positions
+    are grouped by eight, each group remembering its smallest key, so
+    finding the pair to join reads the group minima and a join rescans only
+    the groups it touched."""
     cdef uint32_t tok[SMALL_PIECE]
-    cdef uint32_t pair[SMALL_PIECE]
+    cdef uint32_t key[SMALL_PIECE]
     cdef uint8_t nxt[SMALL_PIECE]
     cdef uint8_t prv[SMALL_PIECE]
     cdef uint32_t gmin[SMALL_GROUPS]
-    cdef uint8_t gpos[SMALL_GROUPS]
-    cdef size_t i, j, k, g, bg, ng = (n + 7) >> 3
-    cdef uint32_t best
-    for i in range(n):
+    cdef size_t i, j, k, g, ng = (n + 7) >> 3
+    cdef uint32_t best, rank
+    if n < 2:
+        return push(out, t.byte_rank[p[0]]) if n == 1 else 0
+    for i in range(n - 1):
         tok[i] = t.byte_rank[p[i]]
         nxt[i] = <uint8_t>(i + 1)
         prv[i] = <uint8_t>(i - 1)
-        pair[i] = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]] if i + 1 < n else NOT_FOUND
+        key[i] = pair_key(t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]], i)
+    tok[n - 1] = t.byte_rank[p[n - 1]]
+    nxt[n - 1] = <uint8_t>n
+    prv[n - 1] = <uint8_t>(n - 2)
+    for i in range(n - 1, 8 * ng):
+        key[i] = 0xFFFFFFFF
     for g in range(ng):
-        group_min(pair, n, g, gmin, gpos)
+        gmin[g] = group_min(key, g)
     while True:
-        best = NOT_FOUND
-        bg = 0
-        for g in range(ng):
-            if gmin[g] < best:            # strict: the leftmost group wins a tie
-                best = gmin[g]
-                bg = g
-        if best == NOT_FOUND:
+        best = gmin[0]
+        for g in range(1, ng):
+            best = umin(best, gmin[g])
+        if best >= NO_PAIR:
             break
-        i = gpos[bg]
+        i = best & 63
+        rank = best >> 6
         j = nxt[i]                        # part j joins part i
-        tok[i] = best
-        pair[j] = NOT_FOUND
+        tok[i] = rank
+        key[j] = 0xFFFFFFFF
         k = nxt[j]
+        if pair_cache != NULL:
+            if k < n:
+                pair_prefetch(t, pair_cache, rank, tok[k])
+            if i > 0:
+                pair_prefetch(t, pair_cache, tok[prv[i]], rank)
         nxt[i] = <uint8_t>k
         if k < n:
             prv[k] = <uint8_t>i
-            pair[i] = pair_rank_cached(t, pair_cache, best, tok[k])
+            key[i] = pair_key(pair_rank_cached(t, pair_cache, rank, tok[k]), i)
         else:
-            pair[i] = NOT_FOUND
+            key[i] = 0xFFFFFFFF
         if i > 0:
             k = prv[i]
-            pair[k] = pair_rank_cached(t, pair_cache, tok[k], best)
+            key[k] = pair_key(pair_rank_cached(t, pair_cache, tok[k], rank), k)
             if (k >> 3) != (i >> 3):
-                group_min(pair, n, k >> 3, gmin, gpos)
-        # Rescan the groups only after every pair above has its new rank.
-        group_min(pair, n, i >> 3, gmin, gpos)
+                gmin[k >> 3] = group_min(key, k >> 3)
+        # Rescan the groups only after every key above is up to date.
+        gmin[i >> 3] = group_min(key, i >> 3)
         if (j >> 3) != (i >> 3):
-            group_min(pair, n, j >> 3, gmin, gpos)
+            gmin[j >> 3] = group_min(key, j >> 3)
     i = 0
     while i < n:
         if push(out, tok[i]) < 0:

@@ -14,6 +14,7 @@ cdef extern from "qtok/platform.h" nogil:
     bint atomic_is_set "qtok_is_set"(int* flag)
     void cpu_yield "sched_yield"()
     void prefetch "__builtin_prefetch"(const void* p)
+    void prefetch_early "qtok_prefetch_early"(const void* p)
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t

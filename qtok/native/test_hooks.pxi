@@ -71,3 +71,14 @@ def _short_cache_pair(bytes piece not None):
     if not 2 <= n <= 16:
         raise ValueError("the short cache holds pieces of 2..16 bytes")
     return short_pair(hash_bytes(<const uint8_t*><const char*>piece, n))
+
+
+def _forget_piece_caches(CoreBPE core not None):
+    """Unmap every piece cache of the pool that no thread holds, so that the
+    next encode meets every piece for the first time, as a fresh process
+    does (the first-pass benchmarks repeat a cold pass in one process)."""
+    cdef int k
+    for k in range(CACHE_POOL):
+        if atomic_try_acquire(&core.pool.busy[k]):
+            cache_free_tables(&core.pool.tables[k])
+            atomic_release(&core.pool.busy[k])

@@ -51,4 +51,16 @@ static inline void qtok_release(int* flag) { __atomic_store_n(flag, 0, __ATOMIC_
 static inline void qtok_set(int* flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
 static inline int qtok_is_set(int* flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
 
+/* A prefetch the compiler keeps.  GCC drops __builtin_prefetch of an address
+   that the same function goes on to load (it counts the load as the
+   prefetch), which defeats a prefetch issued early so that several misses
+   overlap; an asm statement it may not remove or move. */
+static inline void qtok_prefetch_early(const void* p) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __asm__ volatile("prefetcht0 %0" : : "m"(*(const char*)p));
+#else
+    __builtin_prefetch(p);
+#endif
+}
+
 #endif
