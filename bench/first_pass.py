@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """First passes over the corpus, for an A/B of builds: alternating, pinned runs.
 
-    python bench/first_pass.py [--passes 10] [--rounds 5] [--cpu 1] [BUILD ...]
+    python bench/first_pass.py [--passes 10] [--rounds 5] [--cpu 1 | --unpinned] [BUILD ...]
 
 A first pass is the corpus encoded by caches that have never seen it: what a
 corpus reader meets.  A fresh process gives one first pass, and one pass is too
@@ -15,7 +15,9 @@ comparison.
 Each BUILD is a folder holding a built ``qtok`` package (a source tree after
 ``python setup.py build_ext --inplace``, or a worktree of another commit);
 without one, the installed qtok is measured.  Runs alternate A, B, A, B, ...
-pinned to one CPU, so a change in the machine's load hits every build alike,
+pinned to one CPU (``--unpinned``: free to use every CPU, so that texts long
+enough to be split run on threads), so a change in the machine's load hits every
+build alike,
 and the table gives each build's range and median, and the ratio of medians to
 the first build's.  The ids of every build are checked equal to the first
 build's.
@@ -95,12 +97,16 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="runs of each build, alternating (default 5)")
     ap.add_argument("--cpu", type=int, default=None,
                     help="the CPU to pin every run to (default: the last one this process may use)")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="let every run use every CPU this process may use")
     args = ap.parse_args(argv)
     if args.passes < 1 or args.rounds < 1:
         ap.error("--passes and --rounds must be at least 1")
     cpus = sorted(os.sched_getaffinity(0))
-    cpu = args.cpu if args.cpu is not None else cpus[-1]
-    if cpu not in cpus:
+    if args.unpinned and args.cpu is not None:
+        ap.error("--cpu and --unpinned exclude each other")
+    cpu = None if args.unpinned else args.cpu if args.cpu is not None else cpus[-1]
+    if cpu is not None and cpu not in cpus:
         ap.error(f"--cpu {cpu}: this process may use CPUs {cpus}")
     from references import corpus_dir
     folder = corpus_dir()

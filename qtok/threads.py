@@ -1,7 +1,7 @@
 """How many native threads qtok gives one long text.
 
 ``encode``, ``encode_ordinary``, ``count`` and ``encode_to_numpy`` of a text
-of 256 KiB or more (UTF-8) cut it at places where the pieces provably do not
+of 64 KiB or more (UTF-8) cut it at places where the pieces provably do not
 depend on each other (after a letter that a non-letter follows; see
 ``qtok/native/long_text.pxi``) and encode the parts on native threads; the
 ids are the same as on one thread.

@@ -15,7 +15,7 @@ import qtok
 from qtok import _bpe
 from corpus_files import LEIPZIG_FILES, UDHR_FILES, read_text, synthetic_texts
 
-LONG = 1 << 18          # the size from which a text is split
+LONG = _bpe.long_text_min_bytes      # the size from which a text is split
 
 
 def piece_ends(text: str) -> set[int]:
@@ -85,6 +85,38 @@ def test_split_text_encodes_to_the_same_ids(name, threads, qwen_enc_raw, tiktoke
         assert qwen_enc_raw.encode_to_numpy(text).tolist() == one
         assert qwen_enc_raw.encode(text, disallowed_special=()) == one
     assert one == tiktoken_ref.encode_ordinary(text)
+
+
+def _texts_just_over_the_threshold() -> list[str]:
+    """Whole corpus files, and texts from one to four times the threshold:
+    the sizes a user meets most often among split texts (the two or three
+    parts of a split, where a part's end is most often the text's end)."""
+    files = [read_text(p) for p in LEIPZIG_FILES]
+    texts = [t for t in files if len(t.encode("utf-8")) >= LONG]
+    unit = "".join(files) or "\n".join(synthetic_texts(4000, seed=5))
+    data = unit.encode("utf-8")
+    for size in (LONG, LONG + 1, 2 * LONG - 7, 4 * LONG):
+        data_cut = (data * (size // len(data) + 1))[:size]
+        texts.append(data_cut.decode("utf-8", "ignore"))
+    return texts
+
+
+def test_texts_just_over_the_threshold_split_exactly(threads, qwen_enc_raw, tiktoken_ref):
+    texts = _texts_just_over_the_threshold()
+    split = 0
+    for text in texts:
+        if len(text.encode("utf-8")) < LONG:
+            continue
+        want = tiktoken_ref.encode_ordinary(text)
+        threads(1)
+        assert qwen_enc_raw.encode_ordinary(text) == want
+        for n in (2, 3):
+            threads(n)
+            assert qwen_enc_raw.encode_ordinary(text) == want, (n, len(text))
+            assert qwen_enc_raw.count(text) == len(want)
+        # The text does split: a cut exists at least a part's length from each end.
+        split += len(_bpe.text_cut_points(text.encode("utf-8"), 2)) > 2
+    assert split >= 3, "too few texts over the threshold split"
 
 
 def test_a_text_splits_only_where_it_may():
