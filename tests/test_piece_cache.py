@@ -79,3 +79,25 @@ def test_caches_are_given_back(qwen_ranks):
         if i == 1:
             before = resident_mb()
     assert resident_mb() - before < 100, (before, resident_mb())
+
+
+def test_forgotten_caches_encode_as_before(qwen_ranks, tiktoken_ref):
+    """_forget_piece_caches (the first-pass benchmark's reset) unmaps the
+    caches; the next encode maps fresh ones and must give the same ids, also
+    when nothing was mapped yet or the reset is repeated."""
+    from qtok._bpe import _forget_piece_caches
+    enc = qtok.Encoding("forget", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                        special_tokens=qtok.QWEN_SPECIAL_TOKENS, normalization=None)
+    _forget_piece_caches(enc._core)                  # nothing mapped yet
+    rng = random.Random(3)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyzäöüß") for _ in range(rng.randrange(2, 14)))
+             for _ in range(3000)]
+    text = " ".join(words) + " 中文字符 " + " ".join(reversed(words))
+    want = tiktoken_ref.encode_ordinary(text)
+    for _ in range(3):
+        assert enc.encode_ordinary(text) == want
+        _forget_piece_caches(enc._core)
+        _forget_piece_caches(enc._core)
+    assert enc.encode_ordinary_batch([text] * 4, num_threads=2) == [want] * 4
+    _forget_piece_caches(enc._core)
+    assert enc.encode_ordinary(text) == want
