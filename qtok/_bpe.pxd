@@ -81,7 +81,9 @@ cdef struct PieceCache:
     size_t arena_used
     size_t big_entries
     uint64_t* pair_cache     # compact copy of the pair-table answers in use
-    uint8_t pad[80]          # 128 bytes in all: the fields of two threads' caches,
+    TokenVec scratch         # the ids of a long text's parts, kept from call to call
+                             # (long_text.pxi)
+    uint8_t pad[56]          # 128 bytes in all: the fields of two threads' caches,
                              # side by side in CachePool, never share a cache line
 
 
@@ -140,6 +142,7 @@ cdef struct BatchJob:
     int* done                 # done[i] = 1 once text i is encoded (or failed)
     int status
     size_t stride             # long texts: worker w encodes parts w, w + stride, ...
+    size_t* part_at           # long texts: where part i's ids start in its worker's scratch
 
 
 cdef struct BatchThreads:

@@ -119,6 +119,20 @@ def test_texts_just_over_the_threshold_split_exactly(threads, qwen_enc_raw, tikt
     assert split >= 3, "too few texts over the threshold split"
 
 
+def test_more_threads_than_the_pool_has_caches(threads, qwen_enc_raw, tiktoken_ref):
+    """Threads beyond the pool's 16 piece caches encode their parts uncached,
+    each into a vector of its own; the others keep theirs in their caches'
+    scratch vectors.  Both kinds of part must land in order."""
+    unit = "".join(read_text(p) for p in LEIPZIG_FILES[:6]) if LEIPZIG_FILES else \
+        "\n".join(synthetic_texts(3000, seed=11))
+    text = (unit * (40 * LONG // len(unit.encode("utf-8")) + 1))[: 40 * LONG]
+    want = tiktoken_ref.encode_ordinary(text)
+    for n in (24, 2, 24):
+        threads(n)
+        assert qwen_enc_raw.encode_ordinary(text) == want, n
+        assert qwen_enc_raw.count(text) == len(want)
+
+
 def test_a_text_splits_only_where_it_may():
     data = ("word " * 200_000).encode()
     cuts = _bpe.text_cut_points(data, 4)

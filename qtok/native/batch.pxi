@@ -49,6 +49,7 @@ cdef void batch_free(BatchJob* job) noexcept nogil:
     free(job.chars)
     free(job.n_chars)
     free(job.caches)
+    free(job.part_at)
     memset(job, 0, sizeof(BatchJob))
 
 

@@ -26,6 +26,7 @@ cdef enum:
     # faster on the first pass and 1.25x warm than with a 256 KiB threshold.
     LONG_TEXT_MIN_BYTES = 1 << 16
     LONG_PART_MIN_BYTES = 1 << 14    # no part shorter than this (a part pays a thread's start)
+    SCRATCH_KEEP_IDS = 1 << 24       # a worker keeps up to 64 MB of part ids between calls
     PARTS_PER_THREAD = 8             # parts interleave over the threads: more parts balance better
 
 #: The size (UTF-8 bytes) from which a text is split, for Python's eyes.
@@ -81,18 +82,35 @@ cdef void encode_stride(BatchJob* job, size_t w) noexcept nogil:
     meets the same parts as in the last call, so a text encoded again finds
     its pieces cached, as on one thread."""
     cdef PieceCache* cache = job.caches[w]
+    cdef TokenVec* v
+    cdef TokenVec own
     cdef size_t i = w
-    cdef TokenVec v
+    if cache == NULL:
+        # No cache was free in the pool: encode uncached, each part into a
+        # vector of its own.
+        while i < job.n:
+            own.cap = job.lens[i] // 4 + 16
+            own.len = 0
+            own.data = <uint32_t*>malloc(own.cap * sizeof(uint32_t))
+            if own.data == NULL:
+                own.cap = 0
+            if encode_utf8(job.t, NULL, job.texts[i], job.lens[i], &own) < 0:
+                atomic_store_int(&job.status, -1)
+            job.outs[i] = own
+            i += job.stride
+        return
+    v = &cache.scratch
+    # The worker's parts' ids go one after another into its cache's scratch
+    # vector, which stays allocated from call to call: a fresh block per part
+    # per call was fresh memory from the kernel each time (taken by a worker
+    # thread and freed by the caller, glibc hands it back), and faulting it
+    # in cost more than encoding on a second core saved.
+    v.len = 0
     while i < job.n:
-        # Room for about every id at once, as _encode gives a whole text.
-        v.cap = job.lens[i] // 4 + 16
-        v.len = 0
-        v.data = <uint32_t*>malloc(v.cap * sizeof(uint32_t))
-        if v.data == NULL:
-            v.cap = 0
-        if encode_utf8(job.t, cache, job.texts[i], job.lens[i], &v) < 0:
+        job.part_at[i] = v.len
+        if encode_utf8(job.t, cache, job.texts[i], job.lens[i], v) < 0:
             atomic_store_int(&job.status, -1)
-        job.outs[i] = v
+        job.outs[i].len = v.len - job.part_at[i]
         i += job.stride
 
 
@@ -130,6 +148,10 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
     if batch_alloc(&job, k, False) < 0:
         status = -1
     else:
+        job.part_at = <size_t*>calloc(k, sizeof(size_t))
+    if status == 0 and job.part_at == NULL:
+        status = -1
+    elif status == 0:
         for i in range(k):
             job.texts[i] = s + cuts[i]
             job.lens[i] = cuts[i + 1] - cuts[i]
@@ -162,9 +184,19 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
         if status == 0:
             for i in range(k):
                 if job.outs[i].len:
-                    memcpy(out.data + out.len, job.outs[i].data,
+                    memcpy(out.data + out.len,
+                           job.outs[i].data if job.outs[i].data != NULL
+                           else job.caches[i % job.stride].scratch.data + job.part_at[i],
                            job.outs[i].len * sizeof(uint32_t))
                     out.len += job.outs[i].len
+    # A scratch vector grown past SCRATCH_KEEP_IDS by one huge text is let go.
+    if job.caches != NULL:
+        for w in range(<size_t>th.n):
+            if job.caches[w] != NULL and job.caches[w].scratch.cap > SCRATCH_KEEP_IDS:
+                free(job.caches[w].scratch.data)
+                job.caches[w].scratch.data = NULL
+                job.caches[w].scratch.len = 0
+                job.caches[w].scratch.cap = 0
     batch_join(&th)
     batch_threads_free(&th, pool)
     batch_free(&job)
