@@ -26,7 +26,7 @@ cdef enum:
     # faster on the first pass and 1.25x warm than with a 256 KiB threshold.
     LONG_TEXT_MIN_BYTES = 1 << 16
     LONG_PART_MIN_BYTES = 1 << 14    # no part shorter than this (a part pays a thread's start)
-    SCRATCH_KEEP_IDS = 1 << 24       # a worker keeps up to 64 MB of part ids between calls
+    SCRATCH_KEEP_IDS = 1 << 22       # a worker keeps up to 16 MB of part ids between calls
     PARTS_PER_THREAD = 8             # parts interleave over the threads: more parts balance better
 
 #: The size (UTF-8 bytes) from which a text is split, for Python's eyes.
