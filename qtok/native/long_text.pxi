@@ -103,8 +103,8 @@ cdef void encode_stride(BatchJob* job, size_t w) noexcept nogil:
     # The worker's parts' ids go one after another into its cache's scratch
     # vector, which stays allocated from call to call: a fresh block per part
     # per call was fresh memory from the kernel each time (taken by a worker
-    # thread and freed by the caller, glibc hands it back), and faulting it
-    # in cost more than encoding on a second core saved.
+    # thread and freed by the caller, glibc gave it back), and faulting it in
+    # page by page took much of what the second core saved (docs/design.md).
     v.len = 0
     while i < job.n:
         job.part_at[i] = v.len
