@@ -24,9 +24,7 @@ cdef bint cache_tables(PieceCache* c) noexcept nogil:
     c.pair_cache = <uint64_t*>cache_alloc(PAIR_CACHE_SLOTS * sizeof(uint64_t))
     c.arena_used = 0
     c.big_entries = 0
-    c.scratch.data = NULL
-    c.scratch.len = 0
-    c.scratch.cap = 0
+    c.scratch = TokenVec(NULL, 0, 0)
     if c.short == NULL or c.big == NULL or c.arena == NULL or c.pair_cache == NULL:
         cache_free_tables(c)
         return False
@@ -38,14 +36,11 @@ cdef void cache_free_tables(PieceCache* c) noexcept nogil:
     cache_free(c.big, BIG_SLOTS * sizeof(BigSlot))
     cache_free(c.arena, BIG_ARENA)
     cache_free(c.pair_cache, PAIR_CACHE_SLOTS * sizeof(uint64_t))
-    free(c.scratch.data)
+    vec_free(&c.scratch)
     c.short = NULL
     c.big = NULL
     c.arena = NULL
     c.pair_cache = NULL
-    c.scratch.data = NULL
-    c.scratch.len = 0
-    c.scratch.cap = 0
 
 
 cdef PieceCache* pool_acquire(CachePool* pool, int* slot, const PieceCache* seed) noexcept nogil:

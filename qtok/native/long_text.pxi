@@ -149,9 +149,9 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
         status = -1
     else:
         job.part_at = <size_t*>calloc(k, sizeof(size_t))
-    if status == 0 and job.part_at == NULL:
-        status = -1
-    elif status == 0:
+        if job.part_at == NULL:
+            status = -1
+    if status == 0:
         for i in range(k):
             job.texts[i] = s + cuts[i]
             job.lens[i] = cuts[i + 1] - cuts[i]
@@ -193,10 +193,7 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
     if job.caches != NULL:
         for w in range(<size_t>th.n):
             if job.caches[w] != NULL and job.caches[w].scratch.cap > SCRATCH_KEEP_IDS:
-                free(job.caches[w].scratch.data)
-                job.caches[w].scratch.data = NULL
-                job.caches[w].scratch.len = 0
-                job.caches[w].scratch.cap = 0
+                vec_free(&job.caches[w].scratch)
     batch_join(&th)
     batch_threads_free(&th, pool)
     batch_free(&job)

@@ -14,3 +14,11 @@ cdef inline int push(TokenVec* v, uint32_t x) noexcept nogil:
     v.data[v.len] = x
     v.len += 1
     return 0
+
+
+cdef inline void vec_free(TokenVec* v) noexcept nogil:
+    """Free v's ids and leave it empty."""
+    free(v.data)
+    v.data = NULL
+    v.len = 0
+    v.cap = 0
