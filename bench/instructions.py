@@ -23,7 +23,8 @@ The corpus is the folder named by --corpus or ``QTOK_BENCH_CORPUS``, else the
 Leipzig sentences of the test corpora (``$QTOK_TEST_CORPORA/leipzig``), else the
 bundled ``corpora/``.
 Every file is NFC-normalized before the count, and qtok runs with
-``normalization=None``, so both encoders do the same work.
+``normalization=None`` on one thread (``QTOK_NUM_THREADS=1``), so both
+encoders do the same work on one core.
 """
 from __future__ import annotations
 
@@ -76,8 +77,13 @@ def default_corpus() -> Path:
 
 def job_env(workdir: str) -> dict:
     # A table cache of the run's own, filled before the first count, so that
-    # every stage loads the vocabulary the same way.
-    return {**os.environ, "PYTHONHASHSEED": "0", "QTOK_CACHE_DIR": os.path.join(workdir, "cache")}
+    # every stage loads the vocabulary the same way.  One thread: texts of
+    # 64 KiB or more would otherwise be split over the cores, and each
+    # thread's cache would merge the pieces it shares with the others again,
+    # so the count would depend on the machine's cores (on 2: 136 instead of
+    # 126 instructions a byte cold).
+    return {**os.environ, "PYTHONHASHSEED": "0", "QTOK_CACHE_DIR": os.path.join(workdir, "cache"),
+            "QTOK_NUM_THREADS": "1"}
 
 
 def count(python: str, encoder: str, stage: str, listing: str, workdir: str) -> int:
