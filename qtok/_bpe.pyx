@@ -42,7 +42,8 @@ always valid UTF-8, so the engine does not re-validate it.
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_New
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
-from cpython.unicode cimport PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
+from cpython.unicode cimport (PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8,
+                              PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH)
 from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
@@ -55,6 +56,7 @@ from qtok.native.platform cimport (ctz64, clz64, add_carry, atomic_fetch_add, at
 from qtok.native.build_id cimport BUILD_ID
 from qtok.native.memory cimport table_alloc, cache_alloc, cache_free
 from qtok.native.utf8 cimport next_cp
+from qtok.native.find_units cimport holds_pair
 from qtok.native.classify cimport Block, classify64, classify64_bytes
 from qtok.native.pyint cimport (EVERLASTING_INTS, make_everlasting, small_int_value, int_tail,
                                 list_get_item, list_set_item, incref, list_items,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:   # typing costs ~5 ms to import; the annotations are strings 
 
     from .stream import DecodeStream
 
-from ._bpe import CoreBPE, prepared_text
+from ._bpe import CoreBPE, holds_start, prepared_text
 from .errors import InvalidToken, invalid_token
 from .normalize import to_nfc
 from .load import VocabSpec, cached_spec, ranks_spec
@@ -65,11 +65,20 @@ class Encoding:
         # text without any of them holds no special token.  (The first
         # character alone is not enough: "<" is common, in HTML or in the
         # Tagalog news corpus, and each special then cost a scan of its own.)
-        self._special_starts = [(start[0], start) for start in
-                                sorted({s[:2] for s in self._special_tokens if s})]
+        # For the native search (holds_start): each first character with the
+        # characters that may follow it (none: it is a whole token, or more
+        # than the search takes; the first alone then counts).
+        starts = sorted({s[:2] for s in self._special_tokens if s})
+        following: dict[str, set[str]] = {}
+        for start in starts:
+            following.setdefault(start[0], set()).add(start[1:])
+        self._special_start_codes = tuple(
+            (ord(first), () if "" in seconds or len(seconds) > 16
+             else tuple(sorted(ord(c) for c in seconds)))
+            for first, seconds in sorted(following.items()))
         # The one character all of them start with, if there is one: tested
         # inline by encode and count, a method call fewer per short text.
-        firsts = {first for first, _ in self._special_starts}
+        firsts = {start[0] for start in starts}
         self._special_first = firsts.pop() if len(firsts) == 1 else None
         self._normalization = spec.normalization
         # What the core applies to text before encoding it (see encode_ordinary).
@@ -115,13 +124,8 @@ class Encoding:
             return fn(self._fix_surrogates(text))
 
     def _may_hold_special(self, text: str) -> bool:
-        """False when text surely holds no special token."""
-        for first, start in self._special_starts:
-            # A search for one character is a memchr, many times faster than
-            # one for two: ask for the first alone, then both.
-            if first in text and start in text:
-                return True
-        return False
+        """False when text surely holds no special token (text: a str)."""
+        return holds_start(text, self._special_start_codes)
 
     def _check_special(self, text: str, allowed_special, disallowed_special) -> frozenset[str]:
         """Resolve allowed_special / disallowed_special as tiktoken does, and

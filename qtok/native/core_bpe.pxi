@@ -37,6 +37,36 @@ cpdef str prepared_text(object text, object normalize):
     return <str?>text
 
 
+def holds_start(str text not None, tuple starts):
+    """Whether text holds one of starts: a tuple of (first, seconds), first
+    a character's code point and seconds a tuple of code points, one of
+    which must follow it (empty: first alone is enough).  Encoding asks it
+    whether text may hold a special token ("<" followed by "|").  The str's
+    own units are searched, without converting it; the GIL is released for
+    a long text."""
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    cdef size_t n = <size_t>PyUnicode_GET_LENGTH(text), k, j
+    cdef uint32_t first
+    cdef uint32_t seconds[16]
+    cdef int found = 0
+    for start in starts:
+        first, following = start
+        k = len(following)
+        if k > 16:
+            raise ValueError("at most 16 characters may follow one first character")
+        for j in range(k):
+            seconds[j] = following[j]
+        if n < NOGIL_MIN_BYTES:
+            found = holds_pair(kind, data, n, first, seconds, k)
+        else:
+            with nogil:
+                found = holds_pair(kind, data, n, first, seconds, k)
+        if found:
+            return True
+    return False
+
+
 cdef list scan_pieces(str text, bint bulk):
     """The pieces the scanner cuts text into (bulk=False: piece_end alone)."""
     cdef Py_ssize_t size
