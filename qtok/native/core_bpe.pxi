@@ -433,7 +433,9 @@ cdef class CoreBPE:
         cdef TokenVec v = TokenVec(NULL, 0, 0)
         try:
             self._encode(prepared_text(text, normalize), &v)
-            return self._to_list(&v)
+            # One text, outside any batch: a long list is filled on the
+            # threads a long text is encoded on.
+            return ids_as_list(&v, self.id_objects, LONG_TEXT_THREADS)
         finally:
             free(v.data)
 
