@@ -153,6 +153,20 @@ cdef struct BatchThreads:
     int* slots                # the pool slot of each thread's cache, -1 for none
 
 
+cdef struct LongText:
+    # One long text encoded in parts (native/long_text.pxi).  The parts' ids
+    # stay where the workers put them -- mostly in their caches' scratch
+    # vectors, held until long_text_release -- and the caller takes them
+    # from there: counts them, copies them into an array or fills a list,
+    # without first copying them all into one vector (10 MB for a 10 MB
+    # text, fresh memory faulted in page by page on the calling thread alone).
+    BatchJob job
+    BatchThreads th
+    size_t* cuts
+    size_t* offsets           # part i's first id in the whole: offsets[i]
+    size_t total              # ids in all the parts
+
+
 cdef class DecodeBuffer:
     cdef uint8_t* data       # malloc'ed; freed with the object
     cdef size_t used
@@ -172,6 +186,8 @@ cdef class CoreBPE:
     cdef int _finish(self) except -1
     cdef int _encode(self, str text, TokenVec* out, PieceCache* held=*) except -1
     cdef object _to_list(self, TokenVec* v)
+    cdef bint _encode_in_parts(self, str text, LongText* lt) except -1
+    cdef object _parts_as_list(self, LongText* lt)
     cdef size_t _batch_read(self, list texts, BatchJob* job) except? 0
     cdef int _batch_check(self, BatchJob* job) except -1
     cdef list _batch_lists_while_encoding(self, BatchJob* job, BatchThreads* th, list texts,

@@ -410,15 +410,52 @@ cdef class CoreBPE:
             status = encode_pooled(&self.t, &self.pool, held, s, n, out)
         else:
             with nogil:
-                status = -2
-                if held == NULL and n >= LONG_TEXT_MIN_BYTES and LONG_TEXT_THREADS > 1:
-                    # Not inside a batch (held is a batch thread's cache).
-                    status = encode_long_text(&self.t, &self.pool, s, n, LONG_TEXT_THREADS, out)
-                if status == -2:
-                    status = encode_pooled(&self.t, &self.pool, held, s, n, out)
+                status = encode_pooled(&self.t, &self.pool, held, s, n, out)
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return 0
+
+    cdef bint _encode_in_parts(self, str text, LongText* lt) except -1:
+        """A long text, one call's alone (never a batch's: its threads are
+        busy already), encoded in parts on the text's threads into lt: True,
+        and lt must then be released; False when it is not for threads
+        (short, one thread set, or no place to cut it), and nothing is held."""
+        cdef size_t n
+        cdef const uint8_t* s
+        cdef int status
+        if LONG_TEXT_THREADS < 2:
+            return False
+        s = utf8_of(text, &n)
+        if n < LONG_TEXT_MIN_BYTES:
+            return False
+        with nogil:
+            status = encode_long_text(&self.t, &self.pool, s, n, LONG_TEXT_THREADS, lt)
+        if status == -2:
+            return False
+        if status < 0:
+            raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
+        return True
+
+    cdef object _parts_as_list(self, LongText* lt):
+        """The ids of a text encoded in parts, as a list of the shared ints."""
+        cdef object result = PyList_New(lt.total)
+        cdef PyObject** items = list_items(result)
+        cdef PyObject** objects = list_items(self.id_objects)
+        cdef PyObject* item
+        cdef const uint32_t* part
+        cdef size_t i, j, at = 0
+        if EVERLASTING_INTS:
+            with nogil:
+                long_text_emit(lt, NULL, items, objects)
+            return result
+        for i in range(lt.job.n):
+            part = long_text_part(lt, i)
+            for j in range(lt.job.outs[i].len):
+                item = objects[part[j]]
+                incref(item)
+                items[at] = item
+                at += 1
+        return result
 
     cdef object _to_list(self, TokenVec* v):
         return ids_as_list(v, self.id_objects)
@@ -431,19 +468,31 @@ cdef class CoreBPE:
         Encoding.encode_ordinary calls this directly: checking and
         normalizing here saves a Python call per text."""
         cdef TokenVec v = TokenVec(NULL, 0, 0)
+        cdef LongText lt
+        text = prepared_text(text, normalize)
+        if self._encode_in_parts(text, &lt):
+            try:
+                return self._parts_as_list(&lt)
+            finally:
+                long_text_release(&lt, &self.pool)
         try:
-            self._encode(prepared_text(text, normalize), &v)
-            # One text, outside any batch: a long list is filled on the
-            # threads a long text is encoded on.
-            return ids_as_list(&v, self.id_objects, LONG_TEXT_THREADS)
+            self._encode(text, &v)
+            return self._to_list(&v)
         finally:
             free(v.data)
 
     def count(self, text, normalize=None):
         """The number of ids encode_ordinary(text, normalize) would return."""
         cdef TokenVec v = TokenVec(NULL, 0, 0)
+        cdef LongText lt
+        cdef size_t total
+        text = prepared_text(text, normalize)
+        if self._encode_in_parts(text, &lt):
+            total = lt.total
+            long_text_release(&lt, &self.pool)
+            return total
         try:
-            self._encode(prepared_text(text, normalize), &v)
+            self._encode(text, &v)
             return v.len
         finally:
             free(v.data)
@@ -452,6 +501,17 @@ cdef class CoreBPE:
         """Ids as a 1-D uint32 array made by array_factory(n) (numpy.empty-like)."""
         cdef TokenVec v = TokenVec(NULL, 0, 0)
         cdef uint32_t[::1] view
+        cdef LongText lt
+        if self._encode_in_parts(text, &lt):
+            try:
+                arr = array_factory(lt.total)
+                if lt.total:
+                    view = arr
+                    with nogil:
+                        long_text_emit(&lt, &view[0], NULL, NULL)
+                return arr
+            finally:
+                long_text_release(&lt, &self.pool)
         try:
             self._encode(text, &v)
             arr = array_factory(v.len)

@@ -28,6 +28,11 @@ cdef enum:
     LONG_PART_MIN_BYTES = 1 << 14    # no part shorter than this (a part pays a thread's start)
     SCRATCH_KEEP_IDS = 1 << 22       # a worker keeps up to 16 MB of part ids between calls
     PARTS_PER_THREAD = 8             # parts interleave over the threads: more parts balance better
+    # From this many ids the parts are emitted (copied, or put in a list) on
+    # threads too; below, starting them would cost more than it saves.
+    EMIT_THREADS_MIN_IDS = 1 << 17
+    EMIT_MAX_THREADS = 64
+    EMIT_AHEAD = 8                   # how far ahead filling a list prefetches the int objects
 
 #: The size (UTF-8 bytes) from which a text is split, for Python's eyes.
 long_text_min_bytes = LONG_TEXT_MIN_BYTES
@@ -121,84 +126,152 @@ cdef void* encode_stride_worker(void* arg) noexcept nogil:
 
 
 cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, size_t n,
-                          int n_threads, TokenVec* out) noexcept nogil:
+                          int n_threads, LongText* lt) noexcept nogil:
     """encode_utf8 of s[:n] split into parts on n_threads threads (the
-    caller's among them), the ids appended to out in order.  -1 when out of
-    memory, -2 when the text did not split (nothing done: encode it whole)."""
+    caller's among them), into lt.  0: done, the ids held in lt until
+    long_text_release; -1 when out of memory, -2 when the text did not split
+    (nothing done: encode it whole).  On -1 and -2 nothing is held."""
     cdef size_t parts = <size_t>n_threads * PARTS_PER_THREAD
-    cdef size_t k, i, total = 0
+    cdef size_t k, i
     cdef size_t w
-    cdef size_t* cuts
-    cdef BatchJob job
-    cdef BatchThreads th
     cdef int status = 0
-    cdef uint32_t* grown
+    memset(lt, 0, sizeof(LongText))
     if parts > n // LONG_PART_MIN_BYTES:
         parts = n // LONG_PART_MIN_BYTES
     if parts < 2:
         return -2
-    cuts = <size_t*>malloc((parts + 1) * sizeof(size_t))
-    if cuts == NULL:
+    lt.cuts = <size_t*>malloc((parts + 1) * sizeof(size_t))
+    if lt.cuts == NULL:
         return -1
-    k = text_cuts(s, n, parts, cuts)
+    k = text_cuts(s, n, parts, lt.cuts)
     if k < 2:
-        free(cuts)
+        free(lt.cuts)
+        lt.cuts = NULL
         return -2
-    memset(&th, 0, sizeof(BatchThreads))
-    if batch_alloc(&job, k, False) < 0:
+    if batch_alloc(&lt.job, k, False) < 0:
         status = -1
     else:
-        job.part_at = <size_t*>calloc(k, sizeof(size_t))
-        if job.part_at == NULL:
+        lt.job.part_at = <size_t*>calloc(k, sizeof(size_t))
+        lt.offsets = <size_t*>calloc(k + 1, sizeof(size_t))
+        if lt.job.part_at == NULL or lt.offsets == NULL:
             status = -1
     if status == 0:
         for i in range(k):
-            job.texts[i] = s + cuts[i]
-            job.lens[i] = cuts[i + 1] - cuts[i]
-        if batch_take_caches(&job, pool, &th, n_threads if <size_t>n_threads < k else <int>k) < 0:
+            lt.job.texts[i] = s + lt.cuts[i]
+            lt.job.lens[i] = lt.cuts[i + 1] - lt.cuts[i]
+        if batch_take_caches(&lt.job, pool, &lt.th,
+                             n_threads if <size_t>n_threads < k else <int>k) < 0:
             status = -1
         else:
-            job.t = t
-            job.stride = <size_t>th.n
-            job.next_worker = 0
-            job.status = 0
-            for w in range(1, <size_t>th.n):
-                th.started[w] = pthread_create(&th.threads[w], NULL, encode_stride_worker,
-                                               &job) == 0
-            encode_stride(&job, atomic_fetch_add(&job.next_worker, 1))
-            batch_join(&th)
+            lt.job.t = t
+            lt.job.stride = <size_t>lt.th.n
+            lt.job.next_worker = 0
+            lt.job.status = 0
+            for w in range(1, <size_t>lt.th.n):
+                lt.th.started[w] = pthread_create(&lt.th.threads[w], NULL, encode_stride_worker,
+                                                  &lt.job) == 0
+            encode_stride(&lt.job, atomic_fetch_add(&lt.job.next_worker, 1))
+            batch_join(&lt.th)
             # A thread that could not be started took no share: do its parts here.
-            for w in range(job.next_worker, <size_t>th.n):
-                encode_stride(&job, w)
-            status = job.status
+            for w in range(lt.job.next_worker, <size_t>lt.th.n):
+                encode_stride(&lt.job, w)
+            status = lt.job.status
     if status == 0:
         for i in range(k):
-            total += job.outs[i].len
-        if out.cap < out.len + total:
-            grown = <uint32_t*>realloc(out.data, (out.len + total) * sizeof(uint32_t))
-            if grown == NULL:
-                status = -1
-            else:
-                out.data = grown
-                out.cap = out.len + total
-        if status == 0:
-            for i in range(k):
-                if job.outs[i].len:
-                    memcpy(out.data + out.len,
-                           job.outs[i].data if job.outs[i].data != NULL
-                           else job.caches[i % job.stride].scratch.data + job.part_at[i],
-                           job.outs[i].len * sizeof(uint32_t))
-                    out.len += job.outs[i].len
-    # A scratch vector grown past SCRATCH_KEEP_IDS by one huge text is let go.
-    if job.caches != NULL:
-        for w in range(<size_t>th.n):
-            if job.caches[w] != NULL and job.caches[w].scratch.cap > SCRATCH_KEEP_IDS:
-                vec_free(&job.caches[w].scratch)
-    batch_join(&th)
-    batch_threads_free(&th, pool)
-    batch_free(&job)
-    free(cuts)
+            lt.offsets[i] = lt.total
+            lt.total += lt.job.outs[i].len
+        lt.offsets[k] = lt.total
+        return 0
+    long_text_release(lt, pool)
     return status
+
+
+cdef inline const uint32_t* long_text_part(const LongText* lt, size_t i) noexcept nogil:
+    """The ids of part i (lt.job.outs[i].len of them)."""
+    if lt.job.outs[i].data != NULL:
+        return lt.job.outs[i].data          # a worker without a cache: a vector of its own
+    return lt.job.caches[i % lt.job.stride].scratch.data + lt.job.part_at[i]
+
+
+cdef void long_text_release(LongText* lt, CachePool* pool) noexcept nogil:
+    """Give back what lt holds: the caches (a scratch vector grown past
+    SCRATCH_KEEP_IDS by one huge text is let go), threads and arrays."""
+    cdef size_t w
+    if lt.job.caches != NULL:
+        for w in range(<size_t>lt.th.n):
+            if lt.job.caches[w] != NULL and lt.job.caches[w].scratch.cap > SCRATCH_KEEP_IDS:
+                vec_free(&lt.job.caches[w].scratch)
+    batch_join(&lt.th)
+    batch_threads_free(&lt.th, pool)
+    batch_free(&lt.job)
+    free(lt.cuts)
+    free(lt.offsets)
+    memset(lt, 0, sizeof(LongText))
+
+
+cdef struct LongTextOut:
+    # Where long_text_emit puts a long text's ids: as uint32 into ids, or
+    # (ids NULL) as the shared int objects into a new list's items.
+    const LongText* lt
+    uint32_t* ids
+    PyObject** items
+    PyObject** objects
+    size_t first              # this thread's parts: first, first + step, ...
+    size_t step
+
+
+cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
+    cdef const LongText* lt = o.lt
+    cdef size_t i = o.first, j, m
+    cdef const uint32_t* part
+    while i < lt.job.n:
+        part = long_text_part(lt, i)
+        m = lt.job.outs[i].len
+        if o.ids != NULL:
+            memcpy(o.ids + lt.offsets[i], part, m * sizeof(uint32_t))
+        else:
+            for j in range(m):
+                if j + EMIT_AHEAD < m:
+                    prefetch(&o.objects[part[j + EMIT_AHEAD]])
+                o.items[lt.offsets[i] + j] = o.objects[part[j]]
+        i += o.step
+
+
+cdef void* long_text_emit_worker(void* arg) noexcept nogil:
+    long_text_emit_share(<LongTextOut*>arg)
+    return NULL
+
+
+cdef void long_text_emit(const LongText* lt, uint32_t* ids, PyObject** items,
+                         PyObject** objects) noexcept nogil:
+    """Put every id of lt, in order, into ids (total of them), or if ids is
+    NULL the shared int objects into items (a new list's, everlasting ints:
+    a pointer store each, into a list nobody else sees yet).  On the text's
+    threads again, each taking the parts it encoded, which are still in its
+    core's caches; a thread that cannot start leaves its share to the caller."""
+    cdef LongTextOut shares[EMIT_MAX_THREADS]
+    cdef pthread_t threads[EMIT_MAX_THREADS]
+    cdef bint started[EMIT_MAX_THREADS]
+    cdef size_t n_threads = lt.job.stride, w
+    if n_threads > EMIT_MAX_THREADS:
+        n_threads = EMIT_MAX_THREADS
+    if n_threads < 1 or lt.total < EMIT_THREADS_MIN_IDS:
+        n_threads = 1
+    for w in range(n_threads):
+        shares[w].lt = lt
+        shares[w].ids = ids
+        shares[w].items = items
+        shares[w].objects = objects
+        shares[w].first = w
+        shares[w].step = n_threads
+    for w in range(1, n_threads):
+        started[w] = pthread_create(&threads[w], NULL, long_text_emit_worker, &shares[w]) == 0
+    long_text_emit_share(&shares[0])
+    for w in range(1, n_threads):
+        if started[w]:
+            pthread_join(threads[w], NULL)
+        else:
+            long_text_emit_share(&shares[w])
 
 
 def set_text_threads(int n):
