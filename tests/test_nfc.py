@@ -23,7 +23,8 @@ from tokenizers.normalizers import NFD
 from corpus_files import BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines
 import qtok
 from qtok import normalize
-from qtok._nfc import UNICODE_VERSION, _is_inert, combining, composite, is_nfc, nfd, to_nfc
+from qtok._nfc import (UNICODE_VERSION, _is_inert, _nfc_whole, combining, composite, is_nfc, nfd,
+                       to_nfc)
 from qwen_reference import nfc
 
 hf_nfd = NFD().normalize_str
@@ -237,3 +238,41 @@ def test_type_errors():
         is_nfc(None)
     with pytest.raises(TypeError):
         is_nfc(b"bytes")
+
+
+# to_nfc normalizes only the stretches around the places the check stops at,
+# between safe boundaries, and returns the text itself when none changes.
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(HARD + PLAIN * 8), max_size=80).map("".join))
+def test_stretches_equal_the_whole_text_normalized(s):
+    assert to_nfc(s) == _nfc_whole(s) == nfc(s)
+
+
+def test_nfc_text_the_check_cannot_vouch_for_is_returned_itself():
+    # U+0625 (alef with hamza below) decomposes, and a mark after a
+    # precomposed letter is beyond the one-sided check: NFC all the same.
+    text = "kata: \u0625\u0650\u0630\u064e\u0627 " * 50
+    assert not is_nfc(text)
+    assert nfc(text) == text
+    assert to_nfc(text) is text
+
+
+@pytest.mark.parametrize("where", ["start", "middle", "end", "everywhere"])
+def test_long_text_with_a_few_places_to_normalize(where):
+    # Over 65,536 characters, so the native part runs without the GIL.
+    unit = "Bahasa Melayu \u0625\u0650\u0630\u064e\u0627 dan 한국어 text. "
+    body = unit * 3000
+    decomposed = "e\u0301"               # NFC: é
+    if where == "start":
+        text = decomposed + body
+    elif where == "middle":
+        text = body[: len(body) // 2] + decomposed + body[len(body) // 2:]
+    elif where == "end":
+        text = body + decomposed
+    else:
+        text = (unit + decomposed) * 3000
+    assert len(text) > 65_536
+    out = to_nfc(text)
+    assert out == nfc(text) == _nfc_whole(text)
+    assert out is not text and "\u0301" not in out

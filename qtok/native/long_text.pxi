@@ -225,8 +225,11 @@ cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
     cdef size_t i = o.first, j, m
     cdef const uint32_t* part
     while i < lt.job.n:
-        part = long_text_part(lt, i)
         m = lt.job.outs[i].len
+        if m == 0:                       # (a part of 16 KiB or more always has ids)
+            i += o.step
+            continue
+        part = long_text_part(lt, i)
         if o.ids != NULL:
             memcpy(o.ids + lt.offsets[i], part, m * sizeof(uint32_t))
         else:
