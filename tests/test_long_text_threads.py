@@ -136,19 +136,20 @@ def test_more_threads_than_the_pool_has_caches(threads, qwen_enc_raw, tiktoken_r
 
 
 def test_parts_are_emitted_on_threads_and_on_the_caller(threads, qwen_enc_raw, tiktoken_ref):
-    """A text's ids are put in place on its threads from 131,072 ids on, and
+    """A text's ids are put in place on its threads from 524,288 ids on, and
     by the calling thread alone below that: both, on either side."""
     unit = "".join(read_text(p) for p in LEIPZIG_FILES) if LEIPZIG_FILES else \
         "\n".join(synthetic_texts(6000, seed=13))
-    for size in (2 * LONG, 600_000, 1_200_000):
-        text = unit.encode("utf-8")[:size].decode("utf-8", "ignore")
+    data = unit.encode("utf-8")
+    for size in (2 * LONG, 600_000, 2_600_000):
+        text = (data * (size // len(data) + 1))[:size].decode("utf-8", "ignore")
         want = tiktoken_ref.encode_ordinary(text)
         for n in (2, 3):
             threads(n)
             assert qwen_enc_raw.encode_ordinary(text) == want, (size, n)
             assert qwen_enc_raw.encode_to_numpy(text, disallowed_special=()).tolist() == want
             assert qwen_enc_raw.count(text, disallowed_special=()) == len(want)
-    assert len(want) > 131_072, "the longest text must be emitted on threads"
+    assert len(want) > 524_288, "the longest text must be emitted on threads"
 
 
 def test_a_text_splits_only_where_it_may():

@@ -28,9 +28,10 @@ cdef enum:
     LONG_PART_MIN_BYTES = 1 << 14    # no part shorter than this (a part pays a thread's start)
     SCRATCH_KEEP_IDS = 1 << 22       # a worker keeps up to 16 MB of part ids between calls
     PARTS_PER_THREAD = 8             # parts interleave over the threads: more parts balance better
-    # From this many ids the parts are emitted (copied, or put in a list) on
-    # threads too; below, starting them would cost more than it saves.
-    EMIT_THREADS_MIN_IDS = 1 << 17
+    # From this many ids (a text of about 2 MB) the parts are emitted
+    # (copied, or put in a list) on threads too; below, the threads' start
+    # costs about what they save (1 MB texts measured level either way).
+    EMIT_THREADS_MIN_IDS = 1 << 19
     EMIT_MAX_THREADS = 64
     EMIT_AHEAD = 8                   # how far ahead filling a list prefetches the int objects
 
