@@ -478,28 +478,6 @@ cdef int normalize_data(int kind, void* data, Py_ssize_t n, bint compose,
     return status
 
 
-cdef str normalize_text(str text, bint compose):
-    """NFC (or with compose False, NFD) of text by the table, the long way."""
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
-    cdef CodePoints out
-    cdef int status
-    out.data = NULL
-    out.n = out.cap = 0
-    try:
-        if n < NOGIL_MIN_CHARS:
-            status = normalize_data(kind, data, n, compose, &out)
-        else:
-            with nogil:
-                status = normalize_data(kind, data, n, compose, &out)
-        if status < 0:
-            raise MemoryError(f"no memory to normalize a text of {n:,} characters")
-        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out.data, out.n)
-    finally:
-        free(out.data)
-
-
 # Normalizing only where the check fails.  A text the check does not pass
 # is most often NFC all the same (Arabic with its vowel marks: a mark after a
 # precomposed letter such as U+0625 is something the check cannot vouch for),
@@ -591,8 +569,27 @@ cdef int nfc_spans(int kind, const void* data, Py_ssize_t n, CodePoints* out) no
     return status if status < 0 else changed
 
 
-cdef str nfc_text(str text):
-    """NFC of a text the check did not pass: text itself if it is NFC."""
+cdef enum:
+    # What normalize_text makes.
+    WHOLE_NFD = 0           # canonical decomposition of the whole text
+    WHOLE_NFC = 1           # NFC of the whole text, the long way
+    NFC_STRETCHES = 2       # NFC where the check stops (nfc_spans)
+
+
+cdef int normalize_how(int how, int kind, void* data, Py_ssize_t n,
+                       CodePoints* out) noexcept nogil:
+    """1: out holds the result; 0: the text is its own NFC (NFC_STRETCHES
+    only); -1: out of memory."""
+    if how == NFC_STRETCHES:
+        return nfc_spans(kind, data, n, out)
+    if normalize_data(kind, data, n, how == WHOLE_NFC, out) < 0:
+        return -1
+    return 1
+
+
+cdef str normalize_text(str text, int how):
+    """The NFD or NFC of text (how: WHOLE_NFD, WHOLE_NFC or NFC_STRETCHES),
+    text itself when that is the same; without the GIL for a long text."""
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
@@ -602,10 +599,10 @@ cdef str nfc_text(str text):
     out.n = out.cap = 0
     try:
         if n < NOGIL_MIN_CHARS:
-            status = nfc_spans(kind, data, n, &out)
+            status = normalize_how(how, kind, data, n, &out)
         else:
             with nogil:
-                status = nfc_spans(kind, data, n, &out)
+                status = normalize_how(how, kind, data, n, &out)
         if status < 0:
             raise MemoryError(f"no memory to normalize a text of {n:,} characters")
         if status == 0:
@@ -623,18 +620,18 @@ def to_nfc(str text not None):
     one Python call fewer each time (~150 ns of a ~530 ns encode of a word)."""
     if text_is_nfc(text, True):
         return text
-    return nfc_text(text)
+    return normalize_text(text, NFC_STRETCHES)
 
 
 def _nfc_whole(str text not None):
     """NFC of text normalized whole, the long way (for tests of to_nfc)."""
-    return normalize_text(text, True)
+    return normalize_text(text, WHOLE_NFC)
 
 
 def nfd(str text not None):
     """Canonical decomposition of text, by the same table (marks in canonical
     order, nothing composed)."""
-    return normalize_text(text, False)
+    return normalize_text(text, WHOLE_NFD)
 
 
 def combining(str ch not None):
