@@ -33,6 +33,8 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
 
+from qtok.native.find_units cimport unit_at
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
     int PyUnicode_KIND(object o)
@@ -247,18 +249,19 @@ cdef Py_ssize_t nfc_end(const unit_t* s, Py_ssize_t i, Py_ssize_t n, bint skip) 
     return n
 
 
-cdef bint nfc_units(const unit_t* s, Py_ssize_t n, bint skip) noexcept nogil:
-    """is_nfc on the n characters at s."""
-    return nfc_end(s, 0, n, skip) == n
+cdef Py_ssize_t nfc_data_end(int kind, const void* data, Py_ssize_t i, Py_ssize_t n,
+                             bint skip) noexcept nogil:
+    """nfc_end of data[i:n], a str's layout (kind bytes a character)."""
+    if kind == 1:
+        # Latin-1 only: every character is below U+0300, so inert.
+        return n if skip else nfc_end(<const uint8_t*>data, i, n, False)
+    if kind == 2:
+        return nfc_end(<const uint16_t*>data, i, n, skip)
+    return nfc_end(<const uint32_t*>data, i, n, skip)
 
 
 cdef bint is_nfc_data(int kind, void* data, Py_ssize_t n, bint skip) noexcept nogil:
-    if kind == 1:
-        # Latin-1 only: every character is below U+0300, so inert.
-        return True if skip else nfc_units(<const uint8_t*>data, n, False)
-    if kind == 2:
-        return nfc_units(<const uint16_t*>data, n, skip)
-    return nfc_units(<const uint32_t*>data, n, skip)
+    return nfc_data_end(kind, data, 0, n, skip) == n
 
 
 cdef enum:
@@ -462,7 +465,7 @@ cdef void compose_in_place(CodePoints* cps) noexcept nogil:
     cps.n = w
 
 
-cdef int normalize_data(int kind, void* data, Py_ssize_t n, bint compose,
+cdef int normalize_data(int kind, const void* data, Py_ssize_t n, bint compose,
                         CodePoints* out) noexcept nogil:
     """NFD of the n characters at data (a str's layout: kind bytes each) into
     out, and with compose NFC; -1 when out of memory."""
@@ -495,23 +498,6 @@ cdef inline bint safe_boundary(uint32_t c) noexcept nogil:
     return (props(c) & STOPS) == 0
 
 
-cdef inline uint32_t unit_at(int kind, const void* data, Py_ssize_t i) noexcept nogil:
-    if kind == 1:
-        return (<const uint8_t*>data)[i]
-    if kind == 2:
-        return (<const uint16_t*>data)[i]
-    return (<const uint32_t*>data)[i]
-
-
-cdef Py_ssize_t nfc_data_end(int kind, const void* data, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
-    """nfc_end of data[i:n] (a str's layout), fast path."""
-    if kind == 1:
-        return n              # Latin-1 only: every character is inert
-    if kind == 2:
-        return nfc_end(<const uint16_t*>data, i, n, True)
-    return nfc_end(<const uint32_t*>data, i, n, True)
-
-
 cdef int append_units(CodePoints* out, int kind, const void* data, Py_ssize_t a,
                       Py_ssize_t b) noexcept nogil:
     """Append characters a..b-1 of data unchanged; -1 when out of memory."""
@@ -536,7 +522,7 @@ cdef int nfc_spans(int kind, const void* data, Py_ssize_t n, CodePoints* out) no
     stretch.data = NULL
     stretch.n = stretch.cap = 0
     while True:
-        f = nfc_data_end(kind, data, i, n)
+        f = nfc_data_end(kind, data, i, n, True)
         if f >= n:
             break
         a = f
