@@ -141,8 +141,11 @@ cdef struct BatchJob:
     size_t next_worker        # shared; a thread's index into caches
     int* done                 # done[i] = 1 once text i is encoded (or failed)
     int status
-    size_t stride             # long texts: worker w encodes parts w, w + stride, ...
+    size_t workers            # long texts: the number of workers
     size_t* part_at           # long texts: where part i's ids start in its worker's scratch
+    size_t* part_worker       # long texts: the worker that encoded part i
+    size_t* claim             # long texts: worker w's next part (shared, atomic) ...
+    size_t* claim_end         # ... and the end of its run of parts
 
 
 cdef struct BatchThreads:

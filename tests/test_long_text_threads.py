@@ -152,6 +152,28 @@ def test_parts_are_emitted_on_threads_and_on_the_caller(threads, qwen_enc_raw, t
     assert len(want) > 524_288, "the longest text must be emitted on threads"
 
 
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_each_worker_takes_a_run_of_adjacent_parts(n, threads, qwen_enc_raw, tiktoken_ref):
+    """Worker w's run is the w-th stretch of adjacent parts; every part is
+    encoded once, by its run's worker or by one that finished early and took
+    it over, and the ids are the same either way.  The text's first half is
+    slow (unseen CJK pieces to merge) and its second half fast (one word
+    again and again), so that the fast run ends first and its worker takes
+    over parts of the slow one."""
+    rng = random.Random(n)
+    slow = "".join(rng.choice("中文字符汉语词典书写") + rng.choice("，。 ") for _ in range(120_000))
+    text = slow + "word " * 80_000
+    threads(n)
+    shared = _bpe._long_text_workers(qwen_enc_raw._core, text)
+    assert shared is not None and len(shared) >= n
+    starts = [start for start, _, _ in shared]
+    assert starts[0] == 0 and starts == sorted(set(starts))
+    runs = [run for _, run, _ in shared]
+    assert runs == sorted(runs) and set(runs) == set(range(n))
+    assert all(0 <= by < n for _, _, by in shared)
+    assert qwen_enc_raw.encode_ordinary(text) == tiktoken_ref.encode_ordinary(text)
+
+
 def test_a_text_splits_only_where_it_may():
     data = ("word " * 200_000).encode()
     cuts = _bpe.text_cut_points(data, 4)

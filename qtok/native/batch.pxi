@@ -50,6 +50,9 @@ cdef void batch_free(BatchJob* job) noexcept nogil:
     free(job.n_chars)
     free(job.caches)
     free(job.part_at)
+    free(job.part_worker)
+    free(job.claim)
+    free(job.claim_end)
     memset(job, 0, sizeof(BatchJob))
 
 

@@ -27,7 +27,7 @@ cdef enum:
     LONG_TEXT_MIN_BYTES = 1 << 16
     LONG_PART_MIN_BYTES = 1 << 14    # no part shorter than this (a part pays a thread's start)
     SCRATCH_KEEP_IDS = 1 << 22       # a worker keeps up to 16 MB of part ids between calls
-    PARTS_PER_THREAD = 8             # parts interleave over the threads: more parts balance better
+    PARTS_PER_THREAD = 8             # parts a worker's run holds: what a worker done early can take over
     # From this many ids (a text of about 2 MB) the parts are emitted
     # (copied, or put in a list) on threads too; below, the threads' start
     # costs about what they save (1 MB texts measured level either way).
@@ -82,47 +82,67 @@ cdef size_t text_cuts(const uint8_t* s, size_t n, size_t parts, size_t* cuts) no
     return k
 
 
-cdef void encode_stride(BatchJob* job, size_t w) noexcept nogil:
-    """Encode parts w, w + stride, ... with worker w's cache.  A fixed share
-    per worker, not the next part from a counter: each thread's cache then
-    meets the same parts as in the last call, so a text encoded again finds
-    its pieces cached, as on one thread."""
-    cdef PieceCache* cache = job.caches[w]
+cdef inline size_t run_start(size_t parts, size_t workers, size_t w) noexcept nogil:
+    """The first part of worker w's run (worker w's run ends where w + 1's
+    starts; run_start(parts, workers, workers) is parts)."""
+    return w * parts // workers
+
+
+cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t i) noexcept nogil:
+    """Encode part i on worker w: into the worker's scratch vector (which
+    stays allocated from call to call: a fresh block per part per call was
+    fresh memory from the kernel each time, taken by a worker thread and
+    freed by the caller, and faulting it in page by page took much of what
+    the second core saved; docs/design.md), or without a cache into a vector
+    of the part's own."""
     cdef TokenVec* v
-    cdef TokenVec own
-    cdef size_t i = w
+    job.part_worker[i] = w
     if cache == NULL:
-        # No cache was free in the pool: encode uncached, each part into a
-        # vector of its own.
-        while i < job.n:
-            own.cap = job.lens[i] // 4 + 16
-            own.len = 0
-            own.data = <uint32_t*>malloc(own.cap * sizeof(uint32_t))
-            if own.data == NULL:
-                own.cap = 0
-            if encode_utf8(job.t, NULL, job.texts[i], job.lens[i], &own) < 0:
-                atomic_store_int(&job.status, -1)
-            job.outs[i] = own
-            i += job.stride
+        v = &job.outs[i]
+        v.cap = job.lens[i] // 4 + 16
+        v.len = 0
+        v.data = <uint32_t*>malloc(v.cap * sizeof(uint32_t))
+        if v.data == NULL:
+            v.cap = 0
+        if encode_utf8(job.t, NULL, job.texts[i], job.lens[i], v) < 0:
+            atomic_store_int(&job.status, -1)
         return
     v = &cache.scratch
-    # The worker's parts' ids go one after another into its cache's scratch
-    # vector, which stays allocated from call to call: a fresh block per part
-    # per call was fresh memory from the kernel each time (taken by a worker
-    # thread and freed by the caller, glibc gave it back), and faulting it in
-    # page by page took much of what the second core saved (docs/design.md).
-    v.len = 0
-    while i < job.n:
-        job.part_at[i] = v.len
-        if encode_utf8(job.t, cache, job.texts[i], job.lens[i], v) < 0:
-            atomic_store_int(&job.status, -1)
-        job.outs[i].len = v.len - job.part_at[i]
-        i += job.stride
+    job.part_at[i] = v.len
+    if encode_utf8(job.t, cache, job.texts[i], job.lens[i], v) < 0:
+        atomic_store_int(&job.status, -1)
+    job.outs[i].len = v.len - job.part_at[i]
 
 
-cdef void* encode_stride_worker(void* arg) noexcept nogil:
+cdef void encode_share(BatchJob* job, size_t w) noexcept nogil:
+    """Worker w encodes its run of adjacent parts, then helps the others
+    with theirs.
+
+    A run, not every w-th part: text close together shares its words, so
+    on a first call each thread's cache merges the pieces of its own stretch
+    of text instead of every thread merging the words of the whole text.
+    The same worker takes the same run on every call, with the same cache
+    (the caller takes the caches in order), so a text encoded again finds
+    its pieces cached.  A worker whose run is done takes the next part of
+    the other runs (an atomic counter each), so a run of slower text (more
+    bytes a piece, or pieces not yet cached) does not leave one thread
+    working alone at the end."""
+    cdef PieceCache* cache = job.caches[w]
+    cdef size_t d, owner, i
+    if cache != NULL:
+        cache.scratch.len = 0
+    for d in range(job.workers):
+        owner = (w + d) % job.workers
+        while True:
+            i = atomic_fetch_add(&job.claim[owner], 1)
+            if i >= job.claim_end[owner]:
+                break
+            encode_part(job, cache, w, i)
+
+
+cdef void* encode_share_worker(void* arg) noexcept nogil:
     cdef BatchJob* job = <BatchJob*>arg
-    encode_stride(job, atomic_fetch_add(&job.next_worker, 1))
+    encode_share(job, atomic_fetch_add(&job.next_worker, 1))
     return NULL
 
 
@@ -153,8 +173,9 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
         status = -1
     else:
         lt.job.part_at = <size_t*>calloc(k, sizeof(size_t))
+        lt.job.part_worker = <size_t*>calloc(k, sizeof(size_t))
         lt.offsets = <size_t*>calloc(k + 1, sizeof(size_t))
-        if lt.job.part_at == NULL or lt.offsets == NULL:
+        if lt.job.part_at == NULL or lt.job.part_worker == NULL or lt.offsets == NULL:
             status = -1
     if status == 0:
         for i in range(k):
@@ -165,18 +186,24 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
             status = -1
         else:
             lt.job.t = t
-            lt.job.stride = <size_t>lt.th.n
+            lt.job.workers = <size_t>lt.th.n
             lt.job.next_worker = 0
             lt.job.status = 0
-            for w in range(1, <size_t>lt.th.n):
-                lt.th.started[w] = pthread_create(&lt.th.threads[w], NULL, encode_stride_worker,
-                                                  &lt.job) == 0
-            encode_stride(&lt.job, atomic_fetch_add(&lt.job.next_worker, 1))
-            batch_join(&lt.th)
-            # A thread that could not be started took no share: do its parts here.
-            for w in range(lt.job.next_worker, <size_t>lt.th.n):
-                encode_stride(&lt.job, w)
-            status = lt.job.status
+            lt.job.claim = <size_t*>malloc(lt.job.workers * sizeof(size_t))
+            lt.job.claim_end = <size_t*>malloc(lt.job.workers * sizeof(size_t))
+            if lt.job.claim == NULL or lt.job.claim_end == NULL:
+                status = -1
+    if status == 0:
+        for w in range(lt.job.workers):             # worker w's run: parts claim[w] .. claim_end[w]
+            lt.job.claim[w] = run_start(k, lt.job.workers, w)
+            lt.job.claim_end[w] = run_start(k, lt.job.workers, w + 1)
+        for w in range(1, lt.job.workers):
+            lt.th.started[w] = pthread_create(&lt.th.threads[w], NULL, encode_share_worker,
+                                              &lt.job) == 0
+        encode_share(&lt.job, atomic_fetch_add(&lt.job.next_worker, 1))
+        batch_join(&lt.th)
+        # (A thread that could not be started took no index: the others took its run.)
+        status = lt.job.status
     if status == 0:
         for i in range(k):
             lt.offsets[i] = lt.total
@@ -191,7 +218,7 @@ cdef inline const uint32_t* long_text_part(const LongText* lt, size_t i) noexcep
     """The ids of part i (lt.job.outs[i].len of them)."""
     if lt.job.outs[i].data != NULL:
         return lt.job.outs[i].data          # a worker without a cache: a vector of its own
-    return lt.job.caches[i % lt.job.stride].scratch.data + lt.job.part_at[i]
+    return lt.job.caches[lt.job.part_worker[i]].scratch.data + lt.job.part_at[i]
 
 
 cdef void long_text_release(LongText* lt, CachePool* pool) noexcept nogil:
@@ -217,18 +244,17 @@ cdef struct LongTextOut:
     uint32_t* ids
     PyObject** items
     PyObject** objects
-    size_t first              # this thread's parts: first, first + step, ...
-    size_t step
+    size_t first              # this thread's parts: first .. end - 1, the run
+    size_t end                # its worker encoded (most of them, on its core)
 
 
 cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
     cdef const LongText* lt = o.lt
-    cdef size_t i = o.first, j, m
+    cdef size_t i, j, m
     cdef const uint32_t* part
-    while i < lt.job.n:
+    for i in range(o.first, o.end):
         m = lt.job.outs[i].len
         if m == 0:                       # (a part of 16 KiB or more always has ids)
-            i += o.step
             continue
         part = long_text_part(lt, i)
         if o.ids != NULL:
@@ -238,7 +264,6 @@ cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
                 if j + EMIT_AHEAD < m:
                     prefetch(&o.objects[part[j + EMIT_AHEAD]])
                 o.items[lt.offsets[i] + j] = o.objects[part[j]]
-        i += o.step
 
 
 cdef void* long_text_emit_worker(void* arg) noexcept nogil:
@@ -251,12 +276,13 @@ cdef void long_text_emit(const LongText* lt, uint32_t* ids, PyObject** items,
     """Put every id of lt, in order, into ids (total of them), or if ids is
     NULL the shared int objects into items (a new list's, everlasting ints:
     a pointer store each, into a list nobody else sees yet).  On the text's
-    threads again, each taking the parts it encoded, which are still in its
-    core's caches; a thread that cannot start leaves its share to the caller."""
+    threads again, each taking the run of parts its worker encoded (all or
+    most of it), whose ids are still in that core's caches; a thread that
+    cannot start leaves its share to the caller."""
     cdef LongTextOut shares[EMIT_MAX_THREADS]
     cdef pthread_t threads[EMIT_MAX_THREADS]
     cdef bint started[EMIT_MAX_THREADS]
-    cdef size_t n_threads = lt.job.stride, w
+    cdef size_t n_threads = lt.job.workers, w
     if n_threads > EMIT_MAX_THREADS:
         n_threads = EMIT_MAX_THREADS
     if n_threads < 1 or lt.total < EMIT_THREADS_MIN_IDS:
@@ -266,8 +292,8 @@ cdef void long_text_emit(const LongText* lt, uint32_t* ids, PyObject** items,
         shares[w].ids = ids
         shares[w].items = items
         shares[w].objects = objects
-        shares[w].first = w
-        shares[w].step = n_threads
+        shares[w].first = run_start(lt.job.n, n_threads, w)
+        shares[w].end = run_start(lt.job.n, n_threads, w + 1)
     for w in range(1, n_threads):
         started[w] = pthread_create(&threads[w], NULL, long_text_emit_worker, &shares[w]) == 0
     long_text_emit_share(&shares[0])

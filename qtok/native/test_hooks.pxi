@@ -82,3 +82,22 @@ def _forget_piece_caches(CoreBPE core not None):
         if atomic_try_acquire(&core.pool.busy[k]):
             cache_free_tables(&core.pool.tables[k])
             atomic_release(&core.pool.busy[k])
+
+
+def _long_text_workers(CoreBPE core not None, str text not None):
+    """How a long text is shared out on the text's threads: a list with, for
+    each part, (its first byte, the worker whose run it belongs to, the
+    worker that encoded it).  None when the text is not split."""
+    cdef LongText lt
+    cdef size_t i, w
+    if not core._encode_in_parts(text, &lt):
+        return None
+    try:
+        owner = []
+        for w in range(lt.job.workers):
+            for i in range(run_start(lt.job.n, lt.job.workers, w),
+                           run_start(lt.job.n, lt.job.workers, w + 1)):
+                owner.append(w)
+        return [(lt.cuts[i], owner[i], lt.job.part_worker[i]) for i in range(lt.job.n)]
+    finally:
+        long_text_release(&lt, &core.pool)
