@@ -5,12 +5,15 @@
 
 Each measurement is a fresh process (so the first call meets caches that
 have not seen the text; a warm-up on other text maps them) that encodes one
-text of SIZE MB, made of the benchmark corpus's files
-(NFC), joined and repeated to the size: the first call ("first pass"), then
-the best of three more ("warm").  Runs alternate 1 thread, 2 threads, ...,
-so that a change in the machine's load hits both alike; the table gives the
-range of each over the runs and the ratio of the medians.  The ids of both
-are checked to be equal to tiktoken's.
+text of SIZE MB, made of the benchmark corpus's files (NFC), joined and
+repeated to the size: the first call ("first pass"), then the best of three
+more ("warm"), each result let go after the clock stops, as compare.py's
+rounds do; and the best of three with the result let go inside the timing
+("warm, freed": CPython frees a list of ids one reference at a time, on the
+calling thread, about 4 ms for a 10 MB text).  Runs alternate 1 thread, 2
+threads, ..., so that a change in the machine's load hits both alike; the
+table gives the range of each over the runs and the ratio of the medians.
+The ids of both are checked to be equal to tiktoken's.
 """
 from __future__ import annotations
 
@@ -42,13 +45,20 @@ fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
 fn(" ".join(str(i * 7919) + "x" for i in range(60000)))
 text = long_text(size)
 t0 = time.perf_counter(); ids = fn(text); first = time.perf_counter() - t0
-warm = []
+# The time of a call: a result is let go after the clock stops (as
+# compare.py's rounds do), and also with the clock running ("warm, freed"):
+# CPython frees a list one reference at a time, on the calling thread.
+warm, freed = [], []
 for _ in range(3):
-    t0 = time.perf_counter(); fn(text); warm.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); out = fn(text); warm.append(time.perf_counter() - t0)
+    del out
+for _ in range(3):
+    t0 = time.perf_counter(); fn(text); freed.append(time.perf_counter() - t0)
 n = len(text.encode())
 # The ids' digest (count: the number of ids) is checked against tiktoken's.
 seen = ids if call == "count" else [int(i) for i in ids]
-print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6, "bytes": n,
+print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6,
+                  "warm, freed": n / min(freed) / 1e6, "bytes": n,
                   "digest": hashlib.sha256(str(seen).encode()).hexdigest()}}))
 """
 
@@ -97,7 +107,7 @@ def main(argv=None) -> int:
         expected = reference_digest(size, args.call)
         digests = {r["digest"] for rs in results.values() for r in rs}
         assert digests == {expected}, "the ids differ from tiktoken's"
-        for mode in ("first", "warm"):
+        for mode in ("first", "warm", "warm, freed"):
             one = [r[mode] for r in results[1]]
             two = [r[mode] for r in results[2]]
             print(f"| {size / 1e6:g} MB | {mode} | {min(one):.1f}-{max(one):.1f} | "
