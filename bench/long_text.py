@@ -6,9 +6,10 @@
 Each measurement is a fresh process (so the first call meets caches that
 have not seen the text; a warm-up on other text maps them) that encodes one
 text of SIZE MB, made of the benchmark corpus's files (NFC), joined and
-repeated to the size: the first call ("first pass"), then the best of three
-more ("warm"), each result let go after the clock stops, as compare.py's
-rounds do; and the best of three with the result let go inside the timing
+repeated to the size: the first call ("first pass"), then the best of more
+calls ("warm": three, or as many as make 30 MB of text, so that a 1 MB call
+of 3 ms gets thirty), each result let go after the clock stops, as compare.py's
+rounds do; and the best of as many with the result let go inside the timing
 ("warm, freed": CPython frees a list of ids one reference at a time, on the
 calling thread, about 4 ms for a 10 MB text).  Runs alternate 1 thread, 2
 threads, ..., so that a change in the machine's load hits both alike; the
@@ -44,17 +45,19 @@ fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
 # timing, as in a process that has encoded before.
 fn(" ".join(str(i * 7919) + "x" for i in range(60000)))
 text = long_text(size)
+n_bytes = len(text.encode())
 t0 = time.perf_counter(); ids = fn(text); first = time.perf_counter() - t0
 # The time of a call: a result is let go after the clock stops (as
 # compare.py's rounds do), and also with the clock running ("warm, freed"):
 # CPython frees a list one reference at a time, on the calling thread.
 warm, freed = [], []
-for _ in range(3):
+rounds = max(3, round(30e6 / max(1, n_bytes)))   # about 30 MB of text: a 1 MB call is 3 ms
+for _ in range(rounds):
     t0 = time.perf_counter(); out = fn(text); warm.append(time.perf_counter() - t0)
     del out
-for _ in range(3):
+for _ in range(rounds):
     t0 = time.perf_counter(); fn(text); freed.append(time.perf_counter() - t0)
-n = len(text.encode())
+n = n_bytes
 # The ids' digest (count: the number of ids) is checked against tiktoken's.
 seen = ids if call == "count" else [int(i) for i in ids]
 print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6,
