@@ -11,7 +11,10 @@ calls ("warm": three, or as many as make 30 MB of text, so that a 1 MB call
 of 3 ms gets thirty), each result let go after the clock stops, as compare.py's
 rounds do; and the best of as many with the result let go inside the timing
 ("warm, freed": CPython frees a list of ids one reference at a time, on the
-calling thread, about 4 ms for a 10 MB text).  Runs alternate 1 thread, 2
+calling thread, about 4 ms for a 10 MB text); then, where the corpus holds
+it unrepeated, the text of the same size that follows in the corpus ("next
+text, first call": new words, met by caches that have worked before, as a
+corpus reader meets each new document).  Runs alternate 1 thread, 2
 threads, ..., so that a change in the machine's load hits both alike; the
 table gives the range of each over the runs and the ratio of the medians.
 The ids of both are checked to be equal to tiktoken's.
@@ -34,7 +37,7 @@ CHILD = r"""
 import json, sys, time, hashlib
 sys.path.insert(0, {bench!r})
 import qtok
-from long_text import long_text
+from long_text import corpus_bytes, long_text
 threads, size, call = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 qtok.set_num_threads(threads)
 enc = qtok.get_encoding("qwen", normalization=None)
@@ -57,11 +60,20 @@ for _ in range(rounds):
     del out
 for _ in range(rounds):
     t0 = time.perf_counter(); fn(text); freed.append(time.perf_counter() - t0)
+# Then the text that follows it in the corpus, new to the caches, when the
+# corpus holds it unrepeated: what a process meets at each new document.
+following = None                 # MB/s of its first call
+if 2 * size <= len(corpus_bytes()):
+    after = long_text(size, offset=size)
+    t0 = time.perf_counter(); out = fn(after); seconds = time.perf_counter() - t0
+    following = len(after.encode()) / seconds / 1e6
+    del out
 n = n_bytes
 # The ids' digest (count: the number of ids) is checked against tiktoken's.
 seen = ids if call == "count" else [int(i) for i in ids]
 print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6,
                   "warm, freed": n / min(freed) / 1e6, "bytes": n,
+                  "next text, first call": following,
                   "digest": hashlib.sha256(str(seen).encode()).hexdigest()}}))
 """
 
@@ -75,12 +87,19 @@ def child(threads: int, size: int, call: str) -> dict:
     return json.loads(done.stdout)
 
 
-def long_text(size: int) -> str:
-    """SIZE bytes of the corpus's files (NFC), joined and repeated, cut at a
-    character's end: the text both the children and the reference encode."""
+def corpus_bytes() -> bytes:
+    """The corpus's files (NFC), joined, as UTF-8."""
     from references import load_corpus
-    unit = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
-    return (unit * (size // len(unit.encode()) + 1)).encode()[:size].decode("utf-8", "ignore")
+    return "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values()).encode()
+
+
+def long_text(size: int, offset: int = 0) -> str:
+    """SIZE bytes of the corpus's files (NFC), joined and repeated, from byte
+    OFFSET on, cut at characters' ends: the text both the children and the
+    reference encode (offset 0), or the next text of a size (offset size)."""
+    unit = corpus_bytes()
+    data = unit * ((offset + size) // len(unit) + 1)
+    return data[offset:offset + size].decode("utf-8", "ignore")
 
 
 def reference_digest(size: int, call: str) -> str:
@@ -110,9 +129,11 @@ def main(argv=None) -> int:
         expected = reference_digest(size, args.call)
         digests = {r["digest"] for rs in results.values() for r in rs}
         assert digests == {expected}, "the ids differ from tiktoken's"
-        for mode in ("first", "warm", "warm, freed"):
+        for mode in ("first", "warm", "warm, freed", "next text, first call"):
             one = [r[mode] for r in results[1]]
             two = [r[mode] for r in results[2]]
+            if None in one + two:
+                continue                    # the corpus does not hold a second such text
             print(f"| {size / 1e6:g} MB | {mode} | {min(one):.1f}-{max(one):.1f} | "
                   f"{min(two):.1f}-{max(two):.1f} | "
                   f"{statistics.median(two) / statistics.median(one):.2f} |")
