@@ -98,13 +98,8 @@ cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t 
     cdef TokenVec* v
     job.part_worker[i] = w
     if cache == NULL:
-        v = &job.outs[i]
-        v.cap = job.lens[i] // 4 + 16
-        v.len = 0
-        v.data = <uint32_t*>malloc(v.cap * sizeof(uint32_t))
-        if v.data == NULL:
-            v.cap = 0
-        if encode_utf8(job.t, NULL, job.texts[i], job.lens[i], v) < 0:
+        # (outs[i] starts empty, from batch_alloc; pushes grow it.)
+        if encode_utf8(job.t, NULL, job.texts[i], job.lens[i], &job.outs[i]) < 0:
             atomic_store_int(&job.status, -1)
         return
     v = &cache.scratch
