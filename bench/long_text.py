@@ -22,6 +22,7 @@ The ids of both are checked to be equal to tiktoken's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -87,8 +88,9 @@ def child(threads: int, size: int, call: str) -> dict:
     return json.loads(done.stdout)
 
 
+@functools.lru_cache(maxsize=1)
 def corpus_bytes() -> bytes:
-    """The corpus's files (NFC), joined, as UTF-8."""
+    """The corpus's files (NFC), joined, as UTF-8 (read once per process)."""
     from references import load_corpus
     return "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values()).encode()
 
