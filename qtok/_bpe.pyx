@@ -16,7 +16,8 @@ and inlines across all of them.  Each file holds one concern:
     merge_heap.pxi      ... up to 4 KiB: a linked list and a binary heap
     merge_huge.pxi      ... longer: a bucket queue over ranks, O(1) per join
     merge_run.pxi       ... a run of one repeated character: run-length replay
-    merge_any.pxi       which of the four a piece goes to
+    merge_periodic.pxi  ... a long piece that repeats a few bytes: one stretch, copied
+    merge_any.pxi       which of the five a piece goes to
     piece_cache.pxi     the short and big caches of pieces seen before
     encode.pxi          the encode driver: UTF-8 in, ids out
     cache_pool.pxi      one piece cache per thread encoding at once
@@ -86,6 +87,7 @@ include "native/merge_small.pxi"
 include "native/merge_heap.pxi"
 include "native/merge_huge.pxi"
 include "native/merge_run.pxi"
+include "native/merge_periodic.pxi"
 include "native/merge_any.pxi"
 include "native/piece_cache.pxi"
 include "native/encode.pxi"

@@ -1,4 +1,5 @@
-"""Pieces of one repeated byte: merge_run, the run-length form of the merge.
+"""Pieces of one repeated byte or character (merge_run, the run-length form of
+the merge) and long pieces that repeat a few bytes (merge_periodic).
 
 A run of one byte ("aaaa", spaces, newlines, "-----") longer than 64 bytes is
 merged on run lengths instead of position by position (see merge_run in
@@ -127,3 +128,83 @@ def test_made_up_character_vocabularies_like_tiktoken(seed):
     for n in [17, 22, 33, 50, 64, 65, 100] + [rng.randint(17, 2000) for _ in range(8)]:
         text = char * n
         assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), (seed, char, n)
+
+
+# -- a long piece that repeats a few bytes ------------------------------------------------------
+# From 4096 bytes, a piece with a period of 2..16 bytes is merged one period
+# at a time when some phase of the period is spanned by no token
+# (merge_periodic); otherwise the general loops take it.  Both must agree
+# with tiktoken, whichever phase the stretches start at and however the
+# piece ends.
+
+def _periodic_cut(enc, text):
+    from qtok import _bpe
+    return _bpe._periodic_cut(enc._core, text.encode())
+
+
+def rotations_to(unit: str, lengths):
+    """unit, started at each of its characters, repeated to each length."""
+    for r in range(len(unit)):
+        turned = unit[r:] + unit[:r]
+        for n in lengths:
+            yield (turned * (n // len(turned) + 1))[:n]
+
+
+def test_crlf_indented_blank_lines_take_the_periodic_path(qwen_enc_raw, tiktoken_ref):
+    # The pattern takes "\r\n  " repeated as one piece up to its last line
+    # break; no Qwen token spans a line break followed by two or three spaces
+    # there.  With four, "\r\n    \r\n" is a token and spans every phase.
+    for unit, periodic in (("\r\n  ", True), ("\r\n   ", True), ("\r\n    ", False)):
+        for text in rotations_to(unit, (4096, 4097, 4099, 5003)):
+            piece = text[:text.rindex("\n") + 1]
+            if len(piece) >= 4096:
+                assert (_periodic_cut(qwen_enc_raw, piece) is not None) == periodic, (repr(unit), len(text))
+            assert qwen_enc_raw.encode_ordinary(text) == tiktoken_ref.encode_ordinary(text), (repr(unit), len(text))
+
+
+def periodic_units(seed: int, count: int):
+    """Random units of 2-6 characters: whitespace, punctuation, letters,
+    multi-byte letters and marks."""
+    rng = random.Random(seed)
+    alphabets = [" \t\r\n", " \r\n\u3000", "-=_*#~.", "ab", "abc", "éa", "中文ー", "\u0915\u094d\u0937", "a\u0301"]
+    for _ in range(count):
+        chars = rng.choice(alphabets)
+        yield "".join(rng.choice(chars) for _ in range(rng.randint(2, 6)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_periodic_pieces_like_tiktoken(qwen_enc_raw, tiktoken_ref, seed):
+    for unit in periodic_units(seed, 12):
+        for text in rotations_to(unit, (1400, 4100)):
+            assert qwen_enc_raw.encode_ordinary(text) == tiktoken_ref.encode_ordinary(text), (repr(unit), len(text))
+
+
+def made_up_periodic_vocabulary(seed: int, unit: bytes):
+    """All 256 bytes, then substrings of the repeated unit of 2 to len(unit)
+    bytes, in a shuffled order, so that some phases of the period are spanned
+    and some not; for every third seed also some longer than the period,
+    which span them all."""
+    rng = random.Random(seed)
+    ranks = {bytes([b]): b for b in range(256)}
+    stream = unit * 4
+    longest = len(unit) + 2 if seed % 3 == 0 else len(unit)
+    tokens = {stream[i:i + k] for i in range(len(unit)) for k in range(2, longest + 1) if rng.random() < 0.15}
+    for token in rng.sample(sorted(tokens), len(tokens)):
+        ranks[token] = len(ranks)
+    return ranks
+
+
+def test_made_up_periodic_vocabularies_like_tiktoken():
+    rng = random.Random(5)
+    fast = slow = 0
+    for seed in range(40):
+        unit = "".join(rng.choice("abcd") for _ in range(rng.randint(2, 7)))
+        ours, theirs = both(made_up_periodic_vocabulary(seed, unit.encode()))
+        for text in rotations_to(unit, (4096, 4101 + seed)):
+            if _periodic_cut(ours, text) is None:
+                slow += 1
+            else:
+                fast += 1
+            assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), (seed, unit, len(text))
+    # Both ways were taken, or the test proves less than it says.
+    assert fast > 50 and slow > 50, (fast, slow)

@@ -24,9 +24,11 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
     is a token), so no join crosses it, and each side merges exactly as it
     would alone -- tiktoken's result is the concatenation of the sides'.
     (The sides are merged, never looked up whole: the whole-token shortcut
-    applies to the piece, not to its sides.)"""
+    applies to the piece, not to its sides.)  A long piece that repeats a
+    few bytes is first offered to merge_periodic, which makes the same
+    argument for the positions of one phase of its period."""
     cdef uint64_t* pc = c.pair_cache if c != NULL else NULL
-    cdef size_t start = 0, i, unit
+    cdef size_t start = 0, i, unit, period
     cdef int status
     if n <= SMALL_PIECE:
         return merge_small(t, pc, p, n, out)
@@ -35,6 +37,12 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
         status = merge_run(t, p, n, unit, out)
         if status != RUN_GAVE_UP:
             return status
+    if n >= HUGE_PIECE:
+        period = piece_period(p, n)
+        if period:
+            status = merge_periodic(t, pc, p, n, period, out)
+            if status != PERIODIC_NO:
+                return status
     for i in range(1, n):
         if is_barrier(t, p[i - 1], p[i]):
             if merge_span(t, pc, p + start, i - start, out) < 0:

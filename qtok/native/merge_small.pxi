@@ -2,15 +2,17 @@
 # some adjacent pair of parts joins into a token, join the pair with the
 # lowest rank (the leftmost one on ties).
 #
-# Four implementations of that one rule, in this file and the next three:
+# Five implementations of that one rule, in this file and the next four:
 #   merge_small  (<= 64 bytes): arrays on the stack, a branch-free minimum
 #                               over groups of eight pairs per join;
 #   merge_heap   (<= 4 KiB):    a linked list of parts and a binary heap;
 #   merge_huge   (longer):      a linked list and a bucket queue over ranks,
 #                               O(1) per join, for megabyte-long pieces;
 #   merge_run    (a run of one repeated character): a replay of the loop on
-#                the run-length form of the parts.
-# merge_any.pxi chooses among them.  All four are checked against tiktoken
+#                the run-length form of the parts;
+#   merge_periodic (a long piece that repeats 2-16 bytes): one period merged,
+#                its ids copied, where no token spans one phase of the period.
+# merge_any.pxi chooses among them.  All five are checked against tiktoken
 # by the tests.
 
 cdef enum:

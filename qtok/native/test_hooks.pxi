@@ -101,3 +101,19 @@ def _long_text_workers(CoreBPE core not None, str text not None):
         return [(lt.cuts[i], owner[i], lt.job.part_worker[i]) for i in range(lt.job.n)]
     finally:
         long_text_release(&lt, &core.pool)
+
+
+def _periodic_cut(CoreBPE core not None, bytes piece not None):
+    """How merge_periodic takes a piece: (its period, the phase of the cuts
+    that no token spans), or None when the piece is shorter than merge_any's
+    threshold, not periodic, or spanned at every phase.  The tests use it to
+    know which of their pieces took the fast path."""
+    cdef const uint8_t* p = <const uint8_t*><const char*>piece
+    cdef size_t n = len(piece), q, phase
+    if n < HUGE_PIECE:
+        return None
+    q = piece_period(p, n)
+    if q == 0:
+        return None
+    phase = unspanned_phase(&core.t, p, n, q)
+    return None if phase == q else (q, phase)
