@@ -245,8 +245,9 @@ class Encoding:
         plan = self._plan(text, allowed_special, disallowed_special)
         if not isinstance(plan, str):
             return np.asarray(self._encode_plan(plan), dtype=np.uint32)
-        factory = functools.partial(np.empty, dtype=np.uint32)
-        return self._call(lambda t: self._core.encode_ordinary_into(t, factory), plan)
+        # The ids stay in the memory the encoder wrote them to: the array
+        # wraps it (and frees it when it goes), no copy.
+        return np.frombuffer(self._call(self._core.encode_ordinary_buffer, plan), dtype=np.uint32)
 
     def _encode_plan(self, plan) -> list[int]:
         if isinstance(plan, str):

@@ -497,28 +497,35 @@ cdef class CoreBPE:
         finally:
             free(v.data)
 
-    def encode_ordinary_into(self, str text, object array_factory):
-        """Ids as a 1-D uint32 array made by array_factory(n) (numpy.empty-like)."""
+    def encode_ordinary_buffer(self, str text):
+        """Ids as native uint32 values in a NativeBuffer that owns them: the
+        vector the encoder wrote, handed over without a copy (numpy's
+        frombuffer wraps it, and frees it with the array)."""
         cdef TokenVec v = TokenVec(NULL, 0, 0)
-        cdef uint32_t[::1] view
+        cdef NativeBuffer out = NativeBuffer()    # made first: nothing to leak if it fails
+        cdef uint32_t* shrunk
         cdef LongText lt
         if self._encode_in_parts(text, &lt):
             try:
-                arr = array_factory(lt.total)
-                if lt.total:
-                    view = arr
-                    with nogil:
-                        long_text_emit(&lt, &view[0], NULL, NULL)
-                return arr
+                out.data = malloc(lt.total * sizeof(uint32_t) + 1)
+                if out.data == NULL:
+                    raise MemoryError()
+                with nogil:
+                    long_text_emit(&lt, <uint32_t*>out.data, NULL, NULL)
+                out.size = lt.total * sizeof(uint32_t)
+                return out
             finally:
                 long_text_release(&lt, &self.pool)
         try:
             self._encode(text, &v)
-            arr = array_factory(v.len)
-            if v.len:
-                view = arr
-                memcpy(&view[0], v.data, v.len * sizeof(uint32_t))
-            return arr
+            if v.cap > v.len + v.len // 4 + 64:
+                # Give back what the doubling left over; the array may live long.
+                shrunk = <uint32_t*>realloc(v.data, v.len * sizeof(uint32_t) + 1)
+                if shrunk != NULL:
+                    v.data = shrunk
+            out.data, out.size = v.data, v.len * sizeof(uint32_t)
+            v.data = NULL
+            return out
         finally:
             free(v.data)
 
