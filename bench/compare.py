@@ -28,7 +28,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import references as ref  # noqa: E402
-from encoders import ADAPTERS  # noqa: E402
+from encoders import ADAPTERS, compile_bytecode  # noqa: E402
 from worker import ITEM_DIGEST_CHARS, ChildRun, run_isolated  # noqa: E402
 
 BASELINE = "tiktoken"
@@ -483,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr)  # noqa: E731
     if "hf" in keys:
         ensure_hf_cache()
+    compile_bytecode([adapter_of(k).module for k in keys])
     all_runs = []
     for number in range(args.runs):
         if args.runs > 1:

@@ -10,7 +10,10 @@ Peers that are not installed, or that cannot load this vocabulary, raise
 """
 from __future__ import annotations
 
+import compileall
 import importlib.metadata
+import importlib.util
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -58,6 +61,20 @@ class Adapter:
             return self.loader()
         except ImportError as e:
             raise Unavailable(f"{self.package} is not installed ({e})") from None
+
+
+def compile_bytecode(modules: list[str]) -> None:
+    """Compile the Python files of the packages of these top-level modules to
+    bytecode, as pip does when it installs a wheel, so that the import row
+    times loading a module and not compiling it.  (An editable install, or a
+    machine that sets PYTHONDONTWRITEBYTECODE, would otherwise compile the
+    sources afresh in every child process.)  Packages it may not write to are
+    left as they are; "" (no module of its own) is skipped."""
+    for module in modules:
+        spec = importlib.util.find_spec(module) if module else None
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            if os.access(folder, os.W_OK):
+                compileall.compile_dir(folder, quiet=1)
 
 
 # -- loaders ---------------------------------------------------------------------
