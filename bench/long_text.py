@@ -69,11 +69,10 @@ if 2 * size <= len(corpus_bytes()):
     t0 = time.perf_counter(); out = fn(after); seconds = time.perf_counter() - t0
     following = len(after.encode()) / seconds / 1e6
     del out
-n = n_bytes
 # The ids' digest (count: the number of ids) is checked against tiktoken's.
 seen = ids if call == "count" else [int(i) for i in ids]
-print(json.dumps({{"first": n / first / 1e6, "warm": n / min(warm) / 1e6,
-                  "warm, freed": n / min(freed) / 1e6, "bytes": n,
+print(json.dumps({{"first": n_bytes / first / 1e6, "warm": n_bytes / min(warm) / 1e6,
+                  "warm, freed": n_bytes / min(freed) / 1e6, "bytes": n_bytes,
                   "next text, first call": following,
                   "digest": hashlib.sha256(str(seen).encode()).hexdigest()}}))
 """

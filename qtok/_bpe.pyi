@@ -1,6 +1,5 @@
 # Type stubs for qtok._bpe, the native core (qtok/_bpe.pyx and qtok/native/*.pxi).
-from typing import Callable, Iterable, Sequence, TypeVar
-
+from typing import Callable, Iterable, Sequence
 
 #: The layout version of the compiled-table files; part of their names.
 TABLE_CACHE_FORMAT: int
