@@ -37,11 +37,12 @@ cdef int merge_any(const Tables* t, PieceCache* c, const uint8_t* p, size_t n,
         status = merge_run(t, p, n, unit, out)
         if status != RUN_GAVE_UP:
             return status
-    period = piece_period(p, n)
-    if period:
-        status = merge_periodic(t, pc, p, n, period, out)
-        if status != PERIODIC_NO:
-            return status
+    if n >= HUGE_PIECE:
+        period = piece_period(p, n)
+        if period:
+            status = merge_periodic(t, pc, p, n, period, out)
+            if status != PERIODIC_NO:
+                return status
     for i in range(1, n):
         if is_barrier(t, p[i - 1], p[i]):
             if merge_span(t, pc, p + start, i - start, out) < 0:

@@ -30,12 +30,9 @@ cdef enum:
 
 cdef inline size_t piece_period(const uint8_t* p, size_t n) noexcept nogil:
     """The smallest q in 2..PERIOD_MAX with p[i] == p[i + q] for every i
-    (the piece at least twice that long), or 0; 0 too for a piece shorter
-    than HUGE_PIECE, which merge_heap takes whole.  On a piece that is not
+    (the piece at least twice that long), or 0.  On a piece that is not
     periodic each memcmp stops at its first difference, near the start."""
     cdef size_t q
-    if n < HUGE_PIECE:
-        return 0
     for q in range(2, PERIOD_MAX + 1):
         if 2 * q <= n and memcmp(p, p + q, n - q) == 0:
             return q

@@ -110,6 +110,8 @@ def _periodic_cut(CoreBPE core not None, bytes piece not None):
     know which of their pieces took the fast path."""
     cdef const uint8_t* p = <const uint8_t*><const char*>piece
     cdef size_t n = len(piece), q, phase
+    if n < HUGE_PIECE:
+        return None
     q = piece_period(p, n)
     if q == 0:
         return None
