@@ -18,6 +18,8 @@ cdef enum:
     PAIR_CACHE_SLOTS = 32768   # recent pair-table answers (8 bytes each)
     SHORT_SLOTS = 524288   # the cache of pieces of 2..16 bytes (32 bytes each)
     SHORT_MAX_IDS = 3
+    SCRATCH_KEEP_IDS = 4194304   # a cache's scratch vector is kept between calls up to
+                                 # this many ids (16 MB): long_text.pxi, batch.pxi
 
 
 cdef struct TokenVec:
@@ -81,8 +83,8 @@ cdef struct PieceCache:
     size_t arena_used
     size_t big_entries
     uint64_t* pair_cache     # compact copy of the pair-table answers in use
-    TokenVec scratch         # the ids of a long text's parts, kept from call to call
-                             # (long_text.pxi)
+    TokenVec scratch         # the ids of a long text's parts or of a batch's texts,
+                             # kept from call to call (long_text.pxi, batch.pxi)
     uint8_t pad[56]          # 128 bytes in all: the fields of two threads' caches,
                              # side by side in CachePool, never share a cache line
 

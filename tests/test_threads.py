@@ -141,3 +141,28 @@ def test_batches_normalize_on_their_threads(qwen_enc, tiktoken_ref, per_thread_t
     want = [tiktoken_ref.encode_ordinary(nfc(t)) for t in texts]
     assert qwen_enc.encode_ordinary_batch(texts, num_threads=num_threads) == want
     assert qwen_enc.count_batch(texts, num_threads=num_threads, disallowed_special=()) == [len(ids) for ids in want]
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_batch_texts_of_one_id_per_byte(qwen_enc_raw, num_threads):
+    # A batch's threads write their texts' ids into a scratch vector sized for
+    # one id per byte, the most a text can have, and kept between batches up
+    # to 4,194,304 ids; a text whose worst case no longer fits gets a vector
+    # of its own.  Digits and spaces are one id per byte.  Batches of such
+    # texts: one that fits, then one past the limit (on one thread, its last
+    # texts take vectors of their own), then the first again, reusing the
+    # vectors the earlier batches left; every text as encoded alone.
+    import random
+    rng = random.Random(num_threads)
+
+    def one_id_per_byte(n: int) -> str:     # digits, some followed by one space
+        return "".join(rng.choice(("0", "7", "9 ", "3 ")) for _ in range(n))
+
+    small = [one_id_per_byte(rng.randrange(1, 30_000)) for _ in range(20)]
+    big = [one_id_per_byte(40_000) for _ in range(80)]
+    assert sum(map(len, big)) > 4_194_304
+    for texts in (small, big, small):
+        single = [qwen_enc_raw.encode_ordinary(t) for t in texts]
+        assert all(len(ids) == len(t) for ids, t in zip(single, texts))
+        assert qwen_enc_raw.encode_ordinary_batch(texts, num_threads=num_threads) == single
+        assert qwen_enc_raw.count_batch(texts, num_threads=num_threads) == [len(t) for t in texts]

@@ -559,6 +559,8 @@ cdef class CoreBPE:
             n_threads = batch_threads_for(num_threads, job.n, total)
             with nogil:
                 status = batch_take_caches(&job, &self.pool, &th, n_threads)
+                if status == 0:
+                    batch_reserve_scratch(&job, n_threads, total)
             if status < 0:
                 raise MemoryError()
             job.t = &self.t

@@ -26,7 +26,6 @@ cdef enum:
     # faster on the first pass and 1.25x warm than with a 256 KiB threshold.
     LONG_TEXT_MIN_BYTES = 1 << 16
     LONG_PART_MIN_BYTES = 1 << 14    # no part shorter than this (a part pays a thread's start)
-    SCRATCH_KEEP_IDS = 1 << 22       # a worker keeps up to 16 MB of part ids between calls
     PARTS_PER_THREAD = 8             # parts a worker's run holds: what a worker done early can take over
     # From this many ids (a text of about 2 MB) the parts are emitted
     # (copied, or put in a list) on threads too; below, the threads' start
