@@ -137,6 +137,7 @@ cdef struct BatchJob:
     Py_ssize_t* n_chars
     int* not_nfc
     TokenVec* outs
+    bint keep_ids             # False: only the number of each text's ids is wanted
     size_t n
     size_t next_index         # shared; advanced with an atomic fetch-and-add
     PieceCache** caches       # one per thread, taken by the calling thread beforehand

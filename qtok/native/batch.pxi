@@ -23,6 +23,7 @@ cdef int batch_alloc(BatchJob* job, size_t n, bint check_nfc) noexcept nogil:
     memset(job, 0, sizeof(BatchJob))
     job.n = n
     job.check_nfc = check_nfc
+    job.keep_ids = True
     job.texts = <const uint8_t**>calloc(n + 1, sizeof(uint8_t*))
     job.lens = <size_t*>calloc(n + 1, sizeof(size_t))
     job.outs = <TokenVec*>calloc(n + 1, sizeof(TokenVec))
@@ -99,8 +100,9 @@ cdef void batch_reserve_scratch(BatchJob* job, int n_threads, size_t total_bytes
     starts.  A text goes to the scratch vector only if its worst case fits
     in what is left, so the vector never grows during the batch and the ids
     stay where they are while the calling thread turns them into lists.
-    (A text that does not fit, or a thread without a cache or without the
-    memory, gets a vector of its own, as before.)
+    Counting, a thread writes every text's ids over the last one's, so any
+    text that fits alone fits.  (A text that does not fit, or a thread
+    without a cache or without the memory, gets a vector of its own.)
 
     Why: a vector per text, grown by doubling and freed after the lists
     are built, was fresh memory from the kernel at every batch; page
@@ -148,8 +150,11 @@ cdef inline int encode_one(BatchJob* job, PieceCache* cache) noexcept nogil:
     elif encode_utf8(job.t, cache, job.texts[i], job.lens[i], &v) < 0:
         atomic_store_int(&job.status, -1)
     if in_scratch:
-        scratch.len += v.len
         v.cap = 0                         # borrowed: batch_free leaves it alone
+        if job.keep_ids:
+            scratch.len += v.len
+        else:
+            v.data = NULL                 # counting: the next text writes over these ids
     job.outs[i] = v
     atomic_set(&job.done[i])
     return 1

@@ -555,6 +555,7 @@ cdef class CoreBPE:
         try:
             if status < 0:
                 raise MemoryError()
+            job.keep_ids = not as_count
             total = self._batch_read(texts, &job)
             n_threads = batch_threads_for(num_threads, job.n, total)
             with nogil:
