@@ -196,3 +196,25 @@ def test_letter_bits_only_on_letters():
             if not called_letter:
                 assert bits["high"] >> place & 1, hex(cp)       # a window stops there
                 assert bits["letter"] & mine == 0 and bits["spill"] == 0, hex(cp)
+
+
+@pytest.mark.parametrize("run", [2, 63, 64, 65, 1000, 1024, 1025, 3000])
+@pytest.mark.parametrize("where", ["prose", "base64", "cyrillic", "no window"])
+def test_digit_runs_encoded_whole(qwen_enc_raw, tiktoken_ref, run, where):
+    # The encoder takes a run of ASCII digits as one entry (every digit is a
+    # piece) and moves the scanner's walk past it, inside a window or beyond
+    # its cut: runs of every length at every offset of surrounding text that
+    # the windows cover (and of text they do not), against tiktoken.
+    rng = random.Random(run)
+    around = {"prose": PROSE * 30,
+              "base64": base64.b64encode(rng.randbytes(2000)).decode(),
+              "cyrillic": "Съешь же ещё этих мягких булок. " * 40,
+              "no window": "日本語のテキスト、" * 60}[where]
+    digits = "".join(rng.choice("0123456789") for _ in range(run))
+    texts = []
+    for _ in range(12):
+        cut = rng.randrange(len(around))
+        texts.append(around[:cut] + digits + around[cut:])
+    texts += [digits, digits + around, around + digits, digits + " " + digits + "\n" + digits + "x"]
+    for text in texts:
+        assert qwen_enc_raw.encode_ordinary(text) == tiktoken_ref.encode_ordinary(text)

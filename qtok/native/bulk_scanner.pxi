@@ -231,6 +231,20 @@ cdef inline size_t bulk_next_end(BulkScan* b) noexcept nogil:
     return end
 
 
+cdef inline void bulk_skip_to(BulkScan* b, size_t j) noexcept nogil:
+    """Go on from j, a piece start the caller reached past the pieces it
+    read by itself since the last call: in the window, the start bits up to
+    j are dropped; past the window's cut, the next call looks for a new
+    window from j."""
+    cdef size_t off
+    if j >= b.limit:
+        return
+    off = j - b.base
+    b.word = <int>(off >> 6)
+    # The starts after j: j's own bit is the end of the piece before it.
+    b.bits = b.starts[b.word] & ~((2ULL << (off & 63)) - 1) if (off & 63) != 63 else 0
+
+
 cdef inline void bulk_start(BulkScan* b, size_t retry_at) noexcept nogil:
     """Ready b for a walk from the text's first byte; no window is tried
     before retry_at (the text's length: piece_end alone)."""

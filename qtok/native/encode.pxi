@@ -5,11 +5,32 @@
 # token hash, the big cache or a merge, in that order.
 
 cdef struct Pending:
-    # A piece found by the scanner, waiting to be encoded.
+    # A piece found by the scanner, waiting to be encoded; or a run of ASCII
+    # digits, each of them a piece.
     size_t start
     size_t n
     uint64_t w0, w1      # its first 16 bytes, zero-padded
     uint64_t h           # its hash
+    bint digits          # a run of n ASCII digits (w0, w1 and h unused)
+
+
+cdef inline size_t digits_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
+    """The end of the run of ASCII digits from i."""
+    while i < n and <uint8_t>(s[i] - 48) < 10:
+        i += 1
+    return i
+
+
+cdef inline int push_digits(const Tables* t, const uint8_t* p, size_t n,
+                            TokenVec* out) noexcept nogil:
+    """The ids of n ASCII digits: one piece each, so each digit's own id."""
+    cdef size_t k
+    if out.cap - out.len < n and vec_grow(out, n) < 0:
+        return -1
+    for k in range(n):
+        out.data[out.len + k] = t.byte_rank[p[k]]
+    out.len += n
+    return 0
 
 
 cdef enum:
@@ -45,7 +66,17 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
             q = &ring[tail % LOOKAHEAD]
             q.start = i
             q.n = end - i
-            if 2 <= q.n <= 16:
+            q.digits = False
+            if q.n == 1 and <uint8_t>(s[i] - 48) < 10:
+                # \p{N} takes one digit and no other alternative takes one,
+                # so every digit is a piece: a run of them (numbers, tables,
+                # ids) is passed on whole, one ring entry and one loop.
+                end = digits_end(s, n, i + 1)
+                if end - i > 1:
+                    q.n = end - i
+                    q.digits = True
+                    bulk_skip_to(&scan, end)
+            elif 2 <= q.n <= 16:
                 load16(s + i, q.n, n - i, &q.w0, &q.w1)
                 q.h = hash16(q.w0, q.w1, q.n)
                 if short_cache != NULL:
@@ -70,6 +101,8 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
         head += 1
         if q.n == 1:
             status = push(out, t.byte_rank[s[q.start]])
+        elif q.digits:
+            status = push_digits(t, s + q.start, q.n, out)
         else:
             if q.n <= 16:
                 status = encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
