@@ -6,9 +6,9 @@
 # is taken before any thread starts, so that a new cache starts as a copy of
 # the calling thread's (pool_acquire).  A thread writes the ids of its texts
 # one after another into its cache's scratch vector, which stays allocated
-# from batch to batch, rather than into a vector per text.  The binding (CoreBPE.
-# encode_ordinary_batch) fills in the texts, runs the job and turns the
-# results into Python objects.
+# from batch to batch, rather than into a vector per text.  The binding
+# (CoreBPE.encode_ordinary_batch) fills in the texts, runs the job and turns
+# the results into Python objects.
 
 cdef enum:
     BATCH_MIN_THREAD_BYTES = 32768   # a batch smaller than this runs on one thread
@@ -105,10 +105,11 @@ cdef void batch_reserve_scratch(BatchJob* job, int n_threads, size_t total_bytes
     without a cache or without the memory, gets a vector of its own.)
 
     Why: a vector per text, grown by doubling and freed after the lists
-    are built, was fresh memory from the kernel at every batch; page
-    faults, copies on growth and giving the heap back took about a fifth of
-    a one-thread batch, and two threads faulting at once contend in the
-    kernel.  Reused, the pages are faulted in once."""
+    are built, was fresh memory from the kernel at every batch: in a profile
+    of a one-thread batch a quarter of the samples were in the kernel,
+    faulting in pages (these vectors' and the lists') and giving the heap
+    back, and two threads faulting at once contend there.  Reused, the
+    pages are faulted in once."""
     cdef size_t want = total_bytes + BATCH_TEXT_ROOM
     cdef uint32_t* fresh
     cdef PieceCache* c
