@@ -9,10 +9,9 @@ tiktoken loaders is qtok.table_cache; the Qwen constants are in qtok.qwen.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import threading
+from _thread import allocate_lock
 
 from ._bpe import CoreBPE
 from .errors import VocabularyError
@@ -119,6 +118,7 @@ def _naming(error: ValueError, source: str) -> VocabularyError:
 
 def check_sha256(data: bytes, expected: str | None, source: str) -> str:
     """The sha256 of data (hex); raises if ``expected`` is given and differs."""
+    import hashlib          # here, not at import: it starts OpenSSL (2-3 ms)
     actual = hashlib.sha256(data).hexdigest()
     if expected is not None and actual != expected.lower():
         raise VocabularyError(
@@ -376,7 +376,7 @@ def vocab_merges_spec(vocab_path: str | os.PathLike, merges_path: str | os.PathL
 
 # -- one build per recipe ------------------------------------------------------------
 
-_build_lock = threading.Lock()
+_build_lock = allocate_lock()     # a threading.Lock, without importing threading
 _specs: dict[tuple, VocabSpec] = {}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import threading
+from _thread import allocate_lock
 
 from . import load
 from .core import Encoding
@@ -19,7 +19,7 @@ _NAMES = {
     "qwen3": "qwen3",
 }
 
-_lock = threading.Lock()
+_lock = allocate_lock()     # a threading.Lock, without importing threading
 _encodings: dict[tuple, Encoding] = {}
 
 

@@ -14,7 +14,6 @@ is silently not used.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 
@@ -34,6 +33,7 @@ def source_digest(vocab_sha256: str, special_tokens: dict[str, int]) -> bytes:
     """The 32-byte digest of what a vocabulary's tables are built from: the
     sha256 of the vocabulary file's exact bytes, and the special tokens.  It
     is in the cache file's name and, checked on load, inside the file."""
+    import hashlib          # here, not at import: it starts OpenSSL (2-3 ms)
     key = vocab_sha256 + "".join(f"|{t}={i}" for t, i in sorted(special_tokens.items()))
     return hashlib.sha256(key.encode("utf-8")).digest()
 
