@@ -6,17 +6,22 @@
 
 cdef struct Pending:
     # A piece found by the scanner, waiting to be encoded; or a run of ASCII
-    # digits, each of them a piece.
+    # digits, each of them a piece (then w0, w1 and h are unused).  No piece
+    # of two or more bytes starts with an ASCII digit, so an entry of n >= 2
+    # that does is such a run.
     size_t start
     size_t n
     uint64_t w0, w1      # its first 16 bytes, zero-padded
     uint64_t h           # its hash
-    bint digits          # a run of n ASCII digits (w0, w1 and h unused)
+
+
+cdef inline bint ascii_digit(uint8_t c) noexcept nogil:
+    return <uint8_t>(c - 48) < 10
 
 
 cdef inline size_t digits_end(const uint8_t* s, size_t n, size_t i) noexcept nogil:
     """The end of the run of ASCII digits from i."""
-    while i < n and <uint8_t>(s[i] - 48) < 10:
+    while i < n and ascii_digit(s[i]):
         i += 1
     return i
 
@@ -66,15 +71,13 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
             q = &ring[tail % LOOKAHEAD]
             q.start = i
             q.n = end - i
-            q.digits = False
-            if q.n == 1 and <uint8_t>(s[i] - 48) < 10:
+            if q.n == 1 and ascii_digit(s[i]):
                 # \p{N} takes one digit and no other alternative takes one,
                 # so every digit is a piece: a run of them (numbers, tables,
                 # ids) is passed on whole, one ring entry and one loop.
                 end = digits_end(s, n, i + 1)
                 if end - i > 1:
                     q.n = end - i
-                    q.digits = True
                     bulk_skip_to(&scan, end)
             elif 2 <= q.n <= 16:
                 load16(s + i, q.n, n - i, &q.w0, &q.w1)
@@ -101,7 +104,7 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
         head += 1
         if q.n == 1:
             status = push(out, t.byte_rank[s[q.start]])
-        elif q.digits:
+        elif ascii_digit(s[q.start]):
             status = push_digits(t, s + q.start, q.n, out)
         else:
             if q.n <= 16:
