@@ -208,4 +208,3 @@ def test_made_up_periodic_vocabularies_like_tiktoken():
             assert ours.encode_ordinary(text) == theirs.encode_ordinary(text), (seed, unit, len(text))
     # Both ways were taken, or the test proves less than it says.
     assert fast > 50 and slow > 50, (fast, slow)
-
