@@ -15,13 +15,30 @@ cdef void cache_seed(PieceCache* dst, const PieceCache* src) noexcept nogil:
     dst.big_entries = src.big_entries
 
 
+# The big cache's index (1.5 MiB) and the pair cache (256 KiB) share one
+# mapping, which qtok_cache_alloc offers as a single huge page.  In 4 KiB
+# pages, each page of theirs was first read (a lookup: the kernel maps its
+# shared zero page) and later written (a store: a fault that replaces it);
+# with a second thread of the process running, every such fault also
+# interrupts that thread's core to flush its TLB, and the two threads of a
+# long text's first call spent a fifth of their time there.
+cdef inline size_t big_index_bytes() noexcept nogil:
+    return BIG_SLOTS * sizeof(BigSlot)
+
+
+cdef inline size_t small_tables_bytes() noexcept nogil:
+    return big_index_bytes() + PAIR_CACHE_SLOTS * sizeof(uint64_t)
+
+
 cdef bint cache_tables(PieceCache* c) noexcept nogil:
     """Map the tables of a cache used for the first time (zeroed: empty).
     False, with none mapped, when out of memory."""
     c.short = <ShortEntry*>cache_alloc(SHORT_SLOTS * sizeof(ShortEntry))
-    c.big = <BigSlot*>cache_alloc(BIG_SLOTS * sizeof(BigSlot))
+    c.big = <BigSlot*>cache_alloc(small_tables_bytes())
     c.arena = <uint8_t*>cache_alloc(BIG_ARENA)
-    c.pair_cache = <uint64_t*>cache_alloc(PAIR_CACHE_SLOTS * sizeof(uint64_t))
+    c.pair_cache = NULL
+    if c.big != NULL:
+        c.pair_cache = <uint64_t*>(<uint8_t*>c.big + big_index_bytes())
     c.arena_used = 0
     c.big_entries = 0
     c.scratch = TokenVec(NULL, 0, 0)
@@ -33,9 +50,8 @@ cdef bint cache_tables(PieceCache* c) noexcept nogil:
 
 cdef void cache_free_tables(PieceCache* c) noexcept nogil:
     cache_free(c.short, SHORT_SLOTS * sizeof(ShortEntry))
-    cache_free(c.big, BIG_SLOTS * sizeof(BigSlot))
+    cache_free(c.big, small_tables_bytes())             # the pair cache with it
     cache_free(c.arena, BIG_ARENA)
-    cache_free(c.pair_cache, PAIR_CACHE_SLOTS * sizeof(uint64_t))
     vec_free(&c.scratch)
     c.short = NULL
     c.big = NULL

@@ -38,19 +38,22 @@ static void* qtok_table_alloc(size_t n, int zero) {
 /* Memory for a thread's piece caches (~26 MB): mapped fresh, so that the
    kernel hands it out zeroed as it is first touched.  Cleared with
    memset instead, all of it would be written at the first encode of even
-   one word.  Tables of 2 MiB or more are 2 MiB-aligned and offered
-   as huge pages, as above.  Freed with qtok_cache_free(p, n). */
+   one word.  Tables of 1 MiB or more are rounded up to whole 2 MiB pages,
+   2 MiB-aligned and offered as huge pages, as above: a cache's pages are
+   read before they are written, and each 4 KiB page would cost a fault
+   at its first store (with a flush of the other threads' TLBs when the
+   process runs several).  Freed with qtok_cache_free(p, n). */
 #define QTOK_HUGE ((size_t)1 << 21)
 /* How much is mapped for a table of n bytes: what alloc keeps and free
    gives back. */
 static inline size_t qtok_cache_mapped(size_t n) {
-    return n < QTOK_HUGE ? n : (n + QTOK_HUGE - 1) & ~(QTOK_HUGE - 1);
+    return n < QTOK_HUGE / 2 ? n : (n + QTOK_HUGE - 1) & ~(QTOK_HUGE - 1);
 }
 static void* qtok_cache_alloc(size_t n) {
     const size_t huge = QTOK_HUGE, whole = qtok_cache_mapped(n);
     size_t lead;
     unsigned char* p;
-    if (n < huge) {
+    if (whole == n && n < huge) {
         p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return p == MAP_FAILED ? NULL : p;
     }
