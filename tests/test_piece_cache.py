@@ -101,3 +101,31 @@ def test_forgotten_caches_encode_as_before(qwen_ranks, tiktoken_ref):
     assert enc.encode_ordinary_batch([text] * 4, num_threads=2) == [want] * 4
     _forget_piece_caches(enc._core)
     assert enc.encode_ordinary(text) == want
+
+
+def test_big_cache_emptied_when_full(qwen_ranks, tiktoken_ref):
+    """Pieces of more than 16 bytes that need merging go to the big cache,
+    which is emptied at once when it fills up (piece_cache.pxi, big_store).
+    Its index shares a mapping with the pair cache, which every merge reads:
+    encodings must stay exact through the emptying and after it."""
+    from qtok._bpe import _big_cache_entries
+    enc = qtok.Encoding("big-cache", pat_str=qtok.QWEN_PATTERN, mergeable_ranks=qwen_ranks,
+                        special_tokens=qtok.QWEN_SPECIAL_TOKENS, normalization=None)
+    rng = random.Random(11)
+    # 60,000 distinct made-up words of 18-25 letters: more than the 45,875
+    # pieces the big cache takes before it is emptied (70% of its 65,536 slots).
+    words = {"".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randrange(18, 26)))
+             for _ in range(60_000)}
+    words = sorted(words)
+    # Texts under the size from which a text is split, so that one thread,
+    # with one cache, meets every word.
+    texts = [" " + " ".join(words[i:i + 1500]) for i in range(0, len(words), 1500)]
+    want = [tiktoken_ref.encode_ordinary(t) for t in texts]
+    seen = 0
+    for text, ids in zip(texts, want):
+        assert enc.encode_ordinary(text) == ids
+        seen += len(text.split())
+    held = _big_cache_entries(enc._core)
+    assert len(held) == 1 and 0 < held[0] < seen, (held, seen)      # emptied on the way
+    for text, ids in zip(texts[:3] + texts[-3:], want[:3] + want[-3:]):
+        assert enc.encode_ordinary(text) == ids

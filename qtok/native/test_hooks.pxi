@@ -117,3 +117,11 @@ def _periodic_cut(CoreBPE core not None, bytes piece not None):
         return None
     phase = unspanned_phase(&core.t, p, n, q)
     return None if phase == q else (q, phase)
+
+
+def _big_cache_entries(CoreBPE core not None):
+    """How many pieces the big cache of each mapped piece cache holds, in
+    pool order (for tests that fill it until it is emptied)."""
+    cdef int k
+    return [core.pool.tables[k].big_entries for k in range(CACHE_POOL)
+            if core.pool.tables[k].short != NULL]
