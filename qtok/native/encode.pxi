@@ -6,13 +6,19 @@
 
 cdef struct Pending:
     # A piece found by the scanner, waiting to be encoded; or a run of ASCII
-    # digits, each of them a piece (then w0, w1 and h are unused).  No piece
-    # of two or more bytes starts with an ASCII digit, so an entry of n >= 2
-    # that does is such a run.
+    # digits, each of them a piece (then n has digit_run() set, and w0, w1
+    # and h are unused).
     size_t start
     size_t n
     uint64_t w0, w1      # its first 16 bytes, zero-padded
     uint64_t h           # its hash
+
+
+cdef inline size_t digit_run() noexcept nogil:
+    """The bit that marks the length of a run of digits: such an entry then
+    fails every test of a piece's length, and is told apart without reading
+    its text."""
+    return (<size_t>1) << 62
 
 
 cdef inline bint ascii_digit(uint8_t c) noexcept nogil:
@@ -66,7 +72,7 @@ cdef inline size_t scan_block(const Tables* t, const ShortEntry* short_cache,
             # ids) is passed on whole, one entry and one loop.
             end = digits_end(s, n, i + 1)
             if end - i > 1:
-                q.n = end - i
+                q.n = (end - i) | digit_run()
                 bulk_skip_to(scan, end)
         elif 2 <= q.n <= 16:
             load16(s + i, q.n, n - i, &q.w0, &q.w1)
@@ -95,12 +101,12 @@ cdef inline int encode_pending(const Tables* t, PieceCache* cache, const uint8_t
                                const Pending* q, TokenVec* out) noexcept nogil:
     """The ids of one scanned piece (or run of digits), appended to out."""
     cdef uint32_t r
+    if q.n - 2 <= 14:                                  # 2..16 bytes: most pieces
+        return encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
     if q.n == 1:
         return push(out, t.byte_rank[s[q.start]])
-    if ascii_digit(s[q.start]):
-        return push_digits(t, s + q.start, q.n, out)
-    if q.n <= 16:
-        return encode_short(t, cache, s + q.start, q.n, q.w0, q.w1, q.h, out)
+    if q.n & digit_run():
+        return push_digits(t, s + q.start, q.n & ~digit_run(), out)
     # tiktoken's first rule: a piece that is a token is emitted whole.
     r = NOT_FOUND
     if q.n <= t.max_token_len:
@@ -129,7 +135,9 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
     cdef Pending* ready
     cdef Pending* ahead
     cdef Pending* swap
-    cdef size_t i, j, n_ready, n_ahead
+    cdef Pending* q
+    cdef Pending* last
+    cdef size_t i, n_ready, n_ahead
     cdef const ShortEntry* short_cache = cache.short if cache != NULL else NULL
     cdef BulkScan scan
     bulk_start(&scan, 0)
@@ -138,9 +146,12 @@ cdef int encode_utf8(const Tables* t, PieceCache* cache, const uint8_t* s, size_
     i = scan_block(t, short_cache, cache, &scan, s, n, 0, ready, &n_ready)
     while n_ready:
         i = scan_block(t, short_cache, cache, &scan, s, n, i, ahead, &n_ahead)
-        for j in range(n_ready):
-            if encode_pending(t, cache, s, &ready[j], out) < 0:
+        q = ready
+        last = ready + n_ready
+        while q != last:
+            if encode_pending(t, cache, s, q, out) < 0:
                 return -1
+            q += 1
         swap = ready
         ready = ahead
         ahead = swap
