@@ -48,8 +48,8 @@ cdef enum:
     # Pieces are scanned a block at a time, and a block is encoded after
     # the next one is scanned: a piece's short-cache line is asked for while
     # the rest of its block and all of the next are scanned.  16: with 8,
-    # warm English 1.04x and Chinese, Russian, Thai and Korean 0.96-0.98x;
-    # 32 level with 16.
+    # warm English 1.04x, Russian, Thai and Korean 0.96-0.98x and Chinese
+    # 0.94-0.96x; 32 level with 16.
     BLOCK = 16
 
 
