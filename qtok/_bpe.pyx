@@ -58,7 +58,8 @@ from qtok.native.build_id cimport BUILD_ID
 from qtok.native.memory cimport table_alloc, cache_alloc, cache_free
 from qtok.native.utf8 cimport next_cp
 from qtok.native.find_units cimport holds_pair
-from qtok.native.classify cimport Block, classify64, classify64_bytes
+from qtok.native.classify cimport (Block, classify64, classify64_sse2, classify64_avx2,
+                                   classify64_bytes, classify_init, classify_has_avx2)
 from qtok.native.pyint cimport (EVERLASTING_INTS, make_everlasting, small_int_value, int_tail,
                                 list_get_item, list_set_item, incref, list_items,
                                 PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH)

@@ -25,7 +25,12 @@ from corpus_files import LEIPZIG_FILES, file_params, read_text
 from qwen_reference import first_piece_difference, pattern_pieces
 from test_fuzz import fuzz
 from qtok._bpe import (_bulk_coverage as bulk_coverage, _classify_block as classify_block,
-                       _code_point_class as code_point_class, _split_pieces as split_pieces)
+                       _classify_paths as classify_paths, _code_point_class as code_point_class,
+                       _split_pieces as split_pieces)
+
+# The vector paths this CPU runs (SSE2 always on x86-64; AVX2 where the CPU
+# has it), each checked against the byte loop, and the one classify64 picks.
+SIMD_PATHS = [p for p in classify_paths() if p != "bytes"] + [None]
 
 PROSE = ("The quick brown fox jumps over the lazy dog, and then it doesn't stop: "
          "it runs 12 miles (about 19 km) before breakfast.\n")
@@ -153,20 +158,24 @@ def test_whole_files_bulk_equals_scalar(path):
                   min_size=65, max_size=65).map(bytes))
 @fuzz(2000)
 def test_simd_classes_equal_the_byte_loop(block):
-    assert classify_block(block) == classify_block(block, False)
+    want = classify_block(block, False)
+    for path in SIMD_PATHS:
+        assert classify_block(block, path=path) == want, path
 
 
 def test_every_byte_pair_in_both_classifiers():
     # Each lead byte with each following byte, at the places where the
-    # SSE2 code changes lanes (15/16) and words (63, whose next byte is the
-    # 65th).
-    for place in (0, 15, 63):
+    # vector code changes lanes (15/16 for SSE2, 31/32 for AVX2) and words
+    # (63, whose next byte is the 65th).
+    for place in (0, 15, 31, 63):
         for lead in range(256):
             for nxt in range(256):
                 block = bytearray(b"a" * 65)
                 block[place], block[place + 1] = lead, nxt
                 block = bytes(block)
-                assert classify_block(block) == classify_block(block, False), (place, lead, nxt)
+                want = classify_block(block, False)
+                for path in SIMD_PATHS:
+                    assert classify_block(block, path=path) == want, (path, place, lead, nxt)
 
 
 def char_bits(ch: str, place: int) -> dict[str, int]:

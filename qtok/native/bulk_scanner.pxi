@@ -1,7 +1,7 @@
 # The bulk scanner: the scanner's cuts for up to 1024 bytes at once, for text
 # in ASCII and the Latin and Cyrillic letters.
 #
-# The byte classes of 64 bytes come from qtok/classify.h (SSE2); this file
+# The byte classes of 64 bytes come from qtok/classify.h (AVX2 or SSE2); this file
 # turns them into the bitmap of piece starts with whole-word operations and
 # reads pieces off it.  piece_end (scanner.pxi) handles everything else.
 
@@ -50,6 +50,10 @@
 # So a window from a piece start to a cut is scanned on its own and gives
 # exactly the pieces piece_end gives.  (Digits as cuts let text without
 # spaces, such as base64, be scanned in bulk too.)
+
+
+# Which classifier this CPU runs (AVX2 or SSE2), decided once.
+classify_init()
 
 
 cdef enum:

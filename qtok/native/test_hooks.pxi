@@ -34,19 +34,37 @@ def _bulk_coverage(str text not None):
     return covered, windows
 
 
-def _classify_block(bytes block not None, bint simd=True):
+def _classify_block(bytes block not None, bint simd=True, str path=None):
     """The class bitmaps of a 65-byte block, as classify64 computes them
-    (simd=True: SSE2 where the build has it) or as the byte loop does
-    (simd=False): a dict of name -> int.  For tests."""
+    (simd=True: AVX2 or SSE2, as this CPU runs it) or as the byte loop does
+    (simd=False), or as one path computes it (path "avx2", "sse2" or
+    "bytes"; "avx2" raises ValueError on a CPU without it): a dict of name
+    -> int.  For tests."""
     cdef Block b
+    cdef const uint8_t* p = <const uint8_t*><const char*>block
     if len(block) != 65:
         raise ValueError("_classify_block wants 65 bytes")
-    if simd:
-        classify64(<const uint8_t*><const char*>block, &b)
+    if path is None:
+        path = "any" if simd else "bytes"
+    if path == "any":
+        classify64(p, &b)
+    elif path == "avx2":
+        if not classify_has_avx2():
+            raise ValueError("this CPU (or build) has no AVX2 path")
+        classify64_avx2(p, &b)
+    elif path == "sse2":
+        classify64_sse2(p, &b)
+    elif path == "bytes":
+        classify64_bytes(p, &b)
     else:
-        classify64_bytes(<const uint8_t*><const char*>block, &b)
+        raise ValueError(f"unknown path {path!r}")
     return {"letter": b.letter, "digit": b.digit, "space": b.space, "newline": b.newline,
             "blank": b.blank, "quote": b.quote, "high": b.high, "spill": b.spill}
+
+
+def _classify_paths():
+    """The classifier paths this build and CPU can run, for tests."""
+    return ["bytes", "sse2"] + (["avx2"] if classify_has_avx2() else [])
 
 
 def _everlasting_ints():
