@@ -64,86 +64,39 @@ static void qtok_classify64_bytes(const unsigned char* p, qtok_block* b) {
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
-/* lo <= v <= hi for bytes as signed chars (0x80..0xFF are -128..-1). */
-#define QTOK_IN(v, lo, hi) _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)((lo) - 1))), \
-                                         _mm_cmplt_epi8(v, _mm_set1_epi8((char)((hi) + 1))))
-#define QTOK_EQ(v, c) _mm_cmpeq_epi8(v, _mm_set1_epi8((char)(c)))
-#define QTOK_BITS(m, k) ((unsigned long long)(unsigned)_mm_movemask_epi8(m) << (16 * (k)))
-static inline void qtok_classify64_sse2(const unsigned char* p, qtok_block* b) {
-    unsigned long long letter = 0, digit = 0, space = 0, newline = 0, blank = 0,
-                       quotes = 0, high = 0, lead2 = 0, lead3 = 0;
-    int k;
-    for (k = 0; k < 4; k++) {
-        /* ASCII ranges are compared as signed bytes, so bytes from
-           0x80 up (negative) fall in none of them. */
-        __m128i v = _mm_loadu_si128((const __m128i*)(p + 16 * k));
-        __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-        __m128i is_blank = QTOK_EQ(v, ' ');
-        letter |= QTOK_BITS(QTOK_IN(folded, 'a', 'z'), k);
-        digit |= QTOK_BITS(QTOK_IN(v, '0', '9'), k);
-        space |= QTOK_BITS(_mm_or_si128(is_blank, QTOK_IN(v, 9, 13)), k);
-        newline |= QTOK_BITS(_mm_or_si128(QTOK_EQ(v, '\n'), QTOK_EQ(v, '\r')), k);
-        blank |= QTOK_BITS(is_blank, k);
-        quotes |= QTOK_BITS(QTOK_EQ(v, '\''), k);
-        if (_mm_movemask_epi8(v)) {       /* not all ASCII: look for letters */
-            __m128i next = _mm_loadu_si128((const __m128i*)(p + 16 * k + 1));
-            __m128i two = _mm_or_si128(QTOK_IN(v, 0xC4, 0xCA), QTOK_IN(v, 0xD0, 0xD3));
-            __m128i not_letter = _mm_or_si128(
-                _mm_and_si128(QTOK_EQ(v, 0xC3), _mm_or_si128(QTOK_EQ(next, 0x97), QTOK_EQ(next, 0xB7))),
-                _mm_and_si128(QTOK_EQ(v, 0xD2), QTOK_IN(next, 0x82, 0x89)));
-            two = _mm_andnot_si128(not_letter, _mm_or_si128(two, QTOK_EQ(v, 0xC3)));
-            high |= QTOK_BITS(v, k);
-            lead2 |= QTOK_BITS(two, k);
-            lead3 |= QTOK_BITS(_mm_and_si128(QTOK_EQ(v, 0xE1), QTOK_IN(next, 0xB8, 0xBB)), k);
-        }
-    }
-    b->letter = letter; b->digit = digit; b->space = space; b->newline = newline;
-    b->blank = blank; b->quote = quotes; b->high = high;
-    qtok_multibyte_letters(b, lead2, lead3);
-}
+#define QTOK_V_NAME qtok_classify64_sse2
+#define QTOK_V_TARGET
+#define QTOK_V __m128i
+#define QTOK_V_BYTES 16
+#define QTOK_V_LOAD(p) _mm_loadu_si128((const __m128i*)(p))
+#define QTOK_V_OR _mm_or_si128
+#define QTOK_V_AND _mm_and_si128
+#define QTOK_V_ANDNOT _mm_andnot_si128
+#define QTOK_V_SET1 _mm_set1_epi8
+#define QTOK_V_GT _mm_cmpgt_epi8
+#define QTOK_V_EQ _mm_cmpeq_epi8
+#define QTOK_V_MASK _mm_movemask_epi8
+#include "classify_vector.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 /* The same with AVX2, 32 bytes per comparison, where the CPU has it (most
    x86-64 CPUs since 2013): the extension is built for every x86-64 CPU, so
    this function alone is compiled for AVX2 and chosen at run time
-   (qtok_classify_init).  The ranges are compared as signed bytes as above;
-   AVX2 has no "less than", so hi + 1 > v. */
+   (qtok_classify_init). */
 #include <immintrin.h>
-#define QTOK_IN32(v, lo, hi) _mm256_and_si256(_mm256_cmpgt_epi8(v, _mm256_set1_epi8((char)((lo) - 1))), \
-                                           _mm256_cmpgt_epi8(_mm256_set1_epi8((char)((hi) + 1)), v))
-#define QTOK_EQ32(v, c) _mm256_cmpeq_epi8(v, _mm256_set1_epi8((char)(c)))
-#define QTOK_BITS32(m, k) ((unsigned long long)(unsigned)_mm256_movemask_epi8(m) << (32 * (k)))
-__attribute__((target("avx2")))
-static void qtok_classify64_avx2(const unsigned char* p, qtok_block* b) {
-    unsigned long long letter = 0, digit = 0, space = 0, newline = 0, blank = 0,
-                       quotes = 0, high = 0, lead2 = 0, lead3 = 0;
-    int k;
-    for (k = 0; k < 2; k++) {
-        __m256i v = _mm256_loadu_si256((const __m256i*)(p + 32 * k));
-        __m256i folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-        __m256i is_blank = QTOK_EQ32(v, ' ');
-        letter |= QTOK_BITS32(QTOK_IN32(folded, 'a', 'z'), k);
-        digit |= QTOK_BITS32(QTOK_IN32(v, '0', '9'), k);
-        space |= QTOK_BITS32(_mm256_or_si256(is_blank, QTOK_IN32(v, 9, 13)), k);
-        newline |= QTOK_BITS32(_mm256_or_si256(QTOK_EQ32(v, '\n'), QTOK_EQ32(v, '\r')), k);
-        blank |= QTOK_BITS32(is_blank, k);
-        quotes |= QTOK_BITS32(QTOK_EQ32(v, '\''), k);
-        if (_mm256_movemask_epi8(v)) {    /* not all ASCII: look for letters */
-            __m256i next = _mm256_loadu_si256((const __m256i*)(p + 32 * k + 1));
-            __m256i two = _mm256_or_si256(QTOK_IN32(v, 0xC4, 0xCA), QTOK_IN32(v, 0xD0, 0xD3));
-            __m256i not_letter = _mm256_or_si256(
-                _mm256_and_si256(QTOK_EQ32(v, 0xC3), _mm256_or_si256(QTOK_EQ32(next, 0x97), QTOK_EQ32(next, 0xB7))),
-                _mm256_and_si256(QTOK_EQ32(v, 0xD2), QTOK_IN32(next, 0x82, 0x89)));
-            two = _mm256_andnot_si256(not_letter, _mm256_or_si256(two, QTOK_EQ32(v, 0xC3)));
-            high |= QTOK_BITS32(v, k);
-            lead2 |= QTOK_BITS32(two, k);
-            lead3 |= QTOK_BITS32(_mm256_and_si256(QTOK_EQ32(v, 0xE1), QTOK_IN32(next, 0xB8, 0xBB)), k);
-        }
-    }
-    b->letter = letter; b->digit = digit; b->space = space; b->newline = newline;
-    b->blank = blank; b->quote = quotes; b->high = high;
-    qtok_multibyte_letters(b, lead2, lead3);
-}
+#define QTOK_V_NAME qtok_classify64_avx2
+#define QTOK_V_TARGET __attribute__((target("avx2")))
+#define QTOK_V __m256i
+#define QTOK_V_BYTES 32
+#define QTOK_V_LOAD(p) _mm256_loadu_si256((const __m256i*)(p))
+#define QTOK_V_OR _mm256_or_si256
+#define QTOK_V_AND _mm256_and_si256
+#define QTOK_V_ANDNOT _mm256_andnot_si256
+#define QTOK_V_SET1 _mm256_set1_epi8
+#define QTOK_V_GT _mm256_cmpgt_epi8
+#define QTOK_V_EQ _mm256_cmpeq_epi8
+#define QTOK_V_MASK _mm256_movemask_epi8
+#include "classify_vector.h"
 static int qtok_classify_avx2;          /* set once, when the module loads */
 static void qtok_classify_init(void) {
     __builtin_cpu_init();
