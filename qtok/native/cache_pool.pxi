@@ -3,18 +3,6 @@
 # A slot is taken with an atomic compare-and-swap, and its tables mapped by
 # the thread that first takes it, seeded from a cache already in use.
 
-cdef void cache_seed(PieceCache* dst, const PieceCache* src) noexcept nogil:
-    """Copy src's entries into dst, a new cache.  A cache is a memo of a pure
-    function, so any copy of one is correct; neither may be in use by
-    another thread meanwhile."""
-    memcpy(dst.short, src.short, SHORT_SLOTS * sizeof(ShortEntry))
-    memcpy(dst.big, src.big, BIG_SLOTS * sizeof(BigSlot))
-    memcpy(dst.arena, src.arena, src.arena_used)
-    memcpy(dst.pair_cache, src.pair_cache, PAIR_CACHE_SLOTS * sizeof(uint64_t))
-    dst.arena_used = src.arena_used
-    dst.big_entries = src.big_entries
-
-
 # The big cache's index (1.5 MiB) and the pair cache (256 KiB) share one
 # mapping, which qtok_cache_alloc offers as a single huge page.  In 4 KiB
 # pages, each page of theirs was first read (a lookup: the kernel maps its
@@ -28,6 +16,17 @@ cdef inline size_t big_index_bytes() noexcept nogil:
 
 cdef inline size_t small_tables_bytes() noexcept nogil:
     return big_index_bytes() + PAIR_CACHE_SLOTS * sizeof(uint64_t)
+
+
+cdef void cache_seed(PieceCache* dst, const PieceCache* src) noexcept nogil:
+    """Copy src's entries into dst, a new cache.  A cache is a memo of a pure
+    function, so any copy of one is correct; neither may be in use by
+    another thread meanwhile."""
+    memcpy(dst.short, src.short, SHORT_SLOTS * sizeof(ShortEntry))
+    memcpy(dst.big, src.big, small_tables_bytes())       # the pair cache with it
+    memcpy(dst.arena, src.arena, src.arena_used)
+    dst.arena_used = src.arena_used
+    dst.big_entries = src.big_entries
 
 
 cdef bint cache_tables(PieceCache* c) noexcept nogil:

@@ -56,7 +56,7 @@ cdef void big_store(PieceCache* c, const uint8_t* p, size_t n, uint64_t h,
     if need > BIG_ARENA:
         return
     if c.arena_used + need > BIG_ARENA or 10 * (c.big_entries + 1) > 7 * BIG_SLOTS:
-        memset(c.big, 0, BIG_SLOTS * sizeof(BigSlot))       # full: start afresh
+        memset(c.big, 0, big_index_bytes())                 # full: start afresh
         c.arena_used = 0
         c.big_entries = 0
     i = h & (BIG_SLOTS - 1)

@@ -53,7 +53,7 @@ static void* qtok_cache_alloc(size_t n) {
     const size_t huge = QTOK_HUGE, whole = qtok_cache_mapped(n);
     size_t lead;
     unsigned char* p;
-    if (whole == n && n < huge) {
+    if (whole < huge) {                   /* under 1 MiB: 4 KiB pages */
         p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         return p == MAP_FAILED ? NULL : p;
     }
