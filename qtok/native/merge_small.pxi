@@ -22,21 +22,20 @@ cdef enum:
     HUGE_PIECE = 4096     # from this many bytes: merge_huge
 
 
-cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t a,
-                                      uint32_t b) noexcept nogil:
-    """pair_rank() through a small direct-mapped cache of recent answers
-    (found or not).  The pair table is megabytes with one useful word per
-    cache line; the pairs one text keeps asking about fit in a few hundred
-    kilobytes when packed, so most questions are answered from L2.
-    An entry is 1 << 63 | (a << 42 | b << 21) | (rank + 1, or 0 for none)."""
-    cdef uint64_t key, e, i, h
+cdef inline uint32_t pair_rank_hashed(const Tables* t, uint64_t* cache, uint64_t key,
+                                      uint64_t h) noexcept nogil:
+    """The rank for a pair packed as key = a << 21 | b, whose mix() is h,
+    through a small direct-mapped cache of recent answers (found or not).
+    The pair table is megabytes with one useful word per cache line; the
+    pairs one text keeps asking about fit in a few hundred kilobytes when
+    packed, so most questions are answered from L2.  An entry is
+    1 << 63 | (a << 42 | b << 21) | (rank + 1, or 0 for none)."""
+    cdef uint64_t e, i
     cdef uint32_t r
-    if cache == NULL:
-        return pair_rank(t, a, b)
-    key = (<uint64_t>a << ID_BITS) | b
-    h = mix(key)
     if not pair_maybe(t, h):                        # the filter first: one read
         return NOT_FOUND
+    if cache == NULL:
+        return pair_probe(t, key, h)
     i = (key * 0x9E3779B97F4A7C15ULL) >> (64 - 15)
     e = cache[i]
     if (e >> ID_BITS) == ((1ULL << 42) | key):
@@ -46,14 +45,20 @@ cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t
     return r
 
 
-cdef inline void pair_prefetch(const Tables* t, const uint64_t* cache, uint32_t a,
-                               uint32_t b) noexcept nogil:
-    """Ask for every line pair_rank_cached(a, b) may read: the filter word,
-    the cache entry and the table slot, so that the three misses overlap."""
+cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t a,
+                                      uint32_t b) noexcept nogil:
+    """pair_rank() through the pair cache (pair_rank_hashed)."""
     cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
-    cdef uint64_t h = mix(key)
+    return pair_rank_hashed(t, cache, key, mix(key))
+
+
+cdef inline void pair_prefetch(const Tables* t, const uint64_t* cache, uint64_t key,
+                               uint64_t h) noexcept nogil:
+    """Ask for every line pair_rank_hashed(key, h) may read: the filter word,
+    the cache entry and the table slot, so that the three misses overlap."""
     prefetch_early(&t.pair_filter[h >> (64 - PAIR_FILTER_BITS)])
-    prefetch_early(&cache[(key * 0x9E3779B97F4A7C15ULL) >> (64 - 15)])
+    if cache != NULL:
+        prefetch_early(&cache[(key * 0x9E3779B97F4A7C15ULL) >> (64 - 15)])
     prefetch_early(&t.pairs[h & t.pair_mask])
 
 
@@ -83,6 +88,16 @@ cdef inline uint32_t group_min(const uint32_t* key, size_t g) noexcept nogil:
                 umin(umin(k[4], k[5]), umin(k[6], k[7])))
 
 
+# A part's neighbours before any join: part i is followed by part i + 1 and
+# preceded by part i - 1 (255 for none).  merge_small copies them whole, a
+# few vector stores, instead of writing them byte by byte in its first loop.
+cdef uint8_t NEXT_PART[SMALL_PIECE]
+cdef uint8_t PREV_PART[SMALL_PIECE]
+for _n in range(SMALL_PIECE):
+    NEXT_PART[_n] = <uint8_t>(_n + 1)
+    PREV_PART[_n] = <uint8_t>(_n - 1)
+
+
 cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
                      TokenVec* out) noexcept nogil:
     """BPE on a piece of at most 64 bytes, on the stack.
@@ -92,26 +107,26 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
     more for none, or for a position that is no longer a part).  Positions
     are grouped by eight, each group remembering its smallest key, so
     finding the pair to join reads the group minima and a join rescans only
-    the groups it touched."""
+    the groups it touched.  A join asks about at most two new pairs; each is
+    hashed once, its lines fetched, and only then looked up."""
     cdef uint32_t tok[SMALL_PIECE]
-    cdef uint32_t key[SMALL_PIECE]
+    cdef uint32_t key[SMALL_PIECE + 8]
     cdef uint8_t nxt[SMALL_PIECE]
     cdef uint8_t prv[SMALL_PIECE]
     cdef uint32_t gmin[SMALL_GROUPS]
-    cdef size_t i, j, k, g, ng = (n + 7) >> 3
+    cdef size_t i, j, k, g, left, ng = (n + 7) >> 3
     cdef uint32_t best, rank
+    cdef uint64_t right_key = 0, right_hash = 0, left_key = 0, left_hash = 0
     if n < 2:
         return push(out, t.byte_rank[p[0]]) if n == 1 else 0
+    memcpy(nxt, NEXT_PART, SMALL_PIECE)
+    memcpy(prv, PREV_PART, SMALL_PIECE)
     for i in range(n - 1):
         tok[i] = t.byte_rank[p[i]]
-        nxt[i] = <uint8_t>(i + 1)
-        prv[i] = <uint8_t>(i - 1)
         key[i] = pair_key(t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]], i)
     tok[n - 1] = t.byte_rank[p[n - 1]]
-    nxt[n - 1] = <uint8_t>n
-    prv[n - 1] = <uint8_t>(n - 2)
-    for i in range(n - 1, 8 * ng):
-        key[i] = 0xFFFFFFFF
+    # The last part has no pair; nor do the positions that pad its group.
+    memset(&key[n - 1], 0xFF, 8 * sizeof(uint32_t))
     for g in range(ng):
         gmin[g] = group_min(key, g)
     while True:
@@ -123,25 +138,28 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
         i = best & 63
         rank = best >> 6
         j = nxt[i]                        # part j joins part i
+        k = nxt[j]
+        left = prv[i]
+        if k < n:
+            right_key = (<uint64_t>rank << ID_BITS) | tok[k]
+            right_hash = mix(right_key)
+            pair_prefetch(t, pair_cache, right_key, right_hash)
+        if i > 0:
+            left_key = (<uint64_t>tok[left] << ID_BITS) | rank
+            left_hash = mix(left_key)
+            pair_prefetch(t, pair_cache, left_key, left_hash)
         tok[i] = rank
         key[j] = 0xFFFFFFFF
-        k = nxt[j]
-        if pair_cache != NULL:
-            if k < n:
-                pair_prefetch(t, pair_cache, rank, tok[k])
-            if i > 0:
-                pair_prefetch(t, pair_cache, tok[prv[i]], rank)
         nxt[i] = <uint8_t>k
         if k < n:
             prv[k] = <uint8_t>i
-            key[i] = pair_key(pair_rank_cached(t, pair_cache, rank, tok[k]), i)
+            key[i] = pair_key(pair_rank_hashed(t, pair_cache, right_key, right_hash), i)
         else:
             key[i] = 0xFFFFFFFF
         if i > 0:
-            k = prv[i]
-            key[k] = pair_key(pair_rank_cached(t, pair_cache, tok[k], rank), k)
-            if (k >> 3) != (i >> 3):
-                gmin[k >> 3] = group_min(key, k >> 3)
+            key[left] = pair_key(pair_rank_hashed(t, pair_cache, left_key, left_hash), left)
+            if (left >> 3) != (i >> 3):
+                gmin[left >> 3] = group_min(key, left >> 3)
         # Rescan the groups only after every key above is up to date.
         gmin[i >> 3] = group_min(key, i >> 3)
         if (j >> 3) != (i >> 3):
