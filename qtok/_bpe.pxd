@@ -139,7 +139,8 @@ cdef struct BatchJob:
     TokenVec* outs
     bint keep_ids             # False: only the number of each text's ids is wanted
     size_t n
-    size_t next_index         # shared; advanced with an atomic fetch-and-add
+    uint64_t* runs            # batches: each thread's run of texts (platform.h's run_take_*)
+    size_t n_runs
     PieceCache** caches       # one per thread, taken by the calling thread beforehand
     size_t next_worker        # shared; a thread's index into caches
     int* done                 # done[i] = 1 once text i is encoded (or failed)

@@ -81,6 +81,25 @@ def test_native_batch_threads(qwen_enc, per_thread_texts, num_threads):
     assert qwen_enc.count_batch(texts, num_threads=num_threads, disallowed_special=()) == [len(i) for i in single]
 
 
+@pytest.mark.parametrize("num_threads", [2, 3, 4, 7])
+@pytest.mark.parametrize("long_at", ["start", "end"])
+def test_batch_runs_taken_over(qwen_enc, per_thread_texts, num_threads, long_at):
+    # Each thread owns a run of adjacent texts; here one run holds texts ten
+    # times longer than all the others, so the threads whose runs are done
+    # take texts from the back of it (and, in list mode, the calling thread
+    # builds each run's lists while they come in).  Every text's ids must
+    # still be its own, in order, whichever thread encoded it.
+    short = [t for group in per_thread_texts for t in group][:8 * num_threads]
+    long = [t * 10 for t in short[:len(short) // num_threads]]
+    texts = long + short if long_at == "start" else short + long
+    assert sum(len(t.encode()) for t in texts) > 65536, "too small to use native threads"
+    single = [qwen_enc.encode_ordinary(t) for t in texts]
+    for _ in range(2):          # the second call meets caches that saw these texts
+        assert qwen_enc.encode_ordinary_batch(texts, num_threads=num_threads) == single
+        assert qwen_enc.count_batch(texts, num_threads=num_threads,
+                                    disallowed_special=()) == [len(i) for i in single]
+
+
 FIRST_USE = """
 import sys, threading
 import qtok

@@ -1,8 +1,13 @@
 # The thread pool for batches: native threads encoding many texts at once,
 # without the GIL.
 #
-# Threads take the next text from a shared atomic counter, so a thread that
-# drew long texts does not hold the others up.  Every thread's piece cache
+# Each thread owns a run of adjacent texts and takes them in order; a thread
+# whose run is done takes the last texts left in the others' runs, so a
+# thread that drew long texts does not hold the others up.  Runs, not one
+# shared counter: a thread's piece cache then meets the same texts (the same
+# words) on every call with the same batch, and texts close together in a
+# corpus (one language, one topic) mostly meet one cache instead of every
+# thread's.  Every thread's piece cache
 # is taken before any thread starts, so that a new cache starts as a copy of
 # the calling thread's (pool_acquire).  A thread writes the ids of its texts
 # one after another into its cache's scratch vector, which stays allocated
@@ -60,6 +65,7 @@ cdef void batch_free(BatchJob* job) noexcept nogil:
     free(job.part_worker)
     free(job.claim)
     free(job.claim_end)
+    free(job.runs)
     memset(job, 0, sizeof(BatchJob))
 
 
@@ -85,7 +91,9 @@ cdef int batch_take_caches(BatchJob* job, CachePool* pool, BatchThreads* th,
     th.started = <int*>calloc(n_threads, sizeof(int))
     th.slots = <int*>calloc(n_threads, sizeof(int))
     job.caches = <PieceCache**>calloc(n_threads, sizeof(PieceCache*))
-    if th.threads == NULL or th.started == NULL or th.slots == NULL or job.caches == NULL:
+    job.runs = <uint64_t*>calloc(n_threads, sizeof(uint64_t))
+    if th.threads == NULL or th.started == NULL or th.slots == NULL or job.caches == NULL \
+            or job.runs == NULL:
         return -1
     for k in range(n_threads):
         th.slots[k] = -1
@@ -130,17 +138,36 @@ cdef void batch_reserve_scratch(BatchJob* job, int n_threads, size_t total_bytes
                 c.scratch.cap = want
 
 
-cdef inline int encode_one(BatchJob* job, PieceCache* cache) noexcept nogil:
-    """Take the next text and encode it.  0 when there was none left."""
-    cdef size_t i = atomic_fetch_add(&job.next_index, 1)
+cdef inline size_t run_start(size_t items, size_t workers, size_t w) noexcept nogil:
+    """The first item of worker w's run (worker w's run ends where w + 1's
+    starts; run_start(items, workers, workers) is items)."""
+    return w * items // workers
+
+
+cdef inline bint batch_claim(BatchJob* job, size_t w, size_t* i) noexcept nogil:
+    """The next text for worker w: the next of its own run, else the last
+    one left in another's (the one its owner would have come to last)."""
+    cdef size_t d
+    if run_take_front(&job.runs[w], i):
+        return True
+    for d in range(1, job.n_runs):
+        if run_take_back(&job.runs[(w + d) % job.n_runs], i):
+            return True
+    return False
+
+
+cdef inline int encode_one(BatchJob* job, PieceCache* cache, size_t w) noexcept nogil:
+    """Worker w takes a text (batch_claim) and encodes it.  0 when there
+    was none left."""
+    cdef size_t i
+    if not batch_claim(job, w, &i):
+        return 0
     # The ids go to a vector of this thread's, stored into outs[i] once
     # done: outs[i] and outs[i + 1] share a cache line, and the other thread,
     # encoding text i + 1, would otherwise fight over it at every id pushed.
     cdef TokenVec v = TokenVec(NULL, 0, 0)
     cdef TokenVec* scratch = &cache.scratch if cache != NULL else NULL
     cdef bint in_scratch
-    if i >= job.n:
-        return 0
     # The rest of this thread's scratch vector, if the text's worst case
     # fits there (batch_reserve_scratch): then v can never grow.
     in_scratch = scratch != NULL and scratch.cap - scratch.len >= job.lens[i] + BATCH_TEXT_ROOM
@@ -163,8 +190,8 @@ cdef inline int encode_one(BatchJob* job, PieceCache* cache) noexcept nogil:
 
 cdef void* encode_batch_worker(void* arg) noexcept nogil:
     cdef BatchJob* job = <BatchJob*>arg
-    cdef PieceCache* cache = job.caches[atomic_fetch_add(&job.next_worker, 1)]
-    while encode_one(job, cache):
+    cdef size_t w = atomic_fetch_add(&job.next_worker, 1)
+    while encode_one(job, job.caches[w], w):
         pass
     return NULL
 
@@ -172,9 +199,13 @@ cdef void* encode_batch_worker(void* arg) noexcept nogil:
 cdef void batch_start(BatchJob* job, BatchThreads* th, bint caller_works_too) noexcept nogil:
     """Start threads 1 .. n-1 on the job.  With caller_works_too the calling
     thread takes a worker index like the rest (it runs encode_batch_worker
-    itself); otherwise it keeps caches[0] for building the result lists."""
+    itself); otherwise it is worker 0, with caches[0] and the first run, and
+    builds the result lists as well."""
     cdef int k
-    job.next_index = 0
+    job.n_runs = <size_t>th.n
+    for k in range(th.n):                 # worker k's run: texts run_start(k) .. run_start(k + 1)
+        job.runs[k] = run_make(run_start(job.n, job.n_runs, k),
+                               run_start(job.n, job.n_runs, k + 1))
     job.next_worker = 0 if caller_works_too else 1
     job.status = 0
     for k in range(1, th.n):

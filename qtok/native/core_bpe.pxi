@@ -535,8 +535,9 @@ cdef class CoreBPE:
                               object nfc=None):
         """Encode many texts on num_threads native threads, without the GIL.
 
-        Threads pull the next text from a shared counter, so the work stays
-        balanced however the lengths vary.  Returns a list of id lists, or of
+        Each thread takes the texts of its own run in order, then helps with
+        the others' runs, so the work stays balanced however the lengths vary
+        and a thread's cache meets the same texts on every call (batch.pxi).  Returns a list of id lists, or of
         counts with as_count.
 
         nfc, if given, is qtok._nfc.to_nfc, and the texts are to be
@@ -551,6 +552,9 @@ cdef class CoreBPE:
         cdef int n_threads, status
         cdef bint caller_works_too
         memset(&th, 0, sizeof(BatchThreads))
+        if len(texts) > 0xFFFFFFFF:       # a run's bounds are 32-bit (platform.h)
+            raise ValueError(f"qtok: a batch holds at most {0xFFFFFFFF:,} texts, "
+                             f"this one {len(texts):,}; split it")
         status = batch_alloc(&job, len(texts), nfc is not None)
         try:
             if status < 0:
@@ -610,23 +614,40 @@ cdef class CoreBPE:
 
     cdef list _batch_lists_while_encoding(self, BatchJob* job, BatchThreads* th, list texts,
                                           object nfc):
-        """Turn finished results into lists, in order, while the other
-        threads keep encoding; when the next result is not ready this
-        thread encodes a text itself, so building the lists (which needs the
-        GIL) overlaps the encoding instead of following it."""
+        """Turn finished results into lists while the other threads keep
+        encoding; when none is ready this thread, worker 0, encodes a text
+        itself (the next of its own run, or the last left of another's), so
+        building the lists (which needs the GIL) overlaps the encoding
+        instead of following it.  Each run's results are taken in order
+        from a cursor of its own, as soon as they are done."""
         cdef list results = [None] * <Py_ssize_t>job.n
-        cdef size_t i = 0
-        while i < job.n:
-            if atomic_is_set(&job.done[i]):
-                if job.status == 0:
-                    results[i] = self._batch_result(&job.outs[i], job.not_nfc[i], texts[i], nfc,
-                                                    job.caches[0], False)
-                i += 1
-                continue
-            with nogil:
-                if not encode_one(job, job.caches[0]):
-                    while not atomic_is_set(&job.done[i]):
-                        cpu_yield()
+        cdef size_t r, i, end, left = job.n
+        cdef bint took
+        cdef size_t* cursor = <size_t*>malloc(job.n_runs * sizeof(size_t))
+        if cursor == NULL:
+            raise MemoryError()
+        try:
+            for r in range(job.n_runs):
+                cursor[r] = run_start(job.n, job.n_runs, r)
+            while left:
+                took = False
+                for r in range(job.n_runs):
+                    i = cursor[r]
+                    end = run_start(job.n, job.n_runs, r + 1)
+                    while i < end and atomic_is_set(&job.done[i]):
+                        if job.status == 0:
+                            results[i] = self._batch_result(&job.outs[i], job.not_nfc[i], texts[i],
+                                                            nfc, job.caches[0], False)
+                        i += 1
+                        left -= 1
+                        took = True
+                    cursor[r] = i
+                if not took:
+                    with nogil:
+                        if not encode_one(job, job.caches[0], 0):
+                            cpu_yield()       # every text is taken: wait for the others
+        finally:
+            free(cursor)
         with nogil:
             batch_join(th)
         self._batch_check(job)

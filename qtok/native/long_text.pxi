@@ -81,12 +81,6 @@ cdef size_t text_cuts(const uint8_t* s, size_t n, size_t parts, size_t* cuts) no
     return k
 
 
-cdef inline size_t run_start(size_t parts, size_t workers, size_t w) noexcept nogil:
-    """The first part of worker w's run (worker w's run ends where w + 1's
-    starts; run_start(parts, workers, workers) is parts)."""
-    return w * parts // workers
-
-
 cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t i) noexcept nogil:
     """Encode part i on worker w: into the worker's scratch vector (which
     stays allocated from call to call: a fresh block per part per call was

@@ -21,6 +21,7 @@
 #endif
 
 #include <sched.h>
+#include <stdint.h>
 
 /* Bit scans of a nonzero 64-bit word. */
 static inline int qtok_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
@@ -50,6 +51,36 @@ static inline int qtok_try_acquire(int* flag) {
 static inline void qtok_release(int* flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
 static inline void qtok_set(int* flag) { __atomic_store_n(flag, 1, __ATOMIC_RELEASE); }
 static inline int qtok_is_set(int* flag) { return __atomic_load_n(flag, __ATOMIC_ACQUIRE); }
+
+/* A run of work items [front, back) in one 64-bit word (front in the low
+   half, back in the high half): its owner takes items from the front, other
+   threads take them from the back, each with a compare-and-swap, so the
+   owner keeps the items it has always had and a helper takes those its owner
+   would have come to last.  1 and the item's index when one was taken. */
+static inline uint64_t qtok_run_make(size_t front, size_t back) {
+    return (uint64_t)front | ((uint64_t)back << 32);
+}
+static inline int qtok_run_take_front(uint64_t* run, size_t* item) {
+    uint64_t w = __atomic_load_n(run, __ATOMIC_RELAXED);
+    while ((uint32_t)w < (uint32_t)(w >> 32)) {
+        if (__atomic_compare_exchange_n(run, &w, w + 1, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+            *item = (uint32_t)w;
+            return 1;
+        }
+    }
+    return 0;
+}
+static inline int qtok_run_take_back(uint64_t* run, size_t* item) {
+    uint64_t w = __atomic_load_n(run, __ATOMIC_RELAXED);
+    while ((uint32_t)w < (uint32_t)(w >> 32)) {
+        if (__atomic_compare_exchange_n(run, &w, w - ((uint64_t)1 << 32), 1, __ATOMIC_RELAXED,
+                                        __ATOMIC_RELAXED)) {
+            *item = (uint32_t)(w >> 32) - 1;
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* A prefetch the compiler keeps.  GCC drops __builtin_prefetch of an address
    that the same function goes on to load (it counts the load as the
