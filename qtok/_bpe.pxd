@@ -139,7 +139,7 @@ cdef struct BatchJob:
     TokenVec* outs
     bint keep_ids             # False: only the number of each text's ids is wanted
     size_t n
-    uint64_t* runs            # batches: each thread's run of texts (platform.h's run_take_*)
+    uint64_t* runs            # each worker's run of texts or parts (batch_claim)
     size_t n_runs
     PieceCache** caches       # one per thread, taken by the calling thread beforehand
     size_t next_worker        # shared; a thread's index into caches
@@ -148,8 +148,6 @@ cdef struct BatchJob:
     size_t workers            # long texts: the number of workers
     size_t* part_at           # long texts: where part i's ids start in its worker's scratch
     size_t* part_worker       # long texts: the worker that encoded part i
-    size_t* claim             # long texts: worker w's next part (shared, atomic) ...
-    size_t* claim_end         # ... and the end of its run of parts
 
 
 cdef struct BatchThreads:

@@ -63,8 +63,6 @@ cdef void batch_free(BatchJob* job) noexcept nogil:
     free(job.caches)
     free(job.part_at)
     free(job.part_worker)
-    free(job.claim)
-    free(job.claim_end)
     free(job.runs)
     memset(job, 0, sizeof(BatchJob))
 
@@ -144,6 +142,15 @@ cdef inline size_t run_start(size_t items, size_t workers, size_t w) noexcept no
     return w * items // workers
 
 
+cdef void batch_make_runs(BatchJob* job, int workers) noexcept nogil:
+    """Cut the job's items into one run of adjacent items per worker."""
+    cdef int k
+    job.n_runs = <size_t>workers
+    for k in range(workers):               # worker k's run: items run_start(k) .. run_start(k + 1)
+        job.runs[k] = run_make(run_start(job.n, job.n_runs, k),
+                               run_start(job.n, job.n_runs, k + 1))
+
+
 cdef inline bint batch_claim(BatchJob* job, size_t w, size_t* i) noexcept nogil:
     """The next text for worker w: the next of its own run, else the last
     one left in another's (the one its owner would have come to last)."""
@@ -202,10 +209,7 @@ cdef void batch_start(BatchJob* job, BatchThreads* th, bint caller_works_too) no
     itself); otherwise it is worker 0, with caches[0] and the first run, and
     builds the result lists as well."""
     cdef int k
-    job.n_runs = <size_t>th.n
-    for k in range(th.n):                 # worker k's run: texts run_start(k) .. run_start(k + 1)
-        job.runs[k] = run_make(run_start(job.n, job.n_runs, k),
-                               run_start(job.n, job.n_runs, k + 1))
+    batch_make_runs(job, th.n)
     job.next_worker = 0 if caller_works_too else 1
     job.status = 0
     for k in range(1, th.n):

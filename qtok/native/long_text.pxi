@@ -104,28 +104,23 @@ cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t 
 
 cdef void encode_share(BatchJob* job, size_t w) noexcept nogil:
     """Worker w encodes its run of adjacent parts, then helps the others
-    with theirs.
+    with theirs (batch_claim).
 
     A run, not every w-th part: text close together shares its words, so
     on a first call each thread's cache merges the pieces of its own stretch
     of text instead of every thread merging the words of the whole text.
     The same worker takes the same run on every call, with the same cache
     (the caller takes the caches in order), so a text encoded again finds
-    its pieces cached.  A worker whose run is done takes the next part of
-    the other runs (an atomic counter each), so a run of slower text (more
-    bytes a piece, or pieces not yet cached) does not leave one thread
-    working alone at the end."""
+    its pieces cached.  A worker whose run is done takes the last parts left
+    in the other runs, so a run of slower text (more bytes a piece, or
+    pieces not yet cached) does not leave one thread working alone at the
+    end, and the two threads do not work on adjacent text at once."""
     cdef PieceCache* cache = job.caches[w]
-    cdef size_t d, owner, i
+    cdef size_t i
     if cache != NULL:
         cache.scratch.len = 0
-    for d in range(job.workers):
-        owner = (w + d) % job.workers
-        while True:
-            i = atomic_fetch_add(&job.claim[owner], 1)
-            if i >= job.claim_end[owner]:
-                break
-            encode_part(job, cache, w, i)
+    while batch_claim(job, w, &i):
+        encode_part(job, cache, w, i)
 
 
 cdef void* encode_share_worker(void* arg) noexcept nogil:
@@ -177,14 +172,8 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
             lt.job.workers = <size_t>lt.th.n
             lt.job.next_worker = 0
             lt.job.status = 0
-            lt.job.claim = <size_t*>malloc(lt.job.workers * sizeof(size_t))
-            lt.job.claim_end = <size_t*>malloc(lt.job.workers * sizeof(size_t))
-            if lt.job.claim == NULL or lt.job.claim_end == NULL:
-                status = -1
     if status == 0:
-        for w in range(lt.job.workers):             # worker w's run: parts claim[w] .. claim_end[w]
-            lt.job.claim[w] = run_start(k, lt.job.workers, w)
-            lt.job.claim_end[w] = run_start(k, lt.job.workers, w + 1)
+        batch_make_runs(&lt.job, lt.th.n)
         for w in range(1, lt.job.workers):
             lt.th.started[w] = pthread_create(&lt.th.threads[w], NULL, encode_share_worker,
                                               &lt.job) == 0
