@@ -537,8 +537,8 @@ cdef class CoreBPE:
 
         Each thread takes the texts of its own run in order, then helps with
         the others' runs, so the work stays balanced however the lengths vary
-        and a thread's cache meets the same texts on every call (batch.pxi).  Returns a list of id lists, or of
-        counts with as_count.
+        and a thread's cache meets the same texts on every call (batch.pxi).
+        Returns a list of id lists, or of counts with as_count.
 
         nfc, if given, is qtok._nfc.to_nfc, and the texts are to be
         normalized to NFC: the threads check each text with the native check

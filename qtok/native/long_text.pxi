@@ -114,7 +114,7 @@ cdef void encode_share(BatchJob* job, size_t w) noexcept nogil:
     its pieces cached.  A worker whose run is done takes the last parts left
     in the other runs, so a run of slower text (more bytes a piece, or
     pieces not yet cached) does not leave one thread working alone at the
-    end, and the two threads do not work on adjacent text at once."""
+    end, and a helper works on text away from where the run's owner is."""
     cdef PieceCache* cache = job.caches[w]
     cdef size_t i
     if cache != NULL:
