@@ -140,12 +140,11 @@ cdef struct BatchJob:
     bint keep_ids             # False: only the number of each text's ids is wanted
     size_t n
     uint64_t* runs            # each worker's run of texts or parts (batch_claim)
-    size_t n_runs
+    size_t n_runs             # one per worker (batch_make_runs)
     PieceCache** caches       # one per thread, taken by the calling thread beforehand
     size_t next_worker        # shared; a thread's index into caches
     int* done                 # done[i] = 1 once text i is encoded (or failed)
     int status
-    size_t workers            # long texts: the number of workers
     size_t* part_at           # long texts: where part i's ids start in its worker's scratch
     size_t* part_worker       # long texts: the worker that encoded part i
 

@@ -169,12 +169,11 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
             status = -1
         else:
             lt.job.t = t
-            lt.job.workers = <size_t>lt.th.n
             lt.job.next_worker = 0
             lt.job.status = 0
     if status == 0:
         batch_make_runs(&lt.job, lt.th.n)
-        for w in range(1, lt.job.workers):
+        for w in range(1, lt.job.n_runs):
             lt.th.started[w] = pthread_create(&lt.th.threads[w], NULL, encode_share_worker,
                                               &lt.job) == 0
         encode_share(&lt.job, atomic_fetch_add(&lt.job.next_worker, 1))
@@ -259,7 +258,7 @@ cdef void long_text_emit(const LongText* lt, uint32_t* ids, PyObject** items,
     cdef LongTextOut shares[EMIT_MAX_THREADS]
     cdef pthread_t threads[EMIT_MAX_THREADS]
     cdef bint started[EMIT_MAX_THREADS]
-    cdef size_t n_threads = lt.job.workers, w
+    cdef size_t n_threads = lt.job.n_runs, w
     if n_threads > EMIT_MAX_THREADS:
         n_threads = EMIT_MAX_THREADS
     if n_threads < 1 or lt.total < EMIT_THREADS_MIN_IDS:

@@ -112,9 +112,9 @@ def _long_text_workers(CoreBPE core not None, str text not None):
         return None
     try:
         owner = []
-        for w in range(lt.job.workers):
-            for i in range(run_start(lt.job.n, lt.job.workers, w),
-                           run_start(lt.job.n, lt.job.workers, w + 1)):
+        for w in range(lt.job.n_runs):
+            for i in range(run_start(lt.job.n, lt.job.n_runs, w),
+                           run_start(lt.job.n, lt.job.n_runs, w + 1)):
                 owner.append(w)
         return [(lt.cuts[i], owner[i], lt.job.part_worker[i]) for i in range(lt.job.n)]
     finally:
