@@ -47,7 +47,8 @@ cdef inline uint32_t pair_rank_hashed(const Tables* t, uint64_t* cache, uint64_t
 
 cdef inline uint32_t pair_rank_cached(const Tables* t, uint64_t* cache, uint32_t a,
                                       uint32_t b) noexcept nogil:
-    """pair_rank() through the pair cache (pair_rank_hashed)."""
+    """Rank of the token spelled by token a then token b, or NOT_FOUND
+    (pair_rank_hashed: the filter, the pair cache if any, the table)."""
     cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
     return pair_rank_hashed(t, cache, key, mix(key))
 

@@ -118,12 +118,3 @@ cdef inline uint32_t pair_probe(const Tables* t, uint64_t key, uint64_t h) noexc
         if (e >> ID_BITS) == key:
             return <uint32_t>(e & ID_MASK) - 1
         i = (i + 1) & t.pair_mask
-
-
-cdef inline uint32_t pair_rank(const Tables* t, uint32_t a, uint32_t b) noexcept nogil:
-    """Rank of the token spelled by token a then token b, or NOT_FOUND."""
-    cdef uint64_t key = (<uint64_t>a << ID_BITS) | b
-    cdef uint64_t h = mix(key)
-    if not pair_maybe(t, h):
-        return NOT_FOUND
-    return pair_probe(t, key, h)
