@@ -30,7 +30,7 @@ from qtok._bpe import (_bulk_coverage as bulk_coverage, _classify_block as class
 
 # The vector paths this CPU runs (SSE2 always on x86-64; AVX2 where the CPU
 # has it), each checked against the byte loop, and the one classify64 picks.
-SIMD_PATHS = [p for p in classify_paths() if p != "bytes"] + [None]
+SIMD_PATHS = [p for p in classify_paths() if p != "bytes"] + ["any"]
 
 PROSE = ("The quick brown fox jumps over the lazy dog, and then it doesn't stop: "
          "it runs 12 miles (about 19 km) before breakfast.\n")
@@ -158,7 +158,7 @@ def test_whole_files_bulk_equals_scalar(path):
                   min_size=65, max_size=65).map(bytes))
 @fuzz(2000)
 def test_simd_classes_equal_the_byte_loop(block):
-    want = classify_block(block, False)
+    want = classify_block(block, path="bytes")
     for path in SIMD_PATHS:
         assert classify_block(block, path=path) == want, path
 
@@ -173,7 +173,7 @@ def test_every_byte_pair_in_both_classifiers():
                 block = bytearray(b"a" * 65)
                 block[place], block[place + 1] = lead, nxt
                 block = bytes(block)
-                want = classify_block(block, False)
+                want = classify_block(block, path="bytes")
                 for path in SIMD_PATHS:
                     assert classify_block(block, path=path) == want, (path, place, lead, nxt)
 

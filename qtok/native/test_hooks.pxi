@@ -34,18 +34,15 @@ def _bulk_coverage(str text not None):
     return covered, windows
 
 
-def _classify_block(bytes block not None, bint simd=True, str path=None):
+def _classify_block(bytes block not None, str path="any"):
     """The class bitmaps of a 65-byte block, as classify64 computes them
-    (simd=True: AVX2 or SSE2, as this CPU runs it) or as the byte loop does
-    (simd=False), or as one path computes it (path "avx2", "sse2" or
-    "bytes"; "avx2" raises ValueError on a CPU without it): a dict of name
-    -> int.  For tests."""
+    (path "any": AVX2 or SSE2, as this CPU runs it) or as one path does
+    ("avx2", "sse2" or the byte loop, "bytes"; "avx2" raises ValueError on
+    a CPU without it): a dict of name -> int.  For tests."""
     cdef Block b
     cdef const uint8_t* p = <const uint8_t*><const char*>block
     if len(block) != 65:
         raise ValueError("_classify_block wants 65 bytes")
-    if path is None:
-        path = "any" if simd else "bytes"
     if path == "any":
         classify64(p, &b)
     elif path == "avx2":
