@@ -323,7 +323,18 @@ class Encoding:
         normalize them: nfc=True)."""
         if isinstance(texts, str):
             raise TypeError("expected a sequence of str, got a single str")
-        return [prepared_text(t, None) for t in texts]
+        try:
+            return [prepared_text(t, None) for t in texts]
+        except TypeError:
+            # Name the row that is not a str, where the texts can be read again
+            # (a generator cannot: its error stays as it was).
+            from collections.abc import Sequence as SequenceABC
+            if isinstance(texts, SequenceABC):
+                for row, t in enumerate(texts):
+                    if not isinstance(t, str):
+                        raise TypeError(f"expected str, got {type(t).__name__} "
+                                        f"(row {row} of the batch)") from None
+            raise
 
     def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
         """encode_ordinary_batch of the core, on num_threads (checked by the
@@ -568,15 +579,25 @@ class Encoding:
         the GIL for most of its work, and on threads a batch ran at half
         the speed (docs/design.md)."""
         _check_num_threads(num_threads)
-        return [self.decode(tokens, errors=errors, skip_special_tokens=skip_special_tokens)
-                for tokens in batch]
+        out = []
+        try:
+            for tokens in batch:
+                out.append(self.decode(tokens, errors=errors, skip_special_tokens=skip_special_tokens))
+        except (InvalidToken, TypeError) as e:
+            raise _in_batch_row(e, len(out)) from None
+        return out
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8,
                            skip_special_tokens: bool = False) -> list[bytes]:
         """decode_bytes() of each sequence; num_threads as in decode_batch."""
         _check_num_threads(num_threads)
-        return [self.decode_bytes(tokens, skip_special_tokens=skip_special_tokens)
-                for tokens in batch]
+        out = []
+        try:
+            for tokens in batch:
+                out.append(self.decode_bytes(tokens, skip_special_tokens=skip_special_tokens))
+        except (InvalidToken, TypeError) as e:
+            raise _in_batch_row(e, len(out)) from None
+        return out
 
     # -- the vocabulary ------------------------------------------------------------
 
@@ -651,6 +672,14 @@ def _raise_if_not_ids(tokens) -> None:
             if not hasattr(type(token), "__index__"):
                 raise TypeError(f"token ids are ints, got {token!r} ({type(token).__name__}) "
                                 f"at position {i}") from None
+
+
+def _in_batch_row(error: Exception, row: int) -> Exception:
+    """The error that decoding one row of a batch raised, of the same type,
+    saying which row it was."""
+    if type(error) in (InvalidToken, TypeError):
+        return type(error)(f"{error} (row {row} of the batch)")
+    return error
 
 
 def _check_num_threads(num_threads) -> int:

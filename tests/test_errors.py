@@ -36,8 +36,11 @@ def test_encode_non_str_is_type_error(qwen_enc, call, value):
 @pytest.mark.parametrize("value", NOT_STR, ids=lambda v: type(v).__name__)
 @pytest.mark.parametrize("call", BATCH_CALLS)
 def test_batch_item_non_str_is_type_error(qwen_enc, call, value):
-    with pytest.raises(TypeError):
+    # The error names the row and what it holds.
+    with pytest.raises(TypeError, match=rf"got {type(value).__name__} \(row 1 of the batch\)"):
         getattr(qwen_enc, call)(["fine", value])
+    with pytest.raises(TypeError, match=type(value).__name__):
+        getattr(qwen_enc, call)(x for x in ["fine", value])
 
 
 @pytest.mark.parametrize("call", BATCH_CALLS)
@@ -106,6 +109,18 @@ def test_decode_bad_id(qwen_enc, bad):
 def test_decode_bad_id_in_numpy_array(qwen_enc, array):
     with pytest.raises(qtok.InvalidToken, match=str(array[-1])):
         qwen_enc.decode(array)
+
+
+@pytest.mark.parametrize("call", ["decode_batch", "decode_bytes_batch"])
+@pytest.mark.parametrize("bad_row, error", [([7, 151_646], qtok.InvalidToken),
+                                            ([7, 1.5], TypeError), (None, TypeError)],
+                         ids=["bad id", "float id", "not a sequence"])
+def test_batch_decode_error_names_the_row(qwen_enc, call, bad_row, error):
+    with pytest.raises(error, match=r"\(row 2 of the batch\)") as info:
+        getattr(qwen_enc, call)([[1], [2, 3], bad_row, [4]])
+    assert type(info.value) is error
+    if error is qtok.InvalidToken:
+        assert isinstance(info.value, KeyError) and "151646" in str(info.value)
 
 
 def test_invalid_token_message_is_readable(qwen_enc):
