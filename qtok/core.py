@@ -326,10 +326,9 @@ class Encoding:
         try:
             return [prepared_text(t, None) for t in texts]
         except TypeError:
-            # Name the row that is not a str, where the texts can be read again
-            # (a generator cannot: its error stays as it was).
-            from collections.abc import Sequence as SequenceABC
-            if isinstance(texts, SequenceABC):
+            # Name the row that is not a str (only lists and tuples can be read
+            # again; for anything else the first error stands).
+            if isinstance(texts, (list, tuple)):
                 for row, t in enumerate(texts):
                     if not isinstance(t, str):
                         raise TypeError(f"expected str, got {type(t).__name__} "
@@ -579,25 +578,25 @@ class Encoding:
         the GIL for most of its work, and on threads a batch ran at half
         the speed (docs/design.md)."""
         _check_num_threads(num_threads)
-        out = []
         try:
-            for tokens in batch:
-                out.append(self.decode(tokens, errors=errors, skip_special_tokens=skip_special_tokens))
-        except (InvalidToken, TypeError) as e:
-            raise _in_batch_row(e, len(out)) from None
-        return out
+            return [self.decode(tokens, errors=errors, skip_special_tokens=skip_special_tokens)
+                    for tokens in batch]
+        except (InvalidToken, TypeError):
+            _name_the_row(batch, lambda tokens: self.decode(
+                tokens, errors=errors, skip_special_tokens=skip_special_tokens))
+            raise
 
     def decode_bytes_batch(self, batch: Sequence[Sequence[int]], *, num_threads: int = 8,
                            skip_special_tokens: bool = False) -> list[bytes]:
         """decode_bytes() of each sequence; num_threads as in decode_batch."""
         _check_num_threads(num_threads)
-        out = []
         try:
-            for tokens in batch:
-                out.append(self.decode_bytes(tokens, skip_special_tokens=skip_special_tokens))
-        except (InvalidToken, TypeError) as e:
-            raise _in_batch_row(e, len(out)) from None
-        return out
+            return [self.decode_bytes(tokens, skip_special_tokens=skip_special_tokens)
+                    for tokens in batch]
+        except (InvalidToken, TypeError):
+            _name_the_row(batch, lambda tokens: self.decode_bytes(
+                tokens, skip_special_tokens=skip_special_tokens))
+            raise
 
     # -- the vocabulary ------------------------------------------------------------
 
@@ -674,12 +673,18 @@ def _raise_if_not_ids(tokens) -> None:
                                 f"at position {i}") from None
 
 
-def _in_batch_row(error: Exception, row: int) -> Exception:
-    """The error that decoding one row of a batch raised, of the same type,
-    saying which row it was."""
-    if type(error) in (InvalidToken, TypeError):
-        return type(error)(f"{error} (row {row} of the batch)")
-    return error
+def _name_the_row(batch, decode_one) -> None:
+    """After decoding a batch raised an InvalidToken or a TypeError: raise it
+    again, of the same type, saying which row it was (only lists and tuples
+    can be read again; for anything else the first error stands)."""
+    if isinstance(batch, (list, tuple)):
+        for row, tokens in enumerate(batch):
+            try:
+                decode_one(tokens)
+            except (InvalidToken, TypeError) as e:
+                if type(e) in (InvalidToken, TypeError):
+                    raise type(e)(f"{e} (row {row} of the batch)") from None
+                raise
 
 
 def _check_num_threads(num_threads) -> int:

@@ -123,6 +123,16 @@ def test_batch_decode_error_names_the_row(qwen_enc, call, bad_row, error):
         assert isinstance(info.value, KeyError) and "151646" in str(info.value)
 
 
+@pytest.mark.parametrize("call", ["decode_batch", "decode_bytes_batch"])
+def test_batch_decode_of_no_batch_names_no_row(qwen_enc, call):
+    with pytest.raises(TypeError, match="not iterable") as info:
+        getattr(qwen_enc, call)(5)
+    assert "row" not in str(info.value)
+    # Rows from a generator cannot be read again: the error is the row's own.
+    with pytest.raises(qtok.InvalidToken, match="151646"):
+        getattr(qwen_enc, call)(row for row in [[1], [151_646]])
+
+
 def test_invalid_token_message_is_readable(qwen_enc):
     # KeyError's own str() would wrap the message in quotes; qtok's does not.
     with pytest.raises(qtok.InvalidToken) as info:
