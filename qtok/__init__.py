@@ -7,18 +7,57 @@
 
 The API follows tiktoken's (``get_encoding``, ``Encoding.encode`` ...).  The
 compression analyser is ``qtok.analysis``.
+
+The names below are imported on first use (PEP 562): ``import qtok`` reads
+this file alone, and the native core loads with the first name a program
+touches, usually ``get_encoding``.  A program that imports qtok and does not
+tokenize on every run (a command-line tool, an optional feature) does not
+pay for loading it.
 """
 from ._version import __version__
-from .core import Encoding
-from .errors import InvalidToken, VocabularyError
-from .qwen import QWEN_PATTERN, QWEN_SPECIAL_TOKENS
-from .threads import get_num_threads, set_num_threads
-from .registry import (encoding_for_model, encoding_name_for_model, get_encoding,
-                       list_encoding_names, load_tiktoken_file, load_tokenizer_json,
-                       load_vocab_merges)
+
+# Where each public name lives.
+_NAMES = {
+    "Encoding": "core",
+    "InvalidToken": "errors", "VocabularyError": "errors",
+    "QWEN_PATTERN": "qwen", "QWEN_SPECIAL_TOKENS": "qwen",
+    "get_num_threads": "threads", "set_num_threads": "threads",
+    "encoding_for_model": "registry", "encoding_name_for_model": "registry",
+    "get_encoding": "registry", "list_encoding_names": "registry",
+    "load_tiktoken_file": "registry", "load_tokenizer_json": "registry",
+    "load_vocab_merges": "registry",
+}
 
 __all__ = [
     "Encoding", "InvalidToken", "VocabularyError", "get_encoding", "encoding_for_model",
     "encoding_name_for_model", "list_encoding_names", "load_tiktoken_file", "load_tokenizer_json", "load_vocab_merges",
     "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS", "get_num_threads", "set_num_threads", "__version__",
 ]
+
+
+def __getattr__(name: str):
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qtok' has no attribute {name!r}")
+    from importlib import import_module
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value          # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))
+
+
+# typing.TYPE_CHECKING without importing typing: type checkers take any
+# constant of this name as true, so they see every name as imported here.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .core import Encoding
+    from .errors import InvalidToken, VocabularyError
+    from .qwen import QWEN_PATTERN, QWEN_SPECIAL_TOKENS
+    from .registry import (encoding_for_model, encoding_name_for_model, get_encoding,
+                           list_encoding_names, load_tiktoken_file, load_tokenizer_json,
+                           load_vocab_merges)
+    from .threads import get_num_threads, set_num_threads
+del TYPE_CHECKING

@@ -397,3 +397,29 @@ def test_decode_numpy_arrays_of_any_integer_type(qwen_enc, texts, dtype):
             qwen_enc.decode(np.array([5, -1], dtype=dtype))
     with pytest.raises(qtok.InvalidToken, match=str(qwen_enc.n_vocab)):
         qwen_enc.decode(np.array([5, qwen_enc.n_vocab], dtype="int64"))
+
+
+# -- the package's names, imported on first use -------------------------------------------
+
+def test_import_loads_no_native_code_until_a_name_is_used():
+    import subprocess
+    script = ("import sys, qtok\n"
+              "before = sorted(m for m in sys.modules if m.startswith('qtok'))\n"
+              "ids = qtok.get_encoding('qwen').encode('hello world')\n"
+              "print(before, 'qtok._bpe' in sys.modules, ids)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "['qtok', 'qtok._version'] True [14990, 1879]"
+
+
+def test_every_public_name_resolves_and_is_listed():
+    for name in qtok.__all__:
+        assert getattr(qtok, name) is not None
+    assert set(qtok.__all__) <= set(dir(qtok))
+    assert qtok.Encoding is qtok.core.Encoding
+    assert qtok.get_encoding is qtok.registry.get_encoding
+    namespace = {}
+    exec("from qtok import *", namespace)
+    assert set(qtok.__all__) <= set(namespace)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        qtok.no_such_name
