@@ -24,6 +24,10 @@ from ._bpe import CoreBPE, holds_start, prepared_text
 from .errors import InvalidToken, invalid_token
 from .normalize import to_nfc
 from .load import VocabSpec, cached_spec, ranks_spec
+# Loading qtok.threads sets how many threads a long text gets (QTOK_NUM_THREADS,
+# else one per core); every Encoding comes through here, whichever name of the
+# package a program touched first.
+from . import threads as _threads  # noqa: F401
 
 __all__ = ["Encoding", "InvalidToken"]
 

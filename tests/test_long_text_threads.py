@@ -199,3 +199,22 @@ def test_thread_setting(threads, monkeypatch):
         assert module._default() == module._cores()
     monkeypatch.delenv("QTOK_NUM_THREADS")
     assert module._default() == module._cores()
+
+
+@pytest.mark.parametrize("env, want", [(None, "cores"), ("3", "3")])
+def test_the_default_threads_apply_from_the_first_encoding(env, want):
+    # In a fresh process whose first use of qtok is get_encoding (the package's
+    # names load on first use), long texts get the default number of threads.
+    import os
+    import subprocess
+    import sys
+    environ = {k: v for k, v in os.environ.items() if k != "QTOK_NUM_THREADS"}
+    if env is not None:
+        environ["QTOK_NUM_THREADS"] = env
+    script = ("import os, qtok\n"
+              "qtok.get_encoding('qwen')\n"
+              "from qtok import _bpe\n"
+              "print(_bpe.get_text_threads(), len(os.sched_getaffinity(0)))\n")
+    got, cores = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True,
+                                text=True, check=True).stdout.split()
+    assert got == (cores if want == "cores" else want)
