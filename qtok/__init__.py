@@ -36,13 +36,21 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    module = _NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qtok' has no attribute {name!r}")
     from importlib import import_module
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value          # found directly from now on
-    return value
+    module = _NAMES.get(name)
+    if module is not None:
+        value = getattr(import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value          # found directly from now on
+        return value
+    # A submodule, as `qtok.normalize.to_nfc` without importing qtok.normalize
+    # first (importing it makes it an attribute of the package).
+    if not name.startswith("__"):
+        try:
+            return import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+    raise AttributeError(f"module 'qtok' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

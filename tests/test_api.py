@@ -423,3 +423,14 @@ def test_every_public_name_resolves_and_is_listed():
     assert set(qtok.__all__) <= set(namespace)
     with pytest.raises(AttributeError, match="no_such_name"):
         qtok.no_such_name
+    assert not hasattr(qtok, "no_such_module")
+
+
+def test_submodules_are_attributes_without_an_import_of_their_own():
+    import subprocess
+    script = ("import qtok\n"
+              "print(qtok.normalize.to_nfc('e\\u0301') == '\\u00e9', qtok.errors.VocabularyError.__name__,\n"
+              "      qtok.load.__name__, hasattr(qtok, 'nope'))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "True VocabularyError qtok.load False"
