@@ -8,7 +8,8 @@ ids are the same as on one thread.
 
 The default is what a library user expects from ``encode(big_text)``: every
 core this process may run on (``os.sched_getaffinity``), unless the
-environment variable ``QTOK_NUM_THREADS`` says otherwise at import, or
+environment variable ``QTOK_NUM_THREADS`` says otherwise when this module
+loads (with the first encoding: ``qtok.core`` loads it), or
 ``set_num_threads(n)`` later.  ``1`` keeps every text on the calling thread.
 Batches (``encode_batch``, the Arrow methods) have their own ``num_threads``
 and never split a text a second time, so they do not oversubscribe.
