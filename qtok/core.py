@@ -330,13 +330,7 @@ class Encoding:
         try:
             return [prepared_text(t, None) for t in texts]
         except TypeError:
-            # Name the row that is not a str (only lists and tuples can be read
-            # again; for anything else the first error stands).
-            if isinstance(texts, (list, tuple)):
-                for row, t in enumerate(texts):
-                    if not isinstance(t, str):
-                        raise TypeError(f"expected str, got {type(t).__name__} "
-                                        f"(row {row} of the batch)") from None
+            _name_the_row(texts, lambda t: prepared_text(t, None))
             raise
 
     def _batch(self, texts: list[str], num_threads: int, as_count: bool = False, nfc: bool = False):
@@ -677,14 +671,15 @@ def _raise_if_not_ids(tokens) -> None:
                                 f"at position {i}") from None
 
 
-def _name_the_row(batch, decode_one) -> None:
-    """After decoding a batch raised an InvalidToken or a TypeError: raise it
-    again, of the same type, saying which row it was (only lists and tuples
+def _name_the_row(batch, do_one) -> None:
+    """After a batch method raised an InvalidToken or a TypeError for one of
+    its rows: find the row by running do_one on each again, and raise its
+    error, of the same type, saying which row it was (only lists and tuples
     can be read again; for anything else the first error stands)."""
     if isinstance(batch, (list, tuple)):
-        for row, tokens in enumerate(batch):
+        for row, item in enumerate(batch):
             try:
-                decode_one(tokens)
+                do_one(item)
             except (InvalidToken, TypeError) as e:
                 if type(e) in (InvalidToken, TypeError):
                     raise type(e)(f"{e} (row {row} of the batch)") from None
