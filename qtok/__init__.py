@@ -28,11 +28,7 @@ _NAMES = {
     "load_vocab_merges": "registry",
 }
 
-__all__ = [
-    "Encoding", "InvalidToken", "VocabularyError", "get_encoding", "encoding_for_model",
-    "encoding_name_for_model", "list_encoding_names", "load_tiktoken_file", "load_tokenizer_json", "load_vocab_merges",
-    "QWEN_PATTERN", "QWEN_SPECIAL_TOKENS", "get_num_threads", "set_num_threads", "__version__",
-]
+__all__ = [*_NAMES, "__version__"]
 
 
 def __getattr__(name: str):
