@@ -61,16 +61,15 @@ class Settings:
     #: one pathological input: an encoder that needs longer (under 0.03 MB/s on
     #: 1M characters) is shown as "timeout"
     path_timeout: float = 30.0
-    #: fresh processes per encoder for the first calls (the first pass and the
-    #: one long text's first call), the best kept: a first call can be timed
-    #: only once per process, and one sample of it carries all of a busy
-    #: machine's noise, where the warm rows keep the best of several rounds
+    #: rounds of fresh processes per encoder for every corpus row, the best
+    #: kept (measure_all): a first call can be timed only once per process, and
+    #: one process carries all of a busy machine's noise at the moment it runs
     first_runs: int = 1
 
 
 FULL = Settings(rounds=3, max_lines=None, load_runs=3, path_chars=ref.PATHOLOGICAL_CHARS,
                 task_timeout=120.0, first_runs=3)
-# --quick: 100 lines per file (~0.35 MB), best of 2, one load, pathological
+# --quick: 100 lines per file (~0.35 MB), one round, best of 2, one load, pathological
 # inputs of 500k characters (HF alone spends ~1 s per 1M; they stay big enough
 # for anything quadratic to show).
 QUICK = Settings(rounds=2, max_lines=100, load_runs=1, path_chars=ref.PATHOLOGICAL_CHARS // 2,
@@ -91,30 +90,39 @@ def _merge(run: ChildRun, more: ChildRun) -> None:
     run.loads.extend(more.loads)
 
 
-def _keep_faster_first_calls(run: ChildRun, more: ChildRun) -> None:
-    """Fold another fresh process's first calls into run: the shorter first
-    pass, the faster first call of the long text (its ids were checked in
-    run; the digests of the same input do not change)."""
-    first, again = run.results.get("first") or {}, more.results.get("first") or {}
-    if "seconds" in first and again.get("seconds", float("inf")) < first["seconds"]:
-        first["seconds"] = again["seconds"]
-        first["MB/s"] = again["MB/s"]
-    first, again = run.results.get("long") or {}, more.results.get("long") or {}
-    if "first MB/s" in first and again.get("first MB/s", 0.0) > first["first MB/s"]:
-        first["first MB/s"] = again["first MB/s"]
+def _keep_faster(run: ChildRun, more: ChildRun) -> None:
+    """Fold another round's fresh processes into run: for each task the
+    shorter time, and for the long text also the faster first call.  The ids
+    were checked in run; the same input's digests do not change."""
+    for task, again in more.results.items():
+        mine = run.results.get(task) or {}
+        if "seconds" in mine and again.get("seconds", float("inf")) < mine["seconds"]:
+            mine["seconds"] = again["seconds"]
+            mine["MB/s"] = again["MB/s"]
+        if "first MB/s" in mine and again.get("first MB/s", 0.0) > mine["first MB/s"]:
+            mine["first MB/s"] = again["first MB/s"]
     run.loads.extend(more.loads)
 
 
-def more_first_calls(run: ChildRun, key: str, settings: Settings, common: dict,
-                     pin: bool) -> None:
-    """settings.first_runs - 1 more fresh processes of the first calls."""
-    for _ in range(settings.first_runs - 1):
-        if run.unavailable:
+def time_again(run: ChildRun, key: str, children: list[tuple[list[str], bool]],
+               common: dict) -> None:
+    """One more round of run's children (tasks, pinned or not), fresh processes,
+    folded in by _keep_faster; nothing is folded if one of them failed to start."""
+    if run.unavailable:
+        return
+    extra = ChildRun(key)
+    for tasks, pin in children:
+        more = run_isolated(key, tasks, pin=pin, **common)
+        if more.unavailable:
             return
-        extra = run_isolated(key, ["first"], pin=pin, **common)
-        if not extra.unavailable:
-            _merge(extra, run_isolated(key, ["long"], pin=pin, **common))
-            _keep_faster_first_calls(run, extra)
+        _merge(extra, more)
+    _keep_faster(run, extra)
+
+
+def _corpus_only(tasks: list[str]) -> list[str]:
+    """The tasks timed again in each further round: all but the pathological
+    inputs, which are timed once, at first sight."""
+    return [t for t in tasks if not t.startswith("path:")]
 
 
 def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
@@ -127,37 +135,52 @@ def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
     every CPU; without it one unpinned child runs everything.  The one long
     text ("long") has a child of its own, so that its first call meets text
     the encoder has not seen.  ``unpinned_too`` adds a column per encoder:
-    UNPINNED_TASKS and the long text again, in children free to use every CPU."""
+    UNPINNED_TASKS and the long text again, in children free to use every CPU.
+
+    Then settings.first_runs - 1 further rounds (time_again) of the same
+    children, less the pathological inputs, each round taking every encoder
+    in turn; every corpus row keeps its best over the rounds.  A first call
+    can be timed only once per process, and a busy spell on the machine slows
+    every figure of the processes it falls on: taken in turn, it falls on one
+    round of several encoders, not on every process of one."""
     runs: dict[str, ChildRun] = {}
+    again: dict[str, list[tuple[list[str], bool]]] = {}   # each run's children, to repeat
+    common = dict(rounds=settings.rounds, max_lines=settings.max_lines,
+                  path_chars=settings.path_chars, task_timeout=settings.task_timeout,
+                  path_timeout=settings.path_timeout, cpu_time=cpu_time)
     for key in keys:
         t0 = time.perf_counter()
         log(f"{label(key)}: measuring ...")
-        common = dict(rounds=settings.rounds, max_lines=settings.max_lines,
-                      path_chars=settings.path_chars, task_timeout=settings.task_timeout,
-                      path_timeout=settings.path_timeout, cpu_time=cpu_time)
         if pin:
-            run = run_isolated(key, SINGLE_THREAD_TASKS, pin=True, **common)
-            if not run.unavailable:
-                _merge(run, run_isolated(key, ["long"], pin=True, **common))
-                _merge(run, run_isolated(key, BATCH_TASKS, **common))
+            children = [(SINGLE_THREAD_TASKS, True), (["long"], True), (BATCH_TASKS, False)]
         else:
-            run = run_isolated(key, CORPUS_TASKS + PATH_TASKS, **common)
-            if not run.unavailable:
-                _merge(run, run_isolated(key, ["long"], **common))
-        more_first_calls(run, key, settings, common, pin)
+            children = [(CORPUS_TASKS + PATH_TASKS, False), (["long"], False)]
+        run = run_isolated(key, children[0][0], pin=children[0][1], **common)
+        if not run.unavailable:             # installed, and it loaded
+            for tasks, pinned in children[1:]:
+                _merge(run, run_isolated(key, tasks, pin=pinned, **common))
         # Extra fresh processes that only load, for a steadier load time.
         for _ in range(settings.load_runs - 1):
             if run.unavailable:
                 break
             run.loads.extend(run_isolated(key, []).loads)
         runs[key] = run
+        again[key] = [(_corpus_only(tasks), pinned) for tasks, pinned in children]
         if unpinned_too and pin and not run.unavailable:
             free = run_isolated(key, UNPINNED_TASKS, **common)
             _merge(free, run_isolated(key, ["long"], **common))
-            more_first_calls(free, key, settings, common, pin=False)
             runs[key + UNPINNED] = free
+            again[key + UNPINNED] = [(UNPINNED_TASKS, False), (["long"], False)]
         log(f"{label(key)}: done in {time.perf_counter() - t0:.1f} s"
             + (f" ({run.unavailable})" if run.unavailable else ""))
+    for number in range(settings.first_runs - 1):
+        t0 = time.perf_counter()
+        for key in keys:
+            for column in (key, key + UNPINNED):
+                if column in runs:
+                    time_again(runs[column], key, again[column], common)
+        log(f"round {number + 2} of {settings.first_runs}: done in "
+            f"{time.perf_counter() - t0:.1f} s")
     return runs
 
 
@@ -204,13 +227,16 @@ def size_label(n: int) -> str:
 
 def rows(settings: Settings) -> list[Row]:
     r = settings.rounds
+    # Every corpus row is timed in each round (measure_all): r rounds of a warm row each time.
+    p = settings.first_runs
+    w = f"{r}" if p == 1 else f"{r * p} ({p} processes)"
     out = [
         Row("first pass, whole files (fresh process)", "MB/s", mbps("first"), task="first"),
-        Row(f"best of {r}, whole files", "MB/s", mbps("whole"), task="whole"),
-        Row(f"best of {r}, line by line", "MB/s", mbps("lines"), task="lines"),
+        Row(f"best of {w}, whole files", "MB/s", mbps("whole"), task="whole"),
+        Row(f"best of {w}, line by line", "MB/s", mbps("lines"), task="lines"),
         Row("one text, the files joined: first call", "MB/s", mbps("long", "first MB/s"),
             task="long"),
-        Row(f"one text, the files joined: best of {r}", "MB/s", mbps("long"), task="long"),
+        Row(f"one text, the files joined: best of {w}", "MB/s", mbps("long"), task="long"),
         Row("batch of ~9 KB docs, 1 thread", "MB/s", mbps("batch1"), task="batch1"),
         Row("batch of ~9 KB docs, 2 threads", "MB/s", mbps("batch2"), task="batch2"),
         Row("batch: 2 threads / 1 thread", "x", quotient("batch2", "batch1"), ratio=False,
@@ -443,6 +469,10 @@ def preamble(all_runs: list[dict[str, ChildRun]], settings: Settings, texts: dic
                                  if not r.unavailable and not k.endswith(UNPINNED)),
         (f"runs: {len(all_runs)}, every encoder once per run, in turn; a cell gives the range "
          "over the runs" if len(all_runs) > 1 else "runs: 1"),
+        (f"rounds: {settings.first_runs} a run, each taking every encoder in turn in fresh "
+         f"processes; every corpus row keeps the best of its {settings.first_runs} "
+         "(the pathological inputs: the first round only)"
+         if settings.first_runs > 1 else "rounds: 1"),
         "cells: value (value / tiktoken's value in the same run); MB = 10^6 bytes of UTF-8; "
         "for ms and MB rows lower is better; 'qtok / best peer': qtok's figure over the best "
         "other encoder's that is exact on the row, in the same run (above 1: qtok is first)",

@@ -101,3 +101,80 @@ def test_a_difference_in_any_run_counts():
     checks = compare.exactness_all([exact, wrong])
     assert checks["kitoken"].corpus == ["whole"]
     assert checks["kitoken"].mismatches["whole"] == (1, 3)
+
+
+def test_further_rounds_take_the_encoders_in_turn_and_keep_the_best(monkeypatch):
+    """With first_runs = 3, every encoder's children run once, then twice more
+    in rounds that take the encoders in turn (the pathological inputs only the
+    first time); each corpus row keeps its fastest time over the rounds, and
+    the ids checked are the first round's."""
+    calls = []
+    speed = {"first": iter([10.0, 30.0, 20.0]), "whole": iter([50.0, 40.0, 60.0]),
+             "batch2": iter([7.0, 9.0, 8.0])}
+    long_first = iter([5.0, 15.0, 10.0])
+    long_warm = iter([99.0, 98.0, 97.0])
+
+    def timed(task: str, mbps: float) -> dict:
+        return {**whole(mbps, digest=f"{task} {mbps}"), "seconds": 1 / mbps}
+
+    def fake_run_isolated(key, tasks, pin=False, **common):
+        calls.append((key, tuple(tasks), pin))
+        run = ChildRun(key)
+        run.loads.append({"load_ms": 10.0, "import_ms": 1.0, "rss_after_mb": 50.0})
+        if key != "qtok":
+            return run
+        for task in tasks:
+            if task in speed:
+                run.results[task] = timed(task, next(speed[task]))
+            elif task == "long":
+                warm = next(long_warm)
+                run.results["long"] = {"first MB/s": next(long_first), "MB/s": warm,
+                                       "seconds": 1 / warm, "digest": "l"}
+        return run
+
+    monkeypatch.setattr(compare, "run_isolated", fake_run_isolated)
+    settings = compare.Settings(rounds=3, max_lines=None, load_runs=1, path_chars=10,
+                                task_timeout=1.0, first_runs=3)
+    runs = compare.measure_all(["tiktoken", "qtok"], settings, lambda msg: None)
+
+    single = tuple(compare.SINGLE_THREAD_TASKS)
+    corpus_single = tuple(t for t in single if not t.startswith("path:"))
+    assert ("qtok", single, True) in calls
+    order = [(key, tasks, pin) for key, tasks, pin in calls if tasks]
+    assert order == [
+        (key, tasks, pin)
+        for round_ in range(3) for key in ("tiktoken", "qtok")
+        for tasks, pin in [(single if round_ == 0 else corpus_single, True), (("long",), True),
+                           (tuple(compare.BATCH_TASKS), False)]
+    ]
+
+    qtok = runs["qtok"].results
+    assert qtok["first"]["MB/s"] == 30.0 and qtok["first"]["seconds"] == pytest.approx(1 / 30)
+    assert qtok["whole"]["MB/s"] == 60.0
+    assert qtok["batch2"]["MB/s"] == 9.0
+    assert qtok["first"]["digest"] == "first 10.0"      # the first round's ids
+    assert qtok["long"]["first MB/s"] == 15.0           # the fastest of 5, 15, 10
+    assert qtok["long"]["MB/s"] == 99.0                 # the fastest of 99, 98, 97
+
+
+def test_the_unpinned_column_is_timed_again_right_after_its_encoder(monkeypatch):
+    calls = []
+
+    def fake_run_isolated(key, tasks, pin=False, **common):
+        calls.append((key, tuple(tasks), pin))
+        return ChildRun(key)
+
+    monkeypatch.setattr(compare, "run_isolated", fake_run_isolated)
+    settings = compare.Settings(rounds=3, max_lines=None, load_runs=1, path_chars=10,
+                                task_timeout=1.0, first_runs=2)
+    runs = compare.measure_all(["tiktoken", "qtok"], settings, lambda msg: None,
+                               unpinned_too=True)
+    assert set(runs) == {"tiktoken", "qtok", "tiktoken" + compare.UNPINNED,
+                         "qtok" + compare.UNPINNED}
+    second_round = calls[len(calls) // 2:]
+    assert [(key, pin) for key, tasks, pin in second_round] == [
+        ("tiktoken", True), ("tiktoken", True), ("tiktoken", False),
+        ("tiktoken", False), ("tiktoken", False),
+        ("qtok", True), ("qtok", True), ("qtok", False), ("qtok", False), ("qtok", False),
+    ]
+    assert (("qtok", tuple(compare.UNPINNED_TASKS), False)) in second_round
