@@ -104,6 +104,16 @@ def _keep_faster(run: ChildRun, more: ChildRun) -> None:
     run.loads.extend(more.loads)
 
 
+def run_children(key: str, children: list[tuple[list[str], bool]], common: dict) -> ChildRun:
+    """An encoder's children (tasks, pinned or not), fresh processes one after
+    another, merged into one run; the rest only if the first loaded it."""
+    run = run_isolated(key, children[0][0], pin=children[0][1], **common)
+    if not run.unavailable:             # installed, and it loaded
+        for tasks, pinned in children[1:]:
+            _merge(run, run_isolated(key, tasks, pin=pinned, **common))
+    return run
+
+
 def time_again(run: ChildRun, key: str, children: list[tuple[list[str], bool]],
                common: dict) -> None:
     """One more round of run's children (tasks, pinned or not), fresh processes,
@@ -155,10 +165,7 @@ def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
             children = [(SINGLE_THREAD_TASKS, True), (["long"], True), (BATCH_TASKS, False)]
         else:
             children = [(CORPUS_TASKS + PATH_TASKS, False), (["long"], False)]
-        run = run_isolated(key, children[0][0], pin=children[0][1], **common)
-        if not run.unavailable:             # installed, and it loaded
-            for tasks, pinned in children[1:]:
-                _merge(run, run_isolated(key, tasks, pin=pinned, **common))
+        run = run_children(key, children, common)
         # Extra fresh processes that only load, for a steadier load time.
         for _ in range(settings.load_runs - 1):
             if run.unavailable:
@@ -167,10 +174,9 @@ def measure_all(keys: list[str], settings: Settings, log: Callable[[str], None],
         runs[key] = run
         again[key] = [(_corpus_only(tasks), pinned) for tasks, pinned in children]
         if unpinned_too and pin and not run.unavailable:
-            free = run_isolated(key, UNPINNED_TASKS, **common)
-            _merge(free, run_isolated(key, ["long"], **common))
-            runs[key + UNPINNED] = free
-            again[key + UNPINNED] = [(UNPINNED_TASKS, False), (["long"], False)]
+            free = [(UNPINNED_TASKS, False), (["long"], False)]
+            runs[key + UNPINNED] = run_children(key, free, common)
+            again[key + UNPINNED] = free
         log(f"{label(key)}: done in {time.perf_counter() - t0:.1f} s"
             + (f" ({run.unavailable})" if run.unavailable else ""))
     for number in range(settings.first_runs - 1):
