@@ -136,6 +136,8 @@ cdef struct BatchJob:
     void** chars
     Py_ssize_t* n_chars
     int* not_nfc
+    int* ready                # ready[i] = 1 once texts[i] and lens[i] are in place
+    int abandoned             # 1: the calling thread stopped making texts ready (an error)
     TokenVec* outs
     bint keep_ids             # False: only the number of each text's ids is wanted
     size_t n
@@ -193,6 +195,7 @@ cdef class CoreBPE:
     cdef bint _encode_in_parts(self, str text, LongText* lt) except -1
     cdef object _parts_as_list(self, LongText* lt)
     cdef size_t _batch_read(self, list texts, BatchJob* job) except? 0
+    cdef int _batch_texts(self, list texts, BatchJob* job) except -1
     cdef int _batch_check(self, BatchJob* job) except -1
     cdef list _batch_lists_while_encoding(self, BatchJob* job, BatchThreads* th, list texts,
                                           object nfc)

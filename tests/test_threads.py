@@ -185,3 +185,55 @@ def test_batch_texts_of_one_id_per_byte(qwen_enc_raw, num_threads):
         assert all(len(ids) == len(t) for ids, t in zip(single, texts))
         assert qwen_enc_raw.encode_ordinary_batch(texts, num_threads=num_threads) == single
         assert qwen_enc_raw.count_batch(texts, num_threads=num_threads) == [len(t) for t in texts]
+
+
+def new_str(text: str) -> str:
+    """An equal str that is a new object: CPython has not yet made its UTF-8
+    (it keeps that in the str once asked), as in a batch a pipeline hands over."""
+    return (text + "x")[:-1]
+
+
+# Texts of each of CPython's str layouts: ASCII, Latin-1, two bytes a
+# character, four.
+LAYOUTS = ["plain ascii words, 42 of them", "café crème brûlée à la carte",
+           "Привет, мир! Ελληνικά και 中文 テキスト 한국어", "emoji 😀👍🏽 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 with ß"]
+
+
+@pytest.mark.parametrize("num_threads", [1, 2, 3, 8])
+def test_batch_of_new_str_objects(qwen_enc, per_thread_texts, num_threads):
+    # A batch gets the UTF-8 of texts that are not ASCII while its threads
+    # already encode (each text's, before a thread may take it), and takes
+    # that of ASCII texts from the str itself.  New str objects of every
+    # layout, then the same objects again (their UTF-8 made by now), give
+    # the ids of each text encoded alone.
+    texts = [t for group in per_thread_texts for t in group]
+    texts = [LAYOUTS[i % 4] * (1 + i % 5) + " " + t if i % 3 else t for i, t in enumerate(texts)]
+    assert sum(len(t.encode()) for t in texts) > 65536, "too small to use native threads"
+    single = [qwen_enc.encode_ordinary(t) for t in texts]
+    assert qwen_enc.encode_ordinary_batch([new_str(t) for t in texts], num_threads=num_threads) == single
+    assert qwen_enc.count_batch([new_str(t) for t in texts], num_threads=num_threads,
+                                disallowed_special=()) == [len(ids) for ids in single]
+    again = [new_str(t) for t in texts]
+    for _ in range(2):
+        assert qwen_enc.encode_ordinary_batch(again, num_threads=num_threads) == single
+
+
+@pytest.mark.parametrize("num_threads", [2, 4])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_batch_lone_surrogate_while_threads_run(qwen_enc, tiktoken_ref, per_thread_texts,
+                                                num_threads, where):
+    # A lone surrogate has no UTF-8: the calling thread finds it while the
+    # batch's threads are encoding the texts before it, stops them, and the
+    # batch is encoded again with the surrogate replaced (as tiktoken does).
+    # Wherever it falls -- the first text, one in the middle of a thread's
+    # run, the last -- every text's ids are those of the text alone.
+    texts = [LAYOUTS[2] + " " + t for group in per_thread_texts for t in group]
+    at = {"first": 0, "middle": len(texts) // 2 + 1, "last": len(texts) - 1}[where]
+    texts[at] = texts[at][:9] + "\ud800" + texts[at][9:]
+    assert sum(len(t.encode("utf-8", "replace")) for t in texts) > 65536, "too small for threads"
+    replaced = [t.encode("utf-16", "surrogatepass").decode("utf-16", "replace") for t in texts]
+    want = [tiktoken_ref.encode_ordinary(nfc(t)) for t in replaced]
+    assert want[at] == qwen_enc.encode_ordinary(texts[at])
+    assert qwen_enc.encode_ordinary_batch([new_str(t) for t in texts], num_threads=num_threads) == want
+    assert qwen_enc.count_batch([new_str(t) for t in texts], num_threads=num_threads,
+                                disallowed_special=()) == [len(ids) for ids in want]

@@ -34,8 +34,9 @@ cdef int batch_alloc(BatchJob* job, size_t n, bint check_nfc) noexcept nogil:
     job.outs = <TokenVec*>calloc(n + 1, sizeof(TokenVec))
     job.done = <int*>calloc(n + 1, sizeof(int))
     job.not_nfc = <int*>calloc(n + 1, sizeof(int))
+    job.ready = <int*>calloc(n + 1, sizeof(int))
     if job.texts == NULL or job.lens == NULL or job.outs == NULL or job.done == NULL \
-            or job.not_nfc == NULL:
+            or job.not_nfc == NULL or job.ready == NULL:
         return -1
     if check_nfc:
         job.kinds = <int*>calloc(n + 1, sizeof(int))
@@ -57,6 +58,7 @@ cdef void batch_free(BatchJob* job) noexcept nogil:
     free(job.outs)
     free(job.done)
     free(job.not_nfc)
+    free(job.ready)
     free(job.kinds)
     free(job.chars)
     free(job.n_chars)
@@ -169,6 +171,14 @@ cdef inline int encode_one(BatchJob* job, PieceCache* cache, size_t w) noexcept 
     cdef size_t i
     if not batch_claim(job, w, &i):
         return 0
+    # The calling thread may still be getting this text's UTF-8 (batch_texts
+    # in the binding): wait for it.  Getting it is many times faster than
+    # encoding it, so only a thread's first text or two ever waits.
+    while not atomic_is_set(&job.ready[i]):
+        cpu_yield()
+    if job.abandoned:
+        atomic_set(&job.done[i])
+        return 1
     # The ids go to a vector of this thread's, stored into outs[i] once
     # done: outs[i] and outs[i + 1] share a cache line, and the other thread,
     # encoding text i + 1, would otherwise fight over it at every id pushed.

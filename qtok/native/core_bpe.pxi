@@ -574,6 +574,7 @@ cdef class CoreBPE:
             caller_works_too = as_count or n_threads == 1
             with nogil:
                 batch_start(&job, &th, caller_works_too)
+            self._batch_texts(texts, &job)
             if caller_works_too:
                 with nogil:
                     encode_batch_worker(&job)
@@ -592,20 +593,63 @@ cdef class CoreBPE:
                 batch_free(&job)
 
     cdef size_t _batch_read(self, list texts, BatchJob* job) except? 0:
-        """Point the job at each text's UTF-8 (and, to check NFC, its
-        characters); the total of their bytes."""
+        """Check that every text is a str, point the job at the UTF-8 of the
+        ASCII ones (their own bytes) and, to check NFC, at every text's
+        characters.  Returns the total of their bytes, counting for a text
+        that is not ASCII the most its UTF-8 can take (two, three or four
+        bytes a character): its UTF-8 is got once the threads run
+        (_batch_texts)."""
         cdef size_t i, total = 0
+        cdef int kind
+        cdef Py_ssize_t n_chars
         for i in range(job.n):
             item = texts[i]
             if type(item) is not str:
                 raise TypeError(f"encode_batch expects a list of str, item {i} is {type(item).__name__}")
-            job.texts[i] = utf8_of(<str>item, &job.lens[i])
+            kind = PyUnicode_KIND(item)
+            n_chars = PyUnicode_GET_LENGTH(item)
+            if PyUnicode_IS_ASCII(item):
+                job.texts[i] = utf8_of(<str>item, &job.lens[i])
+                job.ready[i] = 1
+            else:
+                job.lens[i] = <size_t>n_chars * (2 if kind == 1 else 3 if kind == 2 else 4)
             total += job.lens[i]
             if job.check_nfc:
-                job.kinds[i] = PyUnicode_KIND(item)
+                job.kinds[i] = kind
                 job.chars[i] = PyUnicode_DATA(item)
-                job.n_chars[i] = PyUnicode_GET_LENGTH(item)
+                job.n_chars[i] = n_chars
         return total
+
+    cdef int _batch_texts(self, list texts, BatchJob* job) except -1:
+        """Get the UTF-8 of the texts _batch_read left (CPython's
+        PyUnicode_AsUTF8AndSize, which needs the GIL and keeps the UTF-8 in
+        the str, so that the next call with the same str finds it), while
+        the other threads already encode: the first text of every thread's
+        run, then the second of each, and so on, each published with
+        ready[i].  Done before the threads started, it was a serial step: on
+        a batch of new str objects, a sixth of a one-thread batch's time.
+        On an error (a lone surrogate), the threads are told to skip what
+        is left, and the error is raised."""
+        cdef size_t step, r, i, end, left = job.n
+        try:
+            step = 0
+            while left:
+                for r in range(job.n_runs):
+                    i = run_start(job.n, job.n_runs, r) + step
+                    end = run_start(job.n, job.n_runs, r + 1)
+                    if i >= end:
+                        continue
+                    left -= 1
+                    if not job.ready[i]:
+                        job.texts[i] = utf8_of(<str>texts[i], &job.lens[i])
+                        atomic_set(&job.ready[i])
+                step += 1
+        except BaseException:
+            job.abandoned = 1
+            for i in range(job.n):
+                atomic_set(&job.ready[i])
+            raise
+        return 0
 
     cdef int _batch_check(self, BatchJob* job) except -1:
         if job.status < 0:
