@@ -81,16 +81,20 @@ def measure(benchmark) -> Callable[..., Any]:
     """``measure(fn, nbytes, group=, encoder=)``: time ``fn`` with
     pytest-benchmark's pedantic mode (fixed rounds keep the suite short), set
     MB/s from the best round, and return fn's result for checking."""
-    def run(fn: Callable[[], Any], nbytes: int, *, group: str, encoder: str,
+    def run(fn: Callable[..., Any], nbytes: int, *, group: str, encoder: str,
             rounds: int | None = None, warmup_rounds: int = 1, variant: str = "",
-            expected: list | None = None, what: str = "items") -> Any:
+            expected: list | None = None, what: str = "items",
+            setup: Callable[[], tuple] | None = None) -> Any:
         """With ``expected``: qtok and the references must return it (the test
         fails otherwise); a peer that differs is recorded with how many of
-        its results differ."""
+        its results differ.  With ``setup``: called before every round, out
+        of the timing, and fn is called with the arguments it returns."""
         benchmark.group = group
         if rounds is None:
             rounds = rounds_for(encoder)
-        result = benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup_rounds)
+        arguments = None if setup is None else (lambda: (setup(), {}))
+        result = benchmark.pedantic(fn, setup=arguments, rounds=rounds, iterations=1,
+                                    warmup_rounds=warmup_rounds)
         note = ""
         if expected is not None:
             differ = sum((got if isinstance(got, int) else list(map(int, got))) != want
