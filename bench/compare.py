@@ -29,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import references as ref  # noqa: E402
 from encoders import ADAPTERS, compile_bytecode  # noqa: E402
+from worker import BATCH_TASKS as WORKER_BATCH_TASKS  # noqa: E402
 from worker import ITEM_DIGEST_CHARS, ChildRun, run_isolated  # noqa: E402
 
 BASELINE = "tiktoken"
-CORPUS_TASKS = ["first", "whole", "lines", "batch1", "batch2", "list", "numpy", "count", "decode"]
+BATCH_TASKS = list(WORKER_BATCH_TASKS)
+CORPUS_TASKS = ["first", "whole", "lines"] + BATCH_TASKS + ["list", "numpy", "count", "decode"]
 PATH_TASKS = [f"path:{name}" for name in ref.PATHOLOGICAL]
-BATCH_TASKS = ["batch1", "batch2"]
 SINGLE_THREAD_TASKS = [t for t in CORPUS_TASKS if t not in BATCH_TASKS] + PATH_TASKS
 #: What the unpinned columns measure: the calls an encoder may spread over the
 #: cores by itself (one text per call), as a default install does.
@@ -247,6 +248,10 @@ def rows(settings: Settings) -> list[Row]:
         Row("batch of ~9 KB docs, 2 threads", "MB/s", mbps("batch2"), task="batch2"),
         Row("batch: 2 threads / 1 thread", "x", quotient("batch2", "batch1"), ratio=False,
             fmt="{:.2f}"),
+        Row("batch of new str objects, 1 thread", "MB/s", mbps("batch1new"), task="batch1new"),
+        Row("batch of new str objects, 2 threads", "MB/s", mbps("batch2new"), task="batch2new"),
+        Row("batch of new str objects: 2 threads / 1", "x", quotient("batch2new", "batch1new"),
+            ratio=False, fmt="{:.2f}"),
         Row("encode (list), whole files", "MB/s", mbps("list"), task="list"),
         Row("encode_to_numpy, whole files", "MB/s", mbps("numpy"), task="numpy"),
         Row("numpy / list", "x", quotient("numpy", "list"), ratio=False, fmt="{:.2f}"),

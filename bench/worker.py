@@ -19,6 +19,9 @@ Tasks (every time is the best of ``rounds`` unless said otherwise):
     whole        encode each corpus file
     lines        encode each line of each file, one call per line
     batch1/2     encode_ordinary_batch of ~9 KB documents on 1 / 2 threads
+    batch1new/2new  the same on new, equal str objects every round (made out of
+                 the timing), as a pipeline hands them over: CPython makes a
+                 str's UTF-8 when first asked and keeps it in the str
     list/numpy   encode (tiktoken-style, special-token check) vs encode_to_numpy
     count        count tokens without keeping them
     decode       ids of each file back to text (MB/s of the text produced)
@@ -70,23 +73,29 @@ def rss_mb() -> dict[str, float]:
     return out
 
 
+#: encode_ordinary_batch on 1 and 2 threads, of the same str objects every
+#: round and of new ones.
+BATCH_TASKS = ("batch1", "batch2", "batch1new", "batch2new")
+
 #: The clock of every task but the batches: wall time by default; CPU time of
 #: the whole process (all its threads) with compare.py --cpu-time, which a busy
 #: machine disturbs far less, since time spent waiting for a core is not counted.
 clock: Callable[[], float] = time.perf_counter
 
 
-def best_of(rounds: int, fn: Callable[[], Any], timer: Callable[[], float] | None = None
-            ) -> tuple[float, Any]:
-    """Fastest of ``rounds`` calls, and the last call's result."""
+def best_of(rounds: int, fn: Callable[..., Any], timer: Callable[[], float] | None = None,
+            setup: Callable[[], Any] | None = None) -> tuple[float, Any]:
+    """Fastest of ``rounds`` calls, and the last call's result.  With
+    ``setup``, each call is fn(setup()), setup called out of the timing."""
     timer = timer or clock
     best = float("inf")
     result = None
     for _ in range(max(1, rounds)):
         result = None           # free the last round's ids before timing the next
+        args = () if setup is None else (setup(),)
         gc.collect()            # and don't charge this round for their garbage
         t0 = timer()
-        result = fn()
+        result = fn(*args)
         best = min(best, timer() - t0)
     return best, result
 
@@ -126,13 +135,15 @@ def measure(task: str, enc: Loaded, texts: dict[str, str], rounds: int,
         n = ref.utf8_len(text)
         return {"seconds": seconds, "bytes": n, "digest": ref.digest(ids), "tokens": len(ids),
                 "first MB/s": n / first / 1e6}
-    if task in ("batch1", "batch2"):
+    if task in BATCH_TASKS:
         if enc.batch is None:
             return None
         docs = ref.batch_documents(texts)
-        threads = int(task[-1])
+        threads = int(task[5])
+        new_strs = (lambda: [(d + "x")[:-1] for d in docs]) if task.endswith("new") else None
         # Always wall time: CPU time adds the threads up and hides any speed-up.
-        seconds, ids = best_of(rounds, lambda: enc.batch(docs, threads), timer=time.perf_counter)
+        seconds, ids = best_of(rounds, lambda given=docs: enc.batch(given, threads),
+                               timer=time.perf_counter, setup=new_strs)
         return dict(seconds=seconds, bytes=nbytes, digest=ref.digest(ids, nested=True),
                     docs=len(docs), threads=threads)
     if task in ("list", "numpy"):
