@@ -64,7 +64,7 @@ from qtok.native.classify cimport (Block, classify64, classify64_sse2, classify6
 from qtok.native.pyint cimport (EVERLASTING_INTS, make_everlasting, small_int_value, int_tail,
                                 list_get_item, list_set_item, incref, list_items,
                                 PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH,
-                                PyUnicode_IS_ASCII)
+                                PyUnicode_IS_ASCII, str_ready)
 from qtok.native.unicode_classes cimport (QTOK_LETTER_RANGES, QTOK_NUMBER_RANGES,
                                           QTOK_SPACE_RANGES, QTOK_LETTER_RANGES_COUNT,
                                           QTOK_NUMBER_RANGES_COUNT, QTOK_SPACE_RANGES_COUNT)

@@ -606,6 +606,7 @@ cdef class CoreBPE:
             item = texts[i]
             if type(item) is not str:
                 raise TypeError(f"encode_batch expects a list of str, item {i} is {type(item).__name__}")
+            str_ready(item)               # its characters, for a str of the legacy API (pystr.h)
             kind = PyUnicode_KIND(item)
             n_chars = PyUnicode_GET_LENGTH(item)
             if PyUnicode_IS_ASCII(item):

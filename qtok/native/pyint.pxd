@@ -1,5 +1,6 @@
-# Declarations of qtok/include/qtok/pyint.h and of the CPython macros the
-# result lists and decode use (borrowed references, no reference counting).
+# Declarations of qtok/include/qtok/pyint.h and qtok/pystr.h, and of the CPython
+# macros the result lists, decode and batches use (borrowed references, no
+# reference counting).
 from cpython.object cimport PyObject
 
 cdef extern from "qtok/pyint.h":
@@ -17,3 +18,6 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
     bint PyUnicode_IS_ASCII(object o)
+
+cdef extern from "qtok/pystr.h":
+    int str_ready "qtok_str_ready"(object s) except -1
