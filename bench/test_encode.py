@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import references as ref
 from encoders import PEERS, SIDE_BY_SIDE, WITH_BATCH
 
 # HF tokenizers has encode_batch too, but its thread count is set only by an
@@ -40,9 +41,7 @@ def test_line_by_line(measure, load_encoder, key, lines, corpus_bytes, expected_
 @pytest.mark.parametrize("key", WITH_BATCH)
 def test_batch(measure, load_encoder, key, threads, strs, docs, corpus_bytes, expected_docs):
     # encode_ordinary_batch over ~9 KB documents (64 lines each): the same
-    # str objects every round, or new ones (equal texts), as a pipeline hands
-    # over.  CPython makes a str's UTF-8 the first time it is asked and keeps
-    # it in the str, so only new objects make every round pay for it.
+    # str objects every round, or new ones (references.new_str_objects).
     enc = load_encoder(key)
     threads_note = f"{threads} thread{'s' * (threads > 1)}"
     if strs == "same":
@@ -52,7 +51,7 @@ def test_batch(measure, load_encoder, key, threads, strs, docs, corpus_bytes, ex
         ids = measure(lambda texts: enc.batch(texts, threads), corpus_bytes,
                       group="encode_ordinary_batch", encoder=key,
                       variant=f"{threads_note}, new str objects",
-                      setup=lambda: ([(d + "x")[:-1] for d in docs],))
+                      setup=lambda: (ref.new_str_objects(docs),))
     assert ids == expected_docs
 
 
