@@ -171,8 +171,8 @@ cdef inline int encode_one(BatchJob* job, PieceCache* cache, size_t w) noexcept 
     cdef size_t i
     if not batch_claim(job, w, &i):
         return 0
-    # The calling thread may still be getting this text's UTF-8 (batch_texts
-    # in the binding): wait for it.  Getting it is many times faster than
+    # The calling thread may still be getting this text's UTF-8
+    # (CoreBPE._batch_texts): wait for it.  Getting it is many times faster than
     # encoding it, so only a thread's first text or two ever waits.
     while not atomic_is_set(&job.ready[i]):
         cpu_yield()

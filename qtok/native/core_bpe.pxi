@@ -631,20 +631,15 @@ cdef class CoreBPE:
         a batch of new str objects, a sixth of a one-thread batch's time.
         On an error (a lone surrogate), the threads are told to skip what
         is left, and the error is raised."""
-        cdef size_t step, r, i, end, left = job.n
+        cdef size_t step, r, i
+        cdef size_t longest = (job.n + job.n_runs - 1) // job.n_runs   # runs differ by one at most
         try:
-            step = 0
-            while left:
+            for step in range(longest):
                 for r in range(job.n_runs):
                     i = run_start(job.n, job.n_runs, r) + step
-                    end = run_start(job.n, job.n_runs, r + 1)
-                    if i >= end:
-                        continue
-                    left -= 1
-                    if not job.ready[i]:
+                    if i < run_start(job.n, job.n_runs, r + 1) and not job.ready[i]:
                         job.texts[i] = utf8_of(<str>texts[i], &job.lens[i])
                         atomic_set(&job.ready[i])
-                step += 1
         except BaseException:
             job.abandoned = 1
             for i in range(job.n):
