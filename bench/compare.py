@@ -29,12 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import references as ref  # noqa: E402
 from encoders import ADAPTERS, compile_bytecode  # noqa: E402
-from worker import BATCH_TASKS as WORKER_BATCH_TASKS  # noqa: E402
-from worker import ITEM_DIGEST_CHARS, ChildRun, run_isolated  # noqa: E402
+from worker import BATCH_TASKS, ITEM_DIGEST_CHARS, ChildRun, run_isolated  # noqa: E402
 
 BASELINE = "tiktoken"
-BATCH_TASKS = list(WORKER_BATCH_TASKS)
-CORPUS_TASKS = ["first", "whole", "lines"] + BATCH_TASKS + ["list", "numpy", "count", "decode"]
+CORPUS_TASKS = ["first", "whole", "lines", *BATCH_TASKS, "list", "numpy", "count", "decode"]
 PATH_TASKS = [f"path:{name}" for name in ref.PATHOLOGICAL]
 SINGLE_THREAD_TASKS = [t for t in CORPUS_TASKS if t not in BATCH_TASKS] + PATH_TASKS
 #: What the unpinned columns measure: the calls an encoder may spread over the

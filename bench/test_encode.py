@@ -43,15 +43,13 @@ def test_batch(measure, load_encoder, key, threads, strs, docs, corpus_bytes, ex
     # encode_ordinary_batch over ~9 KB documents (64 lines each): the same
     # str objects every round, or new ones (references.new_str_objects).
     enc = load_encoder(key)
-    threads_note = f"{threads} thread{'s' * (threads > 1)}"
     if strs == "same":
-        ids = measure(lambda: enc.batch(docs, threads), corpus_bytes,
-                      group="encode_ordinary_batch", encoder=key, variant=threads_note)
+        texts, variant = (lambda: (docs,)), ""
     else:
-        ids = measure(lambda texts: enc.batch(texts, threads), corpus_bytes,
-                      group="encode_ordinary_batch", encoder=key,
-                      variant=f"{threads_note}, new str objects",
-                      setup=lambda: (ref.new_str_objects(docs),))
+        texts, variant = (lambda: (ref.new_str_objects(docs),)), ", new str objects"
+    ids = measure(lambda given: enc.batch(given, threads), corpus_bytes,
+                  group="encode_ordinary_batch", encoder=key, setup=texts,
+                  variant=f"{threads} thread{'s' * (threads > 1)}{variant}")
     assert ids == expected_docs
 
 
