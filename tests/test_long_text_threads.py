@@ -218,3 +218,29 @@ def test_the_default_threads_apply_from_the_first_encoding(env, want):
     got, cores = subprocess.run([sys.executable, "-c", script], env=environ, capture_output=True,
                                 text=True, check=True).stdout.split()
     assert got == (cores if want == "cores" else want)
+
+
+# Tricky text long enough to split: the fuzz tests' atoms (every kind of
+# whitespace, marks, contractions, digits of many scripts, emoji, joiners...)
+# repeated past the threshold from a random place in the unit, so that the
+# cuts fall among them at every phase.
+from test_fuzz import ALL_ATOMS, fuzz  # noqa: E402
+
+
+@fuzz(25)
+@given(atoms=st.lists(st.sampled_from(ALL_ATOMS), min_size=1, max_size=30),
+       skip=st.integers(0, 40), size=st.sampled_from([LONG + 1, 2 * LONG + 3, 5 * LONG]))
+def test_split_tricky_text_encodes_like_tiktoken(atoms, skip, size, qwen_enc_raw, tiktoken_ref):
+    unit = "".join(atoms)
+    text = (unit * (size // len(unit.encode("utf-8")) + 41))[skip:]   # skip <= 40 units
+    assert len(text.encode("utf-8")) >= LONG
+    want = tiktoken_ref.encode_ordinary(text)
+    before = qtok.get_num_threads()
+    try:
+        for n in (2, 3):
+            qtok.set_num_threads(n)
+            assert qwen_enc_raw.encode_ordinary(text) == want, (n, unit)
+            assert qwen_enc_raw.count(text, disallowed_special=()) == len(want)
+            assert qwen_enc_raw.encode_to_numpy(text, disallowed_special=()).tolist() == want
+    finally:
+        qtok.set_num_threads(before)
