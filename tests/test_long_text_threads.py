@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 import qtok
 from qtok import _bpe
 from corpus_files import LEIPZIG_FILES, UDHR_FILES, read_text, synthetic_texts
+from test_fuzz import ALL_ATOMS, fuzz
 
 LONG = _bpe.long_text_min_bytes      # the size from which a text is split
 
@@ -224,7 +225,6 @@ def test_the_default_threads_apply_from_the_first_encoding(env, want):
 # whitespace, marks, contractions, digits of many scripts, emoji, joiners...)
 # repeated past the threshold from a random place in the unit, so that the
 # cuts fall among them at every phase.
-from test_fuzz import ALL_ATOMS, fuzz  # noqa: E402
 
 
 @fuzz(25)
@@ -232,7 +232,7 @@ from test_fuzz import ALL_ATOMS, fuzz  # noqa: E402
        skip=st.integers(0, 40), size=st.sampled_from([LONG + 1, 2 * LONG + 3, 5 * LONG]))
 def test_split_tricky_text_encodes_like_tiktoken(atoms, skip, size, qwen_enc_raw, tiktoken_ref):
     unit = "".join(atoms)
-    text = (unit * (size // len(unit.encode("utf-8")) + 41))[skip:]   # skip <= 40 units
+    text = (unit * (size // len(unit.encode("utf-8")) + 41))[skip:]   # skip drops at most 40 units
     assert len(text.encode("utf-8")) >= LONG
     want = tiktoken_ref.encode_ordinary(text)
     before = qtok.get_num_threads()
