@@ -225,8 +225,6 @@ def test_the_default_threads_apply_from_the_first_encoding(env, want):
 # whitespace, marks, contractions, digits of many scripts, emoji, joiners...)
 # repeated past the threshold from a random place in the unit, so that the
 # cuts fall among them at every phase.
-
-
 @fuzz(25)
 @given(atoms=st.lists(st.sampled_from(ALL_ATOMS), min_size=1, max_size=30),
        skip=st.integers(0, 40), size=st.sampled_from([LONG + 1, 2 * LONG + 3, 5 * LONG]))
