@@ -137,7 +137,8 @@ cdef struct BatchJob:
     Py_ssize_t* n_chars
     int* not_nfc
     int* ready                # ready[i] = 1 once texts[i] and lens[i] are in place
-    int abandoned             # 1: the calling thread stopped making texts ready (an error)
+    int abandoned             # 1: the calling thread stopped making texts ready (an error);
+                              # set and read atomically: a thread reads it while it may change
     TokenVec* outs
     bint keep_ids             # False: only the number of each text's ids is wanted
     size_t n

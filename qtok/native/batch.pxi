@@ -176,7 +176,7 @@ cdef inline int encode_one(BatchJob* job, PieceCache* cache, size_t w) noexcept 
     # encoding it, so only a thread's first text or two ever waits.
     while not atomic_is_set(&job.ready[i]):
         cpu_yield()
-    if job.abandoned:
+    if atomic_is_set(&job.abandoned):
         atomic_set(&job.done[i])
         return 1
     # The ids go to a vector of this thread's, stored into outs[i] once

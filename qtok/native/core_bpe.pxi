@@ -641,7 +641,7 @@ cdef class CoreBPE:
                         job.texts[i] = utf8_of(<str>texts[i], &job.lens[i])
                         atomic_set(&job.ready[i])
         except BaseException:
-            job.abandoned = 1
+            atomic_set(&job.abandoned)    # read by threads that saw ready[i] set before
             for i in range(job.n):
                 atomic_set(&job.ready[i])
             raise
