@@ -1,0 +1,62 @@
+"""tools/sanitize.py's own logic: which arguments name tests, and which of a
+sanitizer's reports count as qtok's (the runs themselves are .ci/run's)."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import sanitize  # noqa: E402
+
+
+@pytest.mark.parametrize("args, named", [
+    ([], False),
+    (["-q"], False),
+    (["-x", "-k", "not polars"], False),
+    (["-k", "tests"], False),                      # a -k expression, not a folder
+    (["tests/test_threads.py", "-q"], True),
+    (["-q", "tests/test_api.py::test_multiprocessing_pool"], True),
+    (["tests"], True),
+    (["no/such/file.py"], False),
+])
+def test_which_arguments_name_tests(args, named):
+    assert sanitize.names_tests(args) is named
+
+
+TSAN_LOG = """==================
+WARNING: ThreadSanitizer: data race (pid=1)
+  Write of size 4 at 0x7ffe3faf9728 by main thread:
+    #0 __pyx_f_4qtok_4_bpe_7CoreBPE__batch_texts qtok/_bpe.c:68784 (_bpe.so+0x47075)
+
+  Previous read of size 4 at 0x7ffe3faf9728 by thread T17:
+    #0 __pyx_f_4qtok_4_bpe_encode_one qtok/_bpe.c:39086 (_bpe.so+0x424c2)
+
+SUMMARY: ThreadSanitizer: data race qtok/_bpe.c:68784 in __pyx_f_4qtok_4_bpe_7CoreBPE__batch_texts
+==================
+==================
+WARNING: ThreadSanitizer: data race (pid=1)
+  Write of size 8 at 0x7f50a82c0000 by thread T30:
+    #0 memcpy sanitizer_common_interceptors.inc:827 (libtsan.so+0x5dda6)
+    #1 mi_theap_realloc_zero_aligned_at <null> (libarrow.so.2600+0x132ba8d)
+
+SUMMARY: ThreadSanitizer: data race (libarrow.so.2600+0x132ba8d) in mi_theap_realloc_zero_aligned_at
+==================
+"""
+
+ASAN_LOG = """=================================================================
+==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x6030001a8437
+READ of size 8 at 0x6030001a8437 thread T0
+    #0 0x7f4c74aa8595 in __pyx_f_4qtok_4_bpe_merge_small qtok/_bpe.c:1234
+    #1 0x7f4c74aa8595 in __pyx_f_4qtok_4_bpe_encode_utf8 qtok/_bpe.c:5678
+SUMMARY: AddressSanitizer: heap-buffer-overflow qtok/_bpe.c:1234 in __pyx_f_4qtok_4_bpe_merge_small
+"""
+
+
+def test_reports_are_split_into_qtoks_and_others(tmp_path):
+    (tmp_path / "tsan.1").write_text(TSAN_LOG)
+    (tmp_path / "asan.7").write_text(ASAN_LOG)
+    (tmp_path / "tsan.2").write_text("")           # a process that reported nothing
+    ours, others = sanitize.reports(tmp_path)
+    assert len(ours) == 2 and len(others) == 1
+    assert any("__batch_texts" in r for r in ours) and any("merge_small" in r for r in ours)
+    assert "libarrow" in others[0] and "qtok" not in others[0]
