@@ -136,8 +136,11 @@ def build_copy(work: Path, flags: str) -> Path:
                CFLAGS=f"{flags} -fno-omit-frame-pointer -g",
                LDFLAGS=flags)
     wheels = work / "wheel"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
-                    "--quiet", "-w", str(wheels), str(src)], env=env, check=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
+                            "--quiet", "-w", str(wheels), str(src)], env=env)
+    if built.returncode != 0:
+        raise SystemExit(f"tools/sanitize.py: pip could not build qtok with {flags} "
+                         f"(its output is above)")
     (wheel,) = wheels.glob("qtok-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         for name in zf.namelist():
@@ -210,6 +213,9 @@ def main(argv: list[str]) -> int:
         return 1
     if status == 5:                       # pytest collected no tests: a broken selection
         return 1
+    if status != 0 and kind == "address":
+        print("(UndefinedBehaviorSanitizer stops the process at a report: look above for "
+              "'runtime error')", file=sys.stderr)
     return status
 
 
