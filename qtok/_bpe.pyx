@@ -53,7 +53,7 @@ from libc.stdio cimport FILE, fdopen, fread, fclose
 
 from qtok.native.platform cimport (ctz64, clz64, add_carry, atomic_fetch_add, atomic_store_int,
                                    atomic_try_acquire, atomic_release, atomic_set, atomic_is_set,
-                                   cpu_yield, prefetch, prefetch_early, pthread_t, pthread_create, pthread_join,
+                                   cpu_yield, prefetch, prefetch_early, pthread_t, thread_create, pthread_join,
                                    run_make, run_take_front, run_take_back)
 from qtok.native.build_id cimport BUILD_ID
 from qtok.native.memory cimport table_alloc, cache_alloc, cache_free

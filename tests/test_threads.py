@@ -276,3 +276,50 @@ def test_python_threads_split_long_texts_and_run_batches_at_once(qwen_enc_raw, p
             assert run_together(lambda k: calls[picks[k]](k), 8) == [True] * 8, picks
     finally:
         qtok.set_num_threads(before)
+
+
+# -- where a native thread starts (qtok/include/qtok/threads.h) ------------------
+
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or sys.platform != "linux",
+                                    reason="CPU affinity is Linux's")
+
+
+@needs_affinity
+def test_a_thread_starts_away_from_its_creator_and_gets_every_cpu_back():
+    from qtok import _bpe
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("this process may use one CPU only")
+    for _ in range(20):
+        before, after, started_on, thread_allowed = _bpe._thread_start()
+        assert thread_allowed == allowed          # given back before its work began
+        if before == after:                       # the creator did not move meanwhile
+            assert started_on != before
+            assert started_on in allowed
+            return
+    pytest.fail("the creating thread moved between CPUs on every try")
+
+
+@needs_affinity
+def test_on_one_cpu_threads_start_there_and_encode(qwen_enc_raw, tiktoken_ref, per_thread_texts):
+    # Nowhere else to start: the thread is created as pthread_create does,
+    # and batches and long texts still run (two threads on one CPU).
+    from qtok import _bpe
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        assert _bpe._thread_start() == (cpu, cpu, cpu, {cpu})
+        texts = [t for group in per_thread_texts for t in group]
+        want = [tiktoken_ref.encode_ordinary(t) for t in texts]
+        assert qwen_enc_raw.encode_ordinary_batch(texts, num_threads=2) == want
+        long_text = "\n".join(texts)
+        assert len(long_text.encode()) > _bpe.long_text_min_bytes      # split into parts
+        before = qtok.get_num_threads()
+        qtok.set_num_threads(2)
+        try:
+            assert qwen_enc_raw.encode_ordinary(long_text) == tiktoken_ref.encode_ordinary(long_text)
+        finally:
+            qtok.set_num_threads(before)
+    finally:
+        os.sched_setaffinity(0, allowed)

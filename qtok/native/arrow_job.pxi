@@ -207,7 +207,7 @@ cdef int rows_run(RowsJob* job, CachePool* pool, int n_threads) noexcept nogil:
     job.next_unit = 0
     job.next_worker = 0
     for k in range(1, n_threads):
-        th.started[k] = pthread_create(&th.threads[k], NULL, rows_worker, job) == 0
+        th.started[k] = thread_create(&th.threads[k], rows_worker, job) == 0
     rows_worker(job)
     batch_join(&th)
     batch_threads_free(&th, pool)

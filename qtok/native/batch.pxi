@@ -223,7 +223,7 @@ cdef void batch_start(BatchJob* job, BatchThreads* th, bint caller_works_too) no
     job.next_worker = 0 if caller_works_too else 1
     job.status = 0
     for k in range(1, th.n):
-        th.started[k] = pthread_create(&th.threads[k], NULL, encode_batch_worker, job) == 0
+        th.started[k] = thread_create(&th.threads[k], encode_batch_worker, job) == 0
 
 
 cdef void batch_join(BatchThreads* th) noexcept nogil:

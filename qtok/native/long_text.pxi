@@ -174,8 +174,8 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
     if status == 0:
         batch_make_runs(&lt.job, lt.th.n)
         for w in range(1, lt.job.n_runs):
-            lt.th.started[w] = pthread_create(&lt.th.threads[w], NULL, encode_share_worker,
-                                              &lt.job) == 0
+            lt.th.started[w] = thread_create(&lt.th.threads[w], encode_share_worker,
+                                             &lt.job) == 0
         encode_share(&lt.job, atomic_fetch_add(&lt.job.next_worker, 1))
         batch_join(&lt.th)
         # (A thread that could not be started took no index: the others took its run.)
@@ -271,7 +271,7 @@ cdef void long_text_emit(const LongText* lt, uint32_t* ids, PyObject** items,
         shares[w].first = run_start(lt.job.n, n_threads, w)
         shares[w].end = run_start(lt.job.n, n_threads, w + 1)
     for w in range(1, n_threads):
-        started[w] = pthread_create(&threads[w], NULL, long_text_emit_worker, &shares[w]) == 0
+        started[w] = thread_create(&threads[w], long_text_emit_worker, &shares[w]) == 0
     long_text_emit_share(&shares[0])
     for w in range(1, n_threads):
         if started[w]:

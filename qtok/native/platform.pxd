@@ -1,5 +1,5 @@
 # Declarations of qtok/include/qtok/platform.h (bit scans, add with carry,
-# atomics) and of the POSIX calls the thread pool uses.
+# atomics) and of the POSIX calls the threads use (qtok/include/qtok/threads.h).
 from libc.stdint cimport uint64_t
 
 cdef extern from "qtok/platform.h" nogil:
@@ -21,5 +21,10 @@ cdef extern from "qtok/platform.h" nogil:
 
 cdef extern from "<pthread.h>" nogil:
     ctypedef unsigned long pthread_t
-    int pthread_create(pthread_t* thread, void* attr, void* (*start)(void*) noexcept nogil, void* arg)
     int pthread_join(pthread_t thread, void** retval)
+
+cdef extern from "qtok/threads.h" nogil:
+    # pthread_create(thread, NULL, start, arg), the thread started on another
+    # CPU than the caller's where Linux allows it (the header says why).
+    int thread_create "qtok_thread_create"(pthread_t* thread, void* (*start)(void*) noexcept nogil,
+                                           void* arg)

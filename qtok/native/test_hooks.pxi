@@ -140,3 +140,50 @@ def _big_cache_entries(CoreBPE core not None):
     cdef int k
     return [core.pool.tables[k].big_entries for k in range(CACHE_POOL)
             if core.pool.tables[k].short != NULL]
+
+
+# What a thread started with thread_create (qtok/threads.h) sees of itself.
+cdef extern from "<sched.h>" nogil:
+    ctypedef struct cpu_set_t:
+        pass
+    int sched_getcpu()
+    int CPU_ISSET(int cpu, cpu_set_t* cpus)
+    int CPU_SETSIZE
+
+cdef extern from "<pthread.h>" nogil:
+    pthread_t pthread_self()
+    int pthread_getaffinity_np(pthread_t thread, size_t size, cpu_set_t* cpus)
+
+
+cdef struct ThreadSelf:
+    int cpu                   # the CPU it ran on when it began its work
+    int status                # pthread_getaffinity_np's
+    cpu_set_t allowed         # the CPUs it may use by then
+
+
+cdef void* thread_self_report(void* arg) noexcept nogil:
+    cdef ThreadSelf* seen = <ThreadSelf*>arg
+    seen.cpu = sched_getcpu()
+    seen.status = pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &seen.allowed)
+    return NULL
+
+
+def _thread_start():
+    """Start one thread as batches and long texts start theirs: returns
+    (the creating thread's CPU just before, and just after; the thread's CPU
+    when its work began; the CPUs it may use by then, as a set)."""
+    cdef ThreadSelf seen
+    cdef pthread_t thread
+    cdef int before, after, status
+    memset(&seen, 0, sizeof(ThreadSelf))
+    with nogil:
+        before = sched_getcpu()
+        status = thread_create(&thread, thread_self_report, &seen)
+        after = sched_getcpu()
+        if status == 0:
+            pthread_join(thread, NULL)
+    if status != 0:
+        raise OSError(status, "could not start a thread")
+    if seen.status != 0:
+        raise OSError(seen.status, "pthread_getaffinity_np")
+    return before, after, seen.cpu, {c for c in range(CPU_SETSIZE) if CPU_ISSET(c, &seen.allowed)}

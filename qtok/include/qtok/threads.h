@@ -1,0 +1,85 @@
+/* qtok/threads.h: starting the threads of a batch, a long text or a column.
+ *
+ * qtok's threads live for one call: the calling thread starts the others and
+ * then takes a share of the work itself.  Linux chooses the CPU a new thread
+ * starts on, and once the process has been idle for some milliseconds (a
+ * program that tokenizes between reads, or a server between requests) it
+ * often chooses the CPU of the thread that created it, which is busy with its
+ * own share.  The new thread then waits there, up to a few milliseconds,
+ * until the creator blocks or the load balancer moves it: on a call of 10 ms
+ * most of the second thread's share is lost (docs/design.md, "Threads").
+ *
+ * So a thread is created allowed on every CPU its creator may use except the
+ * one the creator is on, which makes the kernel start it elsewhere, and its
+ * first act is to give itself back the creator's whole set, so that the
+ * scheduler may move it freely from then on.  Where this is not Linux, where
+ * the creator may use a single CPU, or where any step fails, the thread is
+ * created as pthread_create does by default.
+ */
+#ifndef QTOK_THREADS_H
+#define QTOK_THREADS_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+
+typedef void* (*qtok_thread_main)(void*);
+
+/* CPU_SET and the *_np calls come with _GNU_SOURCE, which Python.h sets. */
+#if defined(__linux__) && defined(CPU_SET) && defined(CPU_COUNT)
+#define QTOK_THREAD_PLACEMENT 1
+
+typedef struct {
+    qtok_thread_main main;
+    void* arg;
+    cpu_set_t allowed;        /* the creator's CPUs, given back at the start */
+} qtok_thread_start;
+
+static void* qtok_thread_begin(void* p) {
+    qtok_thread_start start = *(qtok_thread_start*)p;
+    free(p);
+    /* Should this fail, the thread only keeps its narrower set until the
+       call's work is done: it cannot move onto the creator's CPU. */
+    (void)pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &start.allowed);
+    return start.main(start.arg);
+}
+
+/* 0 with the thread started away from the creator's CPU; -1 when it was not
+   (nothing started, the caller falls back to a plain pthread_create). */
+static int qtok_thread_create_away(pthread_t* thread, qtok_thread_main main, void* arg) {
+    qtok_thread_start* start = (qtok_thread_start*)malloc(sizeof(qtok_thread_start));
+    cpu_set_t away;
+    pthread_attr_t attr;
+    int cpu = sched_getcpu(), rc = -1;
+    if (start == NULL)
+        return -1;
+    start->main = main;
+    start->arg = arg;
+    if (cpu >= 0 && cpu < CPU_SETSIZE
+            && pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &start->allowed) == 0
+            && CPU_ISSET(cpu, &start->allowed) && CPU_COUNT(&start->allowed) > 1
+            && pthread_attr_init(&attr) == 0) {
+        away = start->allowed;
+        CPU_CLR(cpu, &away);
+        if (pthread_attr_setaffinity_np(&attr, sizeof(cpu_set_t), &away) == 0
+                && pthread_create(thread, &attr, qtok_thread_begin, start) == 0)
+            rc = 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0)
+        free(start);
+    return rc;
+}
+#endif
+
+/* pthread_create(thread, NULL, main, arg), started away from the calling
+   thread's CPU where that can be done (above). */
+static inline int qtok_thread_create(pthread_t* thread, qtok_thread_main main, void* arg) {
+#ifdef QTOK_THREAD_PLACEMENT
+    if (qtok_thread_create_away(thread, main, arg) == 0)
+        return 0;
+#endif
+    return pthread_create(thread, NULL, main, arg);
+}
+
+#endif
