@@ -143,47 +143,44 @@ def _big_cache_entries(CoreBPE core not None):
 
 
 # What a thread started with thread_create (qtok/threads.h) sees of itself.
-cdef extern from "<sched.h>" nogil:
-    ctypedef struct cpu_set_t:
-        pass
-    int sched_getcpu()
-    int CPU_ISSET(int cpu, cpu_set_t* cpus)
-    int CPU_SETSIZE
+cdef extern from "qtok/threads.h" nogil:
+    int thread_whereabouts "qtok_thread_whereabouts"(int* cpu, uint64_t* words, size_t n_words)
 
-cdef extern from "<pthread.h>" nogil:
-    pthread_t pthread_self()
-    int pthread_getaffinity_np(pthread_t thread, size_t size, cpu_set_t* cpus)
+cdef enum:
+    WHEREABOUTS_WORDS = 16    # CPUs 0..1023
 
 
 cdef struct ThreadSelf:
+    int status                # 0, or -1 where the system does not say
     int cpu                   # the CPU it ran on when it began its work
-    int status                # pthread_getaffinity_np's
-    cpu_set_t allowed         # the CPUs it may use by then
+    uint64_t allowed[WHEREABOUTS_WORDS]   # the CPUs it may use by then
 
 
 cdef void* thread_self_report(void* arg) noexcept nogil:
     cdef ThreadSelf* seen = <ThreadSelf*>arg
-    seen.cpu = sched_getcpu()
-    seen.status = pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &seen.allowed)
+    seen.status = thread_whereabouts(&seen.cpu, seen.allowed, WHEREABOUTS_WORDS)
     return NULL
 
 
 def _thread_start():
     """Start one thread as batches and long texts start theirs: returns
     (the creating thread's CPU just before, and just after; the thread's CPU
-    when its work began; the CPUs it may use by then, as a set)."""
-    cdef ThreadSelf seen
+    when its work began; the CPUs it may use by then, as a set).
+    NotImplementedError where the system does not say (not Linux)."""
+    cdef ThreadSelf seen, before, after
     cdef pthread_t thread
-    cdef int before, after, status
+    cdef int status
+    cdef size_t c
     memset(&seen, 0, sizeof(ThreadSelf))
     with nogil:
-        before = sched_getcpu()
+        before.status = thread_whereabouts(&before.cpu, before.allowed, WHEREABOUTS_WORDS)
         status = thread_create(&thread, thread_self_report, &seen)
-        after = sched_getcpu()
+        after.status = thread_whereabouts(&after.cpu, after.allowed, WHEREABOUTS_WORDS)
         if status == 0:
             pthread_join(thread, NULL)
     if status != 0:
         raise OSError(status, "could not start a thread")
-    if seen.status != 0:
-        raise OSError(seen.status, "pthread_getaffinity_np")
-    return before, after, seen.cpu, {c for c in range(CPU_SETSIZE) if CPU_ISSET(c, &seen.allowed)}
+    if seen.status != 0 or before.status != 0:
+        raise NotImplementedError("this system does not say which CPU a thread runs on")
+    allowed = {c for c in range(64 * WHEREABOUTS_WORDS) if seen.allowed[c // 64] >> (c % 64) & 1}
+    return before.cpu, after.cpu, seen.cpu, allowed

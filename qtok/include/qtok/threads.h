@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 typedef void* (*qtok_thread_main)(void*);
@@ -71,6 +72,28 @@ static int qtok_thread_create_away(pthread_t* thread, qtok_thread_main main, voi
     return rc;
 }
 #endif
+
+/* Where the calling thread is, for the tests (qtok/native/test_hooks.pxi):
+   its CPU, and the CPUs it may use as a bitmap of the first 64 * n_words.
+   -1 where the system does not say (then nothing is written). */
+static inline int qtok_thread_whereabouts(int* cpu, uint64_t* words, size_t n_words) {
+#ifdef QTOK_THREAD_PLACEMENT
+    cpu_set_t allowed;
+    size_t c;
+    if (pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &allowed) != 0)
+        return -1;
+    for (c = 0; c < n_words; c++)
+        words[c] = 0;
+    for (c = 0; c < 64 * n_words && c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &allowed))
+            words[c / 64] |= (uint64_t)1 << (c % 64);
+    *cpu = sched_getcpu();
+    return 0;
+#else
+    (void)cpu; (void)words; (void)n_words;
+    return -1;
+#endif
+}
 
 /* pthread_create(thread, NULL, main, arg), started away from the calling
    thread's CPU where that can be done (above). */
