@@ -290,14 +290,11 @@ def test_a_thread_starts_away_from_its_creator_and_gets_every_cpu_back():
     allowed = os.sched_getaffinity(0)
     if len(allowed) < 2:
         pytest.skip("this process may use one CPU only")
-    for _ in range(20):
-        before, after, started_on, thread_allowed = _bpe._thread_start()
+    for _ in range(5):
+        creator_cpu, first_cpu, thread_allowed = _bpe._thread_start()
+        assert creator_cpu in allowed
+        assert first_cpu in allowed and first_cpu != creator_cpu
         assert thread_allowed == allowed          # given back before its work began
-        if before == after:                       # the creator did not move meanwhile
-            assert started_on != before
-            assert started_on in allowed
-            return
-    pytest.fail("the creating thread moved between CPUs on every try")
 
 
 @needs_affinity
@@ -309,7 +306,7 @@ def test_on_one_cpu_threads_start_there_and_encode(qwen_enc_raw, tiktoken_ref, p
     cpu = min(allowed)
     os.sched_setaffinity(0, {cpu})
     try:
-        assert _bpe._thread_start() == (cpu, cpu, cpu, {cpu})
+        assert _bpe._thread_start() == (-1, -1, {cpu})     # started as pthread_create does
         texts = [t for group in per_thread_texts for t in group]
         want = [tiktoken_ref.encode_ordinary(t) for t in texts]
         assert qwen_enc_raw.encode_ordinary_batch(texts, num_threads=2) == want

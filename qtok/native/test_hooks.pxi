@@ -142,9 +142,10 @@ def _big_cache_entries(CoreBPE core not None):
             if core.pool.tables[k].short != NULL]
 
 
-# What a thread started with thread_create (qtok/threads.h) sees of itself.
+# What a thread started with thread_create (qtok/threads.h) knows of itself.
 cdef extern from "qtok/threads.h" nogil:
-    int thread_whereabouts "qtok_thread_whereabouts"(int* cpu, uint64_t* words, size_t n_words)
+    int thread_whereabouts "qtok_thread_whereabouts"(int* first_cpu, int* creator_cpu,
+                                                     uint64_t* words, size_t n_words)
 
 cdef enum:
     WHEREABOUTS_WORDS = 16    # CPUs 0..1023
@@ -152,35 +153,36 @@ cdef enum:
 
 cdef struct ThreadSelf:
     int status                # 0, or -1 where the system does not say
-    int cpu                   # the CPU it ran on when it began its work
-    uint64_t allowed[WHEREABOUTS_WORDS]   # the CPUs it may use by then
+    int first_cpu             # the CPU it first ran on (-1: not started away)
+    int creator_cpu           # its creator's CPU then (-1: not started away)
+    uint64_t allowed[WHEREABOUTS_WORDS]   # the CPUs it may use once at work
 
 
 cdef void* thread_self_report(void* arg) noexcept nogil:
     cdef ThreadSelf* seen = <ThreadSelf*>arg
-    seen.status = thread_whereabouts(&seen.cpu, seen.allowed, WHEREABOUTS_WORDS)
+    seen.status = thread_whereabouts(&seen.first_cpu, &seen.creator_cpu, seen.allowed,
+                                     WHEREABOUTS_WORDS)
     return NULL
 
 
 def _thread_start():
     """Start one thread as batches and long texts start theirs: returns
-    (the creating thread's CPU just before, and just after; the thread's CPU
-    when its work began; the CPUs it may use by then, as a set).
-    NotImplementedError where the system does not say (not Linux)."""
-    cdef ThreadSelf seen, before, after
+    (its creator's CPU when it was created, the CPU it first ran on -- both
+    -1 when it was started as pthread_create starts one -- and the CPUs it
+    may use once at work, as a set).  NotImplementedError where the system
+    does not say (not Linux)."""
+    cdef ThreadSelf seen
     cdef pthread_t thread
     cdef int status
     cdef size_t c
     memset(&seen, 0, sizeof(ThreadSelf))
     with nogil:
-        before.status = thread_whereabouts(&before.cpu, before.allowed, WHEREABOUTS_WORDS)
         status = thread_create(&thread, thread_self_report, &seen)
-        after.status = thread_whereabouts(&after.cpu, after.allowed, WHEREABOUTS_WORDS)
         if status == 0:
             pthread_join(thread, NULL)
     if status != 0:
         raise OSError(status, "could not start a thread")
-    if seen.status != 0 or before.status != 0:
+    if seen.status != 0:
         raise NotImplementedError("this system does not say which CPU a thread runs on")
     allowed = {c for c in range(64 * WHEREABOUTS_WORDS) if seen.allowed[c // 64] >> (c % 64) & 1}
-    return before.cpu, after.cpu, seen.cpu, allowed
+    return seen.creator_cpu, seen.first_cpu, allowed

@@ -33,12 +33,20 @@ typedef void* (*qtok_thread_main)(void*);
 typedef struct {
     qtok_thread_main main;
     void* arg;
+    int creator_cpu;          /* the one CPU the thread may not start on */
     cpu_set_t allowed;        /* the creator's CPUs, given back at the start */
 } qtok_thread_start;
+
+/* Where this thread began, for the tests: the CPU it first ran on and the
+   CPU its creator was on (-1 for a thread not started away). */
+static __thread int qtok_thread_first_cpu = -1;
+static __thread int qtok_thread_creator_cpu = -1;
 
 static void* qtok_thread_begin(void* p) {
     qtok_thread_start start = *(qtok_thread_start*)p;
     free(p);
+    qtok_thread_first_cpu = sched_getcpu();
+    qtok_thread_creator_cpu = start.creator_cpu;
     /* Should this fail, the thread only keeps its narrower set until the
        call's work is done: it cannot move onto the creator's CPU. */
     (void)pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t), &start.allowed);
@@ -56,6 +64,7 @@ static int qtok_thread_create_away(pthread_t* thread, qtok_thread_main main, voi
         return -1;
     start->main = main;
     start->arg = arg;
+    start->creator_cpu = cpu;
     if (cpu >= 0 && cpu < CPU_SETSIZE
             && pthread_getaffinity_np(pthread_self(), sizeof(cpu_set_t), &start->allowed) == 0
             && CPU_ISSET(cpu, &start->allowed) && CPU_COUNT(&start->allowed) > 1
@@ -73,10 +82,12 @@ static int qtok_thread_create_away(pthread_t* thread, qtok_thread_main main, voi
 }
 #endif
 
-/* Where the calling thread is, for the tests (qtok/native/test_hooks.pxi):
-   its CPU, and the CPUs it may use as a bitmap of the first 64 * n_words.
-   -1 where the system does not say (then nothing is written). */
-static inline int qtok_thread_whereabouts(int* cpu, uint64_t* words, size_t n_words) {
+/* Where the calling thread began, for the tests (qtok/native/test_hooks.pxi):
+   the CPU it first ran on, its creator's CPU then (both -1 for a thread not
+   started away), and the CPUs it may use now, as a bitmap of the first
+   64 * n_words.  -1 where the system does not say (nothing is written). */
+static inline int qtok_thread_whereabouts(int* first_cpu, int* creator_cpu, uint64_t* words,
+                                          size_t n_words) {
 #ifdef QTOK_THREAD_PLACEMENT
     cpu_set_t allowed;
     size_t c;
@@ -87,10 +98,11 @@ static inline int qtok_thread_whereabouts(int* cpu, uint64_t* words, size_t n_wo
     for (c = 0; c < 64 * n_words && c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &allowed))
             words[c / 64] |= (uint64_t)1 << (c % 64);
-    *cpu = sched_getcpu();
+    *first_cpu = qtok_thread_first_cpu;
+    *creator_cpu = qtok_thread_creator_cpu;
     return 0;
 #else
-    (void)cpu; (void)words; (void)n_words;
+    (void)first_cpu; (void)creator_cpu; (void)words; (void)n_words;
     return -1;
 #endif
 }
