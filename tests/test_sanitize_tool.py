@@ -56,7 +56,30 @@ def test_reports_are_split_into_qtoks_and_others(tmp_path):
     (tmp_path / "tsan.1").write_text(TSAN_LOG)
     (tmp_path / "asan.7").write_text(ASAN_LOG)
     (tmp_path / "tsan.2").write_text("")           # a process that reported nothing
-    ours, others = sanitize.reports(tmp_path)
-    assert len(ours) == 2 and len(others) == 1
+    (tmp_path / "tsan.3").write_text(TSAN_FATAL)
+    (tmp_path / "tsan.4").write_text(TSAN_LOG + "ThreadSanitizer: reported 2 warnings\n")
+    ours, others, rest = sanitize.reports(tmp_path)
+    assert len(ours) == 3 and len(others) == 2           # tsan.4 repeats tsan.1's reports
     assert any("__batch_texts" in r for r in ours) and any("merge_small" in r for r in ours)
     assert "libarrow" in others[0] and "qtok" not in others[0]
+    # What ended a process is no report, and is shown, not dropped.
+    assert len(rest) == 1 and "FATAL: ThreadSanitizer" in rest[0]
+
+
+# A runtime's fatal error: it ends the process at once, with the exit status
+# the tool gives it (0), before pytest's session can end.
+TSAN_FATAL = """FATAL: ThreadSanitizer CHECK failed: tsan_rtl.cpp:100 "((x)) != (0)" (0x0, 0x0)
+    #0 __tsan::CheckUnwind() <null> (libtsan.so.2+0x9b2b5)
+"""
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest"
+ errors="{errors}" failures="{failures}" skipped="0" tests="3" time="1.0"></testsuite></testsuites>
+"""
+
+
+@pytest.mark.parametrize("failures, errors", [(0, 0), (1, 0), (0, 2)])
+def test_the_session_outcome_comes_from_pytests_report(tmp_path, failures, errors):
+    junit = tmp_path / "pytest.xml"
+    assert sanitize.session_outcome(junit) is None          # no report: the session never ended
+    junit.write_text(JUNIT.format(failures=failures, errors=errors))
+    assert sanitize.session_outcome(junit) == (failures, errors)

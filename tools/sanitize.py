@@ -20,7 +20,10 @@ reports of AddressSanitizer and ThreadSanitizer are written to files and read
 back: a report with a frame in qtok's extensions fails the run; one that lies
 wholly in another library the tests load (Arrow's threads, say) is listed in
 one line and does not.  UndefinedBehaviorSanitizer stops the process at its
-first report, which fails the run.
+first report, which fails the run.  pytest writes a JUnit XML file when its
+session ends; a run without one (a process a runtime ended early: they exit
+with status 0 here, so that a report elsewhere does not fail the run) fails,
+with whatever else the runtime wrote to its log.
 
 Unless the pytest arguments name tests (files, folders or node ids), a
 default selection runs, with the options given (DEFAULT_TESTS below): the
@@ -43,6 +46,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,8 +71,13 @@ SANITIZERS = {
         "runtimes": ["libtsan.so"],
         "env": lambda logs: {
             # exitcode=0: pytest's own exit code comes through; the reports
-            # are read from the logs.
-            "TSAN_OPTIONS": f"log_path={logs}/tsan:exitcode=0:report_signal_unsafe=0",
+            # are read from the logs.  detect_deadlocks=0: the lock-order
+            # detector holds 64 locks a thread, and DuckDB's allocator takes
+            # more than that before a fork (the tests' subprocesses), which
+            # ends the process in a failed CHECK.  qtok's threads take no
+            # locks (atomics only), so the races are all there is to find.
+            "TSAN_OPTIONS": f"log_path={logs}/tsan:exitcode=0:report_signal_unsafe=0:"
+                            f"detect_deadlocks=0",
         },
     },
 }
@@ -154,18 +163,37 @@ def build_copy(work: Path, flags: str) -> Path:
     return src
 
 
-def reports(logs: Path) -> tuple[list[str], list[str]]:
-    """The runtime's reports, split into those in qtok's code and the rest."""
-    ours, others = [], []
+def reports(logs: Path) -> tuple[list[str], list[str], list[str]]:
+    """The runtime's logs: its reports in qtok's code, its reports elsewhere,
+    and anything else it wrote (a fatal error that ended a process)."""
+    ours, others, rest = [], [], []
     for path in sorted(logs.iterdir()):
         text = path.read_text(errors="replace")
         # A log holds one or more reports; ThreadSanitizer separates them
         # with lines of "=" signs.
         for report in re.split(r"\n={10,}\n", text):
-            if not report.strip() or not re.search(r"ERROR|WARNING|runtime error", report):
+            # (ThreadSanitizer ends a log that holds reports with their count.)
+            if not report.strip() or re.fullmatch(r"ThreadSanitizer: reported \d+ warnings?",
+                                                  report.strip()):
                 continue
-            (ours if QTOK_FRAME.search(report) else others).append(f"{path.name}:\n{report.strip()}")
-    return ours, others
+            found = f"{path.name}:\n{report.strip()}"
+            if not re.search(r"ERROR|WARNING|runtime error", report):
+                rest.append(found)
+            else:
+                (ours if QTOK_FRAME.search(report) else others).append(found)
+    return ours, others, rest
+
+
+def session_outcome(junit: Path) -> tuple[int, int] | None:
+    """(tests failed, tests in error) from pytest's JUnit XML file, or None
+    when there is none: the session never ended."""
+    if not junit.exists():
+        return None
+    failed = errors = 0
+    for suite in ElementTree.parse(junit).getroot().iter("testsuite"):
+        failed += int(suite.get("failures", 0))
+        errors += int(suite.get("errors", 0))
+    return failed, errors
 
 
 def main(argv: list[str]) -> int:
@@ -208,19 +236,33 @@ def main(argv: list[str]) -> int:
             return 2
         # --capture=sys: what the runtimes write to the process's stderr is
         # not held back with a test's captured output.
+        junit = work / "pytest.xml"
         status = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-                                 "--capture=sys", *pytest_args], cwd=src, env=env).returncode
-        ours, others = reports(logs)
+                                 "--capture=sys", f"--junitxml={junit}", *pytest_args],
+                                cwd=src, env=env).returncode
+        ours, others, rest = reports(logs)
+        outcome = session_outcome(junit)
     for report in others:                 # one line each: the runtime's summary
         summary = re.findall(r"^SUMMARY: .*$", report, re.M) or [report.splitlines()[1]]
         print(f"[outside qtok's code, not counted] {summary[-1]}", file=sys.stderr)
     for report in ours:
         print(f"\n[a report in qtok's code]\n{report}", file=sys.stderr)
+    for text in rest:
+        print(f"\n[the runtime's log]\n{text}", file=sys.stderr)
+    if outcome is None:
+        print(f"\ntools/sanitize.py {kind}: pytest's session did not end (the process exited "
+              f"with status {status} before pytest wrote its report); see the runtime's log "
+              f"above", file=sys.stderr)
+        return 1
     print(f"\ntools/sanitize.py {kind}: pytest exit code {status}; {len(ours)} report(s) in "
           f"qtok's code, {len(others)} elsewhere", file=sys.stderr)
     if ours:
         return 1
     if status == 5:                       # pytest collected no tests: a broken selection
+        return 1
+    if status == 0 and any(outcome):      # a status the runtime set, not pytest's
+        print(f"tools/sanitize.py {kind}: {outcome[0]} test(s) failed and {outcome[1]} "
+              f"had errors, yet the process exited 0", file=sys.stderr)
         return 1
     if status != 0 and kind == "address":
         print("(UndefinedBehaviorSanitizer stops the process at a report: look above for "
