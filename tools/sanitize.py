@@ -111,6 +111,9 @@ RUNTIME_CANNOT_START = ("ThreadSanitizer: unexpected memory mapping",
 QTOK_FRAME = re.compile(r"__pyx_\w*4qtok_|qtok/(?:_bpe|_nfc)\.c:|qtok/include/")
 
 
+UBSAN_HINT = ("(UndefinedBehaviorSanitizer stops the process at a report: look above for "
+              "'runtime error')")
+
 # pytest options whose value is the next argument (which names no test).
 VALUE_OPTIONS = {"-k", "-m", "-p", "-o", "-c", "-W", "--deselect", "--ignore", "--ignore-glob",
                  "--rootdir", "--maxfail", "--tb", "--durations", "--basetemp"}
@@ -253,6 +256,8 @@ def main(argv: list[str]) -> int:
         print(f"\ntools/sanitize.py {kind}: pytest's session did not end (the process exited "
               f"with status {status} before pytest wrote its report); see the runtime's log "
               f"above", file=sys.stderr)
+        if kind == "address":
+            print(UBSAN_HINT, file=sys.stderr)
         return 1
     print(f"\ntools/sanitize.py {kind}: pytest exit code {status}; {len(ours)} report(s) in "
           f"qtok's code, {len(others)} elsewhere", file=sys.stderr)
@@ -265,8 +270,7 @@ def main(argv: list[str]) -> int:
               f"had errors, yet the process exited 0", file=sys.stderr)
         return 1
     if status != 0 and kind == "address":
-        print("(UndefinedBehaviorSanitizer stops the process at a report: look above for "
-              "'runtime error')", file=sys.stderr)
+        print(UBSAN_HINT, file=sys.stderr)
     return status
 
 
