@@ -40,6 +40,15 @@ def qwen_enc_raw() -> qtok.Encoding:
     return qtok.get_encoding("qwen", normalization=None)
 
 
+@pytest.fixture
+def threads():
+    """qtok.set_num_threads, with the default number of threads for a long
+    text put back after the test."""
+    before = qtok.get_num_threads()
+    yield qtok.set_num_threads
+    qtok.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def qwen_vocab_file() -> Path:
     return QWEN_VOCAB_FILE

@@ -27,13 +27,6 @@ def piece_ends(text: str) -> set[int]:
     return ends
 
 
-@pytest.fixture
-def threads():
-    before = qtok.get_num_threads()
-    yield qtok.set_num_threads
-    qtok.set_num_threads(before)
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
 def test_every_cut_is_a_piece_boundary(text):

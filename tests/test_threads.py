@@ -298,7 +298,8 @@ def test_a_thread_starts_away_from_its_creator_and_gets_every_cpu_back():
 
 
 @needs_affinity
-def test_on_one_cpu_threads_start_there_and_encode(qwen_enc_raw, tiktoken_ref, per_thread_texts):
+def test_on_one_cpu_threads_start_there_and_encode(qwen_enc_raw, tiktoken_ref, per_thread_texts,
+                                                   threads):
     # Nowhere else to start: the thread is created as pthread_create does,
     # and batches and long texts still run (two threads on one CPU).
     from qtok import _bpe
@@ -312,11 +313,7 @@ def test_on_one_cpu_threads_start_there_and_encode(qwen_enc_raw, tiktoken_ref, p
         assert qwen_enc_raw.encode_ordinary_batch(texts, num_threads=2) == want
         long_text = "\n".join(texts)
         assert len(long_text.encode()) > _bpe.long_text_min_bytes      # split into parts
-        before = qtok.get_num_threads()
-        qtok.set_num_threads(2)
-        try:
-            assert qwen_enc_raw.encode_ordinary(long_text) == tiktoken_ref.encode_ordinary(long_text)
-        finally:
-            qtok.set_num_threads(before)
+        threads(2)
+        assert qwen_enc_raw.encode_ordinary(long_text) == tiktoken_ref.encode_ordinary(long_text)
     finally:
         os.sched_setaffinity(0, allowed)
