@@ -239,7 +239,8 @@ def test_batch_lone_surrogate_while_threads_run(qwen_enc, tiktoken_ref, per_thre
                                 disallowed_special=()) == [len(ids) for ids in want]
 
 
-def test_python_threads_split_long_texts_and_run_batches_at_once(qwen_enc_raw, per_thread_texts):
+def test_python_threads_split_long_texts_and_run_batches_at_once(qwen_enc_raw, per_thread_texts,
+                                                                 threads):
     # Eight Python threads at once, each a call that starts native threads
     # of its own: long texts split into parts (lists, counts, arrays) and
     # batches of new str objects, one of them with a lone surrogate.  That
@@ -251,31 +252,27 @@ def test_python_threads_split_long_texts_and_run_batches_at_once(qwen_enc_raw, p
     docs = [t for group in per_thread_texts for t in group]
     bad = list(docs)
     bad[len(bad) // 2] += " \ud800 after"
-    before = qtok.get_num_threads()
-    try:
-        qtok.set_num_threads(1)
-        want_long = [qwen_enc_raw.encode_ordinary(t) for t in longs]
-        want_docs = [qwen_enc_raw.encode_ordinary(t) for t in docs]
-        want_bad = qwen_enc_raw.encode_ordinary_batch(bad, num_threads=1)
-        qtok.set_num_threads(3)
-        plain = dict(disallowed_special=())
-        calls = [
-            lambda k: qwen_enc_raw.encode_ordinary(longs[k % 3]) == want_long[k % 3],
-            lambda k: qwen_enc_raw.count(longs[k % 3], **plain) == len(want_long[k % 3]),
-            lambda k: qwen_enc_raw.encode_to_numpy(longs[k % 3], **plain).tolist()
-            == want_long[k % 3],
-            lambda k: qwen_enc_raw.encode_ordinary_batch([new_str(t) for t in docs],
-                                                         num_threads=3) == want_docs,
-            lambda k: qwen_enc_raw.encode_ordinary_batch([new_str(t) for t in bad],
-                                                         num_threads=2) == want_bad,
-            lambda k: qwen_enc_raw.count_batch([new_str(t) for t in docs], num_threads=4,
-                                               **plain) == [len(ids) for ids in want_docs],
-        ]
-        for shift in range(len(calls)):
-            picks = [(k + shift) % len(calls) for k in range(8)]
-            assert run_together(lambda k: calls[picks[k]](k), 8) == [True] * 8, picks
-    finally:
-        qtok.set_num_threads(before)
+    threads(1)
+    want_long = [qwen_enc_raw.encode_ordinary(t) for t in longs]
+    want_docs = [qwen_enc_raw.encode_ordinary(t) for t in docs]
+    want_bad = qwen_enc_raw.encode_ordinary_batch(bad, num_threads=1)
+    threads(3)
+    plain = dict(disallowed_special=())
+    calls = [
+        lambda k: qwen_enc_raw.encode_ordinary(longs[k % 3]) == want_long[k % 3],
+        lambda k: qwen_enc_raw.count(longs[k % 3], **plain) == len(want_long[k % 3]),
+        lambda k: qwen_enc_raw.encode_to_numpy(longs[k % 3], **plain).tolist()
+        == want_long[k % 3],
+        lambda k: qwen_enc_raw.encode_ordinary_batch([new_str(t) for t in docs],
+                                                     num_threads=3) == want_docs,
+        lambda k: qwen_enc_raw.encode_ordinary_batch([new_str(t) for t in bad],
+                                                     num_threads=2) == want_bad,
+        lambda k: qwen_enc_raw.count_batch([new_str(t) for t in docs], num_threads=4,
+                                           **plain) == [len(ids) for ids in want_docs],
+    ]
+    for shift in range(len(calls)):
+        picks = [(k + shift) % len(calls) for k in range(8)]
+        assert run_together(lambda k: calls[picks[k]](k), 8) == [True] * 8, picks
 
 
 # -- where a native thread starts (qtok/include/qtok/threads.h) ------------------
