@@ -54,6 +54,11 @@ cdef struct Tables:
                              # length in the top byte; a longer one is bit 63, the length
                              # (bits 32-62) and the offset in the blob; 0: no such token
     uint64_t bigram[1024]    # bit (x << 8 | y): some regular token contains bytes x, y
+    uint32_t* span_rank      # 65,536 entries: the lowest rank of a regular token in which
+                             # byte x is followed by byte y (NOT_FOUND: none); see merge_small
+    uint64_t* char_unit      # 65,536 entries, by code point: a character of 2 or 3 bytes that
+                             # merges alone into one token: its rank, its length and the
+                             # highest rank among those joins (char_unit_entry); 0: none
     uint32_t byte_rank[256]  # rank of each single byte
     uint32_t max_token_len   # longest regular token, in bytes
 

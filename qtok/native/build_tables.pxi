@@ -36,6 +36,8 @@ cdef void tables_free(Tables* t) noexcept nogil:
     free(t.dec)
     free(t.pair_filter)
     free(t.token_filter)
+    free(t.span_rank)
+    free(t.char_unit)
     memset(t, 0, sizeof(Tables))
 
 
@@ -185,19 +187,37 @@ cdef void tables_add_special(Tables* t, uint32_t rank, const uint8_t* p, size_t 
     blob_used[0] += n
 
 
-cdef int tables_finish(Tables* t, BuildError* err) noexcept nogil:
-    """What is derived at every load, from tables built or read from a file:
-    the byte pairs that occur inside some regular token (see merge_any), the
-    token filter (see token_maybe) and the decode words.  About a
-    millisecond, so not stored in the table file."""
+cdef void char_unit_add(Tables* t, const uint8_t* tok, uint32_t n, uint32_t rank) noexcept nogil:
+    """If the regular token tok[:n] (rank) is one whole character of 2 or 3
+    bytes, enter it in char_unit with the highest rank among the joins that
+    make it from its bytes (merge_small's start from characters)."""
+    cdef uint32_t code = char_code(tok, n), first
+    if code == 0 or (n == 2 and code < 0x80) or (n == 3 and (code < 0x800 or 0xD800 <= code < 0xE000)):
+        return                                     # not one character, or not its shortest form
+    if n == 2:
+        t.char_unit[code] = char_unit_entry(rank, 2, rank)
+        return
+    # Three bytes: whichever of the two byte pairs has the lower rank joins
+    # first, and then the third byte joins it (the character is a token).
+    first = umin(t.byte_pair[(<uint32_t>tok[0] << 8) | tok[1]],
+                 t.byte_pair[(<uint32_t>tok[1] << 8) | tok[2]])
+    if first != NOT_FOUND:
+        t.char_unit[code] = char_unit_entry(rank, 3, first if first > rank else rank)
+
+
+cdef int tables_build_spans(Tables* t, BuildError* err) noexcept nogil:
+    """For merge_small's start from whole characters: the lowest rank of a
+    regular token holding each byte pair (span_rank), and the characters that
+    are tokens (char_unit).  Built with the pair table (it reads byte_pair)
+    and saved with it in the table file."""
     cdef uint32_t r, n, k, b
     cdef uint64_t i, meta
     cdef const uint8_t* tok
-    t.dec = <uint64_t*>table_alloc(t.n_ids * sizeof(uint64_t), True)
-    t.token_filter = <uint64_t*>table_alloc(TOKEN_FILTER_WORDS * sizeof(uint64_t), True)
-    if t.dec == NULL or t.token_filter == NULL:
+    t.span_rank = <uint32_t*>malloc(65536 * sizeof(uint32_t))
+    t.char_unit = <uint64_t*>calloc(65536, sizeof(uint64_t))
+    if t.span_rank == NULL or t.char_unit == NULL:
         return build_failed(err, BUILD_NO_MEMORY, 0, 0)
-    memset(t.bigram, 0, sizeof(t.bigram))
+    memset(t.span_rank, 0xFF, 65536 * sizeof(uint32_t))      # NOT_FOUND
     # The token hash holds exactly the regular tokens, so walk it.
     for i in range(t.slot_mask + 1):
         meta = t.slots[i].meta
@@ -205,11 +225,35 @@ cdef int tables_finish(Tables* t, BuildError* err) noexcept nogil:
         if meta == 0 or n < 2:
             continue
         tok = t.blob + (meta & 0xFFFFFFFFULL)
-        if n <= 16:
-            filter_add(t.token_filter, TOKEN_FILTER_BITS, hash_bytes(tok, n))
+        r = <uint32_t>(meta >> 40) - 1
+        if n <= 3:
+            char_unit_add(t, tok, n, r)
         for k in range(1, n):
             b = (<uint32_t>tok[k - 1] << 8) | tok[k]
+            t.span_rank[b] = umin(t.span_rank[b], r)
+    return 0
+
+
+cdef int tables_finish(Tables* t, BuildError* err) noexcept nogil:
+    """What is derived at every load, from tables built or read from a file:
+    the byte pairs that occur inside some regular token (from span_rank; see
+    merge_any), the token filter (see token_maybe) and the decode words.
+    About a millisecond, so not stored in the table file."""
+    cdef uint32_t r, n, b
+    cdef uint64_t i, meta
+    t.dec = <uint64_t*>table_alloc(t.n_ids * sizeof(uint64_t), True)
+    t.token_filter = <uint64_t*>table_alloc(TOKEN_FILTER_WORDS * sizeof(uint64_t), True)
+    if t.dec == NULL or t.token_filter == NULL:
+        return build_failed(err, BUILD_NO_MEMORY, 0, 0)
+    memset(t.bigram, 0, sizeof(t.bigram))
+    for b in range(65536):
+        if t.span_rank[b] != NOT_FOUND:
             t.bigram[b >> 6] |= 1ULL << (b & 63)
+    for i in range(t.slot_mask + 1):
+        meta = t.slots[i].meta
+        n = (meta >> 32) & 0xFF
+        if meta != 0 and 2 <= n <= 16:
+            filter_add(t.token_filter, TOKEN_FILTER_BITS, hash_bytes(t.blob + (meta & 0xFFFFFFFFULL), n))
     for r in range(t.n_ids):
         n = t.tok_len[r]
         if n > 0x7FFFFFFF:

@@ -187,6 +187,8 @@ cdef class CoreBPE:
             status = tables_build_hash(&self.t, self.n_regular, self.max_regular_rank, &err)
             if status == 0:
                 status = tables_build_pairs(&self.t, self.max_regular_rank, &self.n_pairs, &err)
+            if status == 0:
+                status = tables_build_spans(&self.t, &err)
         if status < 0:
             self._raise_build_error(&err, source)
         self.special_ids = {}

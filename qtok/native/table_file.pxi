@@ -21,8 +21,8 @@ cdef enum:
     TABLE_FILE_COUNTS = 96        # the counts and sizes; then the digest and the build id
     TABLE_FILE_DIGEST = 32
     TABLE_FILE_BUILD = 64
-    TABLE_FILE_FORMAT = 5
-    TABLE_FILE_PARTS = 8
+    TABLE_FILE_FORMAT = 6
+    TABLE_FILE_PARTS = 10
 
 cdef const char* TABLE_FILE_MAGIC = b"QTOKTBL\x01"
 
@@ -74,6 +74,10 @@ cdef void table_file_parts(const Tables* t, uint64_t blob_size, uint64_t slot_ca
     sizes[6] = 65536 * sizeof(uint32_t)
     parts[7] = t.pair_filter
     sizes[7] = PAIR_FILTER_WORDS * sizeof(uint64_t)
+    parts[8] = t.span_rank
+    sizes[8] = 65536 * sizeof(uint32_t)
+    parts[9] = t.char_unit
+    sizes[9] = 65536 * sizeof(uint64_t)
 
 
 cdef size_t table_file_size(const Tables* t) noexcept nogil:
@@ -162,7 +166,10 @@ cdef int table_file_read(FILE* f, Tables* t, TableCounts* counts,
     t.pairs = <uint64_t*>table_alloc(pair_cap * 8, False)
     t.byte_pair = <uint32_t*>malloc(65536 * 4)
     t.pair_filter = <uint64_t*>malloc(PAIR_FILTER_WORDS * sizeof(uint64_t))
-    if t.slots == NULL or t.pairs == NULL or t.byte_pair == NULL or t.pair_filter == NULL:
+    t.span_rank = <uint32_t*>malloc(65536 * sizeof(uint32_t))
+    t.char_unit = <uint64_t*>malloc(65536 * sizeof(uint64_t))
+    if (t.slots == NULL or t.pairs == NULL or t.byte_pair == NULL or t.pair_filter == NULL
+            or t.span_rank == NULL or t.char_unit == NULL):
         return TABLE_FILE_NO_MEMORY
     table_file_parts(t, blob_size, slot_cap, pair_cap, parts, sizes)
     for k in range(TABLE_FILE_PARTS):

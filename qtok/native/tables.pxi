@@ -118,3 +118,33 @@ cdef inline uint32_t pair_probe(const Tables* t, uint64_t key, uint64_t h) noexc
         if (e >> ID_BITS) == key:
             return <uint32_t>(e & ID_MASK) - 1
         i = (i + 1) & t.pair_mask
+
+
+# Characters that merge_small may start from whole (built in tables_build_spans).
+# An entry of char_unit is (highest << 24) | (length << 21) | rank: the
+# character's token, its length in bytes, and the highest rank among the
+# joins that make the token from the character's bytes.
+
+cdef inline uint32_t char_code(const uint8_t* p, size_t n) noexcept nogil:
+    """The code point that the n = 2 or 3 bytes at p spell as UTF-8 (possibly
+    in an overlong form), or 0 when they are not a lead byte of that length
+    followed by continuation bytes."""
+    if n == 2:
+        if (p[0] & 0xE0) != 0xC0 or (p[1] & 0xC0) != 0x80:
+            return 0
+        return (<uint32_t>(p[0] & 0x1F) << 6) | (p[1] & 0x3F)
+    if (p[0] & 0xF0) != 0xE0 or (p[1] & 0xC0) != 0x80 or (p[2] & 0xC0) != 0x80:
+        return 0
+    return (<uint32_t>(p[0] & 0x0F) << 12) | (<uint32_t>(p[1] & 0x3F) << 6) | (p[2] & 0x3F)
+
+
+cdef inline uint64_t char_unit_entry(uint32_t rank, uint32_t n, uint32_t highest) noexcept nogil:
+    return (<uint64_t>highest << 24) | (<uint64_t>n << 21) | rank
+
+
+cdef inline uint64_t char_unit_at(const Tables* t, const uint8_t* p, size_t n) noexcept nogil:
+    """The char_unit entry of the character of n bytes at p, or 0.  An entry
+    records its own length, so the overlong form of a shorter character
+    (whose code point it shares) finds none."""
+    cdef uint64_t e = t.char_unit[char_code(p, n)]
+    return e if ((e >> 21) & 7) == n else 0

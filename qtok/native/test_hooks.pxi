@@ -134,6 +134,23 @@ def _periodic_cut(CoreBPE core not None, bytes piece not None):
     return None if phase == q else (q, phase)
 
 
+def _first_parts(CoreBPE core not None, bytes piece not None):
+    """The parts a merge of piece starts from, as (length, token) pairs: a
+    character that whole_char_at lets start whole is one part, every other
+    byte its own.  The tests hold the rule to a model written from its
+    statement in merge_small.pxi."""
+    cdef const uint8_t* p = <const uint8_t*><const char*>piece
+    cdef size_t n = len(piece), i = 0, w
+    cdef uint32_t token
+    parts = []
+    while i < n:
+        token = core.t.byte_rank[p[i]]
+        w = whole_char_at(&core.t, p, n, i, &token)
+        parts.append((w, token))
+        i += w
+    return parts
+
+
 def _big_cache_entries(CoreBPE core not None):
     """How many pieces the big cache of each mapped piece cache holds, in
     pool order (for tests that fill it until it is emptied)."""
