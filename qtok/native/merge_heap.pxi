@@ -5,11 +5,6 @@
 # smallest key is the lowest rank, leftmost.  Entries go stale when a part
 # changes; an entry counts only while pair[position] still equals its rank.
 
-# Parts form a doubly linked list over byte positions (a part is named by its
-# first byte).  A min-heap holds (pair rank << 32 | position) keys, so the
-# smallest key is the lowest rank, leftmost.  Entries go stale when a part
-# changes; an entry counts only while pair[position] still equals its rank.
-
 cdef inline void heap_sift_down(uint64_t* h, size_t n, size_t i) noexcept nogil:
     cdef uint64_t x = h[i]
     cdef size_t c
