@@ -51,7 +51,11 @@ cdef struct Parts:
 
 cdef int parts_init(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
                     Parts* w, Part* buf) noexcept nogil:
-    cdef size_t i
+    """The first parts of a piece, as start_from_units makes them for
+    merge_small: a unit that whole_unit_at allows is one part, every other
+    byte its own.  Positions inside a unit have no pair."""
+    cdef Part* a
+    cdef size_t i = 0, k, width, last = 0, last_width = 0
     w.pair_cache = pair_cache
     w.owned = buf == NULL
     if n >= 0xFFFFFFFFULL:               # positions are 32-bit: refuse a piece of 4 GB or more
@@ -61,27 +65,10 @@ cdef int parts_init(const Tables* t, uint64_t* pair_cache, const uint8_t* p, siz
     w.at = <Part*>malloc((n + 1) * sizeof(Part)) if buf == NULL else buf
     if w.at == NULL:
         return -1
-    if has_high_byte(p, n):
-        parts_from_characters(t, p, n, w)
-        return 0
-    for i in range(n):
-        w.at[i].nxt = i + 1
-        w.at[i].prv = i - 1 if i else <uint32_t>NOT_FOUND
-        w.at[i].tok = t.byte_rank[p[i]]
-        w.at[i].pair = t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]] if i + 1 < n else NOT_FOUND
-    return 0
-
-
-cdef void parts_from_characters(const Tables* t, const uint8_t* p, size_t n,
-                                Parts* w) noexcept nogil:
-    """The first parts of a piece with characters beyond ASCII, as
-    start_from_characters makes them for merge_small: a character that
-    whole_char_at allows is one part.  Positions inside it have no pair."""
-    cdef Part* a = w.at
-    cdef size_t i = 0, k, width, last = 0, last_width = 0
+    a = w.at
     while i < n:
         a[i].tok = t.byte_rank[p[i]]
-        width = whole_char_at(t, p, n, i, &a[i].tok)
+        width = whole_unit_at(t, p, n, i, &a[i].tok)
         for k in range(i + 1, i + width):
             a[k].pair = NOT_FOUND
         a[i].prv = <uint32_t>last if i > 0 else <uint32_t>NOT_FOUND
@@ -96,6 +83,7 @@ cdef void parts_from_characters(const Tables* t, const uint8_t* p, size_t n,
         i += width
     a[last].nxt = <uint32_t>n
     a[last].pair = NOT_FOUND
+    return 0
 
 
 cdef void parts_free(Parts* w) noexcept nogil:

@@ -89,101 +89,77 @@ cdef inline uint32_t group_min(const uint32_t* key, size_t g) noexcept nogil:
                 umin(umin(k[4], k[5]), umin(k[6], k[7])))
 
 
-# A part's neighbours before any join: part i is followed by part i + 1 and
-# preceded by part i - 1 (255 for none).  merge_small copies them whole, a
-# few vector stores, instead of writing them byte by byte in its first loop.
-cdef uint8_t NEXT_PART[SMALL_PIECE]
-cdef uint8_t PREV_PART[SMALL_PIECE]
-for _n in range(SMALL_PIECE):
-    NEXT_PART[_n] = <uint8_t>(_n + 1)
-    PREV_PART[_n] = <uint8_t>(_n - 1)
-
-
-# Starting from whole characters.  In scripts other than Latin many joins only
-# make characters out of their bytes.  A character can start as its own token
-# instead, with the same result, when its joins provably come first:
+# Starting from whole units.  Many joins only make a character out of its
+# bytes, or join two bytes that no neighbour could have taken first.  Such a
+# unit can start as its own token instead, with the same result, when its
+# joins provably come first:
 #
-#   Let C be a character whose bytes, merged alone, become one token, the
-#   highest rank among those joins being h.  If every regular token that
-#   holds the byte pair across C's left edge, and every one that holds the
-#   pair across its right edge, has a rank above h (span_rank), then in the
-#   piece C's own joins all come before any join that reaches across its
-#   edges: while C is unfinished, its next join (rank <= h) is always there
-#   to be made, and any join across an edge makes a token holding that
-#   edge's pair (rank > h).  And every other join comes in the same order as
-#   if C had been whole from the start: a join made while C is unfinished has
-#   a rank below C's next one, so below h, and the pairs that a whole C
-#   would have offered earlier all reach across an edge, so rank above h.
+#   Let U be a character of 2 or 3 bytes whose bytes, merged alone, become
+#   one token, or two bytes that are a token; let h be the highest rank among
+#   U's own joins (for two bytes, the rank of that token).  If every regular
+#   token that holds the byte pair across U's left edge, and every one that
+#   holds the pair across its right edge, has a rank above h (span_rank),
+#   then in the piece U's own joins all come before any join that reaches
+#   across its edges: while U is unfinished, its next join (rank <= h) is
+#   always there to be made, and any join across an edge makes a token
+#   holding that edge's pair (rank > h).  And every other join comes in the
+#   same order as if U had been whole from the start: a join made while U is
+#   unfinished has a rank below U's next one, so below h, and the pairs that
+#   a whole U would have offered earlier all reach across an edge, so rank
+#   above h.
 #
-# The rule looks only at the bytes on either side, so each character is
-# decided on its own.  On a first pass over Leipzig's 25 languages it lets
-# 247,626 of the 328,125 characters of 2 or 3 bytes in pieces that need
-# merging start whole, which saves a third of the pass's joins: Thai 73% of
-# its joins, Japanese 61%, Chinese 56%, Russian 46% (docs/design.md).
+# The rule looks only at the bytes on either side, so each unit is decided on
+# its own (and two units never overlap: the pair inside one is the pair across
+# the other's edge).  On a first pass over Leipzig's 25 languages the units
+# make 587,599 of the 1,005,413 joins that starting from bytes would make:
+# characters 337,716 (Thai 73% of its joins, Japanese 61%, Chinese 56%,
+# Russian 46%), byte pairs 249,883 (Latin-script files 14-17%; docs/design.md).
 
-cdef inline bint has_high_byte(const uint8_t* p, size_t n) noexcept nogil:
-    """Whether any of the n >= 2 bytes at p is 0x80 or above (not ASCII).
-    Read a word at a time, the last word overlapping the one before it, so
-    that nothing past p[n - 1] is read."""
-    cdef uint64_t seen = 0, w
-    cdef uint32_t a, b
-    cdef uint16_t x, y
-    cdef size_t i
-    if n >= 8:
-        for i in range(0, n - 8, 8):
-            memcpy(&w, p + i, 8)
-            seen |= w
-        memcpy(&w, p + n - 8, 8)
-        return ((seen | w) & 0x8080808080808080ULL) != 0
-    if n >= 4:
-        memcpy(&a, p, 4)
-        memcpy(&b, p + n - 4, 4)
-        return ((a | b) & 0x80808080U) != 0
-    memcpy(&x, p, 2)
-    memcpy(&y, p + n - 2, 2)
-    return ((x | y) & 0x8080) != 0
-
-
-cdef inline size_t whole_char_at(const Tables* t, const uint8_t* p, size_t n, size_t i,
+cdef inline size_t whole_unit_at(const Tables* t, const uint8_t* p, size_t n, size_t i,
                                  uint32_t* token) noexcept nogil:
-    """How many bytes the part starting at p[i] of a piece of n bytes begins
-    with: the length of the character there when the rule above lets it start
-    whole (its token in token[0]), else 1."""
+    """How many bytes the part starting at p[i] of a piece of n bytes spans:
+    the character there (2 or 3) or the pair of bytes (2) when the rule above
+    lets it start whole, its token in token[0]; else 1."""
     cdef uint8_t c = p[i]
     cdef size_t m
     cdef uint64_t e
     cdef uint32_t highest
-    if c < 0xC2 or c >= 0xF0:
+    if c >= 0xC2 and c < 0xF0:
+        m = 2 if c < 0xE0 else 3
+        if i + m <= n:
+            e = char_unit_at(t, p + i, m)
+            highest = <uint32_t>(e >> 24)
+            if (e != 0
+                    and (i == 0 or highest < t.span_rank[(<uint32_t>p[i - 1] << 8) | c])
+                    and (i + m == n or highest < t.span_rank[(<uint32_t>p[i + m - 1] << 8) | p[i + m]])):
+                token[0] = <uint32_t>(e & ID_MASK)
+                return m
+    if i + 1 >= n:
         return 1
-    m = 2 if c < 0xE0 else 3
-    if i + m > n:
-        return 1
-    e = char_unit_at(t, p + i, m)
-    highest = <uint32_t>(e >> 24)
-    if (e == 0
+    highest = t.byte_pair[(<uint32_t>c << 8) | p[i + 1]]
+    if (highest == NOT_FOUND
             or (i > 0 and highest >= t.span_rank[(<uint32_t>p[i - 1] << 8) | c])
-            or (i + m < n and highest >= t.span_rank[(<uint32_t>p[i + m - 1] << 8) | p[i + m]])):
+            or (i + 2 < n and highest >= t.span_rank[(<uint32_t>p[i + 1] << 8) | p[i + 2]])):
         return 1
-    token[0] = <uint32_t>(e & ID_MASK)
-    return m
+    token[0] = highest
+    return 2
 
 
-cdef inline void start_from_characters(const Tables* t, uint64_t* pair_cache,
-                                       const uint8_t* p, size_t n, uint32_t* tok,
-                                       uint32_t* key, uint8_t* nxt, uint8_t* prv) noexcept nogil:
-    """merge_small's first parts and their keys for a piece with characters
-    beyond ASCII: each character that whole_char_at allows is one part,
-    every other byte its own.  A pair with a whole character in it is asked
-    of the pair table (all such questions fetched first, then answered); a
-    pair of two bytes is read from byte_pair.  Positions inside a whole
-    character, and the last part's, get no key."""
+cdef inline void start_from_units(const Tables* t, uint64_t* pair_cache,
+                                  const uint8_t* p, size_t n, uint32_t* tok,
+                                  uint32_t* key, uint8_t* nxt, uint8_t* prv) noexcept nogil:
+    """merge_small's first parts, their links and their keys: each unit that
+    whole_unit_at allows is one part, every other byte its own.  A pair with
+    a unit in it is asked of the pair table (all such questions fetched
+    first, then answered); a pair of two single bytes is read from byte_pair.
+    Positions inside a unit, and the last part's, get no key."""
     cdef uint64_t qkey[SMALL_PIECE]
     cdef uint64_t qhash[SMALL_PIECE]
     cdef uint8_t qat[SMALL_PIECE]
     cdef size_t i = 0, w, last = 0, last_w = 0, nq = 0, q
     while i < n:
         tok[i] = t.byte_rank[p[i]]
-        w = whole_char_at(t, p, n, i, &tok[i])
+        w = whole_unit_at(t, p, n, i, &tok[i])
         if w > 1:
             key[i + 1] = 0xFFFFFFFF
             key[i + w - 1] = 0xFFFFFFFF
@@ -228,17 +204,9 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
     cdef uint64_t right_key = 0, right_hash = 0, left_key = 0, left_hash = 0
     if n < 2:
         return push(out, t.byte_rank[p[0]]) if n == 1 else 0
-    memcpy(nxt, NEXT_PART, SMALL_PIECE)
-    memcpy(prv, PREV_PART, SMALL_PIECE)
     # The last byte has no pair; nor do the positions that pad its group.
     memset(&key[n - 1], 0xFF, 8 * sizeof(uint32_t))
-    if has_high_byte(p, n):
-        start_from_characters(t, pair_cache, p, n, tok, key, nxt, prv)
-    else:
-        for i in range(n - 1):
-            tok[i] = t.byte_rank[p[i]]
-            key[i] = pair_key(t.byte_pair[(<uint32_t>p[i] << 8) | p[i + 1]], i)
-        tok[n - 1] = t.byte_rank[p[n - 1]]
+    start_from_units(t, pair_cache, p, n, tok, key, nxt, prv)
     for g in range(ng):
         gmin[g] = group_min(key, g)
     while True:

@@ -136,16 +136,16 @@ def _periodic_cut(CoreBPE core not None, bytes piece not None):
 
 def _first_parts(CoreBPE core not None, bytes piece not None):
     """The parts a merge of piece starts from, as (length, token) pairs: a
-    character that whole_char_at lets start whole is one part, every other
-    byte its own.  The tests hold the rule to a model written from its
-    statement in merge_small.pxi."""
+    unit (a character or a pair of bytes) that whole_unit_at lets start whole
+    is one part, every other byte its own.  The tests hold the rule to a
+    model written from its statement in merge_small.pxi."""
     cdef const uint8_t* p = <const uint8_t*><const char*>piece
     cdef size_t n = len(piece), i = 0, w
     cdef uint32_t token
     parts = []
     while i < n:
         token = core.t.byte_rank[p[i]]
-        w = whole_char_at(&core.t, p, n, i, &token)
+        w = whole_unit_at(&core.t, p, n, i, &token)
         parts.append((w, token))
         i += w
     return parts

@@ -1,18 +1,19 @@
-"""Merges that start from whole characters (whole_char_at in
+"""Merges that start from whole units (whole_unit_at in
 qtok/native/merge_small.pxi).
 
-A character of 2 or 3 bytes that merges alone into one token starts a merge
-as that token, instead of as its bytes, when the highest rank among its own
-joins is below the lowest rank of any token holding the byte pair across
-either of its edges.  These tests hold that rule two ways:
+A character of 2 or 3 bytes that merges alone into one token, or two bytes
+that are a token, starts a merge as that token, instead of as its bytes, when
+the highest rank among its own joins is below the lowest rank of any token
+holding the byte pair across either of its edges.  These tests hold that rule
+two ways:
 
 - the parts qtok starts from equal a model of the rule written here from its
   statement, on the Qwen vocabulary;
 - the ids equal tiktoken's, which always starts from bytes: on the Qwen
   vocabulary, and on small made-up vocabularies whose ranks are shuffled so
-  that tokens across characters' edges often outrank the characters, on
-  pieces of every merge form (up to 64 bytes, up to 4 KiB, longer) and on
-  bytes that are not valid UTF-8.
+  that tokens across units' edges often outrank the units, on pieces of every
+  merge form (up to 64 bytes, up to 4 KiB, longer) and on bytes that are not
+  valid UTF-8.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ NOT_FOUND = 2**32 - 1
 # -- a model of the rule ------------------------------------------------------------------
 
 class RuleModel:
-    """whole_char_at, from the ranks: for each character that is one token,
+    """whole_unit_at, from the ranks: for each character that is one token,
     the highest rank among the joins that make it from its bytes; for each
     byte pair, the lowest rank of a token holding it."""
 
@@ -61,34 +62,35 @@ class RuleModel:
     def first_parts(self, piece: bytes) -> list[tuple[int, int]]:
         parts, i = [], 0
         while i < len(piece):
-            width = self.char_width(piece, i)
-            if width > 1:
-                parts.append((width, self.ranks[piece[i:i + width]]))
-            else:
-                parts.append((1, self.ranks[piece[i:i + 1]]))
+            width = self.unit_width(piece, i)
+            parts.append((width, self.ranks[piece[i:i + width]]))
             i += width
         return parts
 
-    def char_width(self, piece: bytes, i: int) -> int:
+    def unit_width(self, piece: bytes, i: int) -> int:
+        """The character at i if it may start whole, else the pair of bytes
+        at i if it may, else 1."""
         lead = piece[i]
-        if not 0xC2 <= lead < 0xF0:
-            return 1
-        width = 2 if lead < 0xE0 else 3
-        char = piece[i:i + width]
-        try:
-            if len(char) < width or len(char.decode("utf-8")) != 1:
-                return 1
-        except UnicodeDecodeError:
-            return 1
-        highest = self.highest_join(char)
-        if highest is None:
-            return 1
-        if i > 0 and highest >= self.span.get(piece[i - 1:i + 1], NOT_FOUND):
-            return 1
+        if 0xC2 <= lead < 0xF0:
+            width = 2 if lead < 0xE0 else 3
+            char = piece[i:i + width]
+            try:
+                one_char = len(char) == width and len(char.decode("utf-8")) == 1
+            except UnicodeDecodeError:
+                one_char = False
+            if one_char and self.may_start_whole(piece, i, width, self.highest_join(char)):
+                return width
+        if self.may_start_whole(piece, i, 2, self.ranks.get(piece[i:i + 2])):
+            return 2
+        return 1
+
+    def may_start_whole(self, piece: bytes, i: int, width: int, highest: int | None) -> bool:
         end = i + width
-        if end < len(piece) and highest >= self.span.get(piece[end - 1:end + 1], NOT_FOUND):
-            return 1
-        return width
+        if highest is None or end > len(piece):
+            return False
+        if i > 0 and highest >= self.span.get(piece[i - 1:i + 1], NOT_FOUND):
+            return False
+        return end == len(piece) or highest < self.span.get(piece[end - 1:end + 1], NOT_FOUND)
 
 
 @pytest.fixture(scope="module")
@@ -108,25 +110,32 @@ MIXED_TEXT = (
 
 def test_first_parts_follow_the_rule_on_qwen(qwen_enc_raw, qwen_model):
     core = qwen_enc_raw._core
-    whole = 0
+    chars = pairs = 0
     for word in MIXED_TEXT.split() + [" " + w for w in MIXED_TEXT.split()] + [MIXED_TEXT[:60]]:
         piece = word.encode()
         got = _first_parts(core, piece)
         assert got == qwen_model.first_parts(piece), word
-        whole += sum(1 for width, _ in got if width > 1)
-    # The rule lets most of these characters start whole: a test that never
-    # met one would be testing nothing.
-    assert whole > 200
+        at = 0
+        for width, _ in got:
+            if width > 1:
+                whole_char = piece[at] >= 0xC2 and len(piece[at:at + width].decode("utf-8", "replace")) == 1
+                chars += whole_char
+                pairs += not whole_char
+            at += width
+    # The rule lets many of these characters and byte pairs start whole: a
+    # test that never met one would be testing nothing.
+    assert chars > 200 and pairs > 20
 
 
 def test_a_character_after_a_space_starts_as_bytes_when_a_token_spans_the_space(qwen_enc_raw, qwen_ranks):
     # " \xd0" (a space then the lead byte of most Cyrillic letters) is a token,
     # and outranks the letter "п": the letter may not start whole after a
     # space, though it does inside a word.
-    assert qwen_ranks[b" \xd0"] < qwen_ranks["п".encode()]
+    letter = qwen_ranks["п".encode()]
+    assert qwen_ranks[b" \xd0"] < letter
     core = qwen_enc_raw._core
-    assert _first_parts(core, " п".encode())[1][0] == 1
-    assert (2, qwen_ranks["п".encode()]) in _first_parts(core, "спп".encode())
+    assert all(token != letter for _, token in _first_parts(core, " п".encode()))
+    assert (2, letter) in _first_parts(core, "спп".encode())
 
 
 @pytest.mark.parametrize("piece", [
@@ -138,10 +147,15 @@ def test_a_character_after_a_space_starts_as_bytes_when_a_token_spans_the_space(
     b"\xf0\x9f\x98\x80",        # four bytes: never whole
     b"\xe4\xb8\xad\xe0\x82\x80\xd0\xbf\xd0",
 ])
-def test_bytes_that_are_not_one_character_start_as_bytes(qwen_enc_raw, qwen_model, tiktoken_ref, piece):
+def test_bytes_that_are_not_one_character_never_start_as_one(qwen_enc_raw, qwen_model, tiktoken_ref,
+                                                            piece):
     core = qwen_enc_raw._core
     parts = _first_parts(core, piece)
     assert parts == qwen_model.first_parts(piece)
+    at = 0
+    for width, _ in parts:                             # only a whole character spans 3
+        assert width < 3 or len(piece[at:at + 3].decode("utf-8")) == 1
+        at += width
     assert qwen_enc_raw._encode_single_piece(piece) == tiktoken_ref._encode_single_piece(piece)
 
 
