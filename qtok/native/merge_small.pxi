@@ -110,10 +110,10 @@ cdef inline uint32_t group_min(const uint32_t* key, size_t g) noexcept nogil:
 #
 # The rule looks only at the bytes on either side, so each unit is decided on
 # its own (and two units never overlap: the pair inside one is the pair across
-# the other's edge).  On a first pass over Leipzig's 25 languages the units
-# make 587,599 of the 1,005,413 joins that starting from bytes would make:
-# characters 337,716 (Thai 73% of its joins, Japanese 61%, Chinese 56%,
-# Russian 46%), byte pairs 249,883 (Latin-script files 14-17%; docs/design.md).
+# the other's edge).  On a first pass over Leipzig's 25 languages, starting
+# from bytes makes 1,005,413 joins; whole characters save 337,716 of them and
+# byte pairs 249,883, 46-76% of each file's joins (Thai 76%, Chinese 69%,
+# Russian 52%, German 48%, English 46%; docs/design.md).
 
 cdef inline size_t whole_unit_at(const Tables* t, const uint8_t* p, size_t n, size_t i,
                                  uint32_t* token) noexcept nogil:
