@@ -157,6 +157,7 @@ cdef inline void start_from_units(const Tables* t, uint64_t* pair_cache,
     cdef uint64_t qhash[SMALL_PIECE]
     cdef uint8_t qat[SMALL_PIECE]
     cdef size_t i = 0, w, last = 0, last_w = 0, nq = 0, q
+    prv[0] = 255                          # the first part has none
     while i < n:
         tok[i] = t.byte_rank[p[i]]
         w = whole_unit_at(t, p, n, i, &tok[i])
