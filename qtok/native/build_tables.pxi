@@ -192,7 +192,7 @@ cdef void char_unit_add(Tables* t, const uint8_t* tok, uint32_t n, uint32_t rank
     bytes, enter it in char_unit with the highest rank among the joins that
     make it from its bytes (merge_small's start from characters)."""
     cdef uint32_t code = char_code(tok, n), first
-    if code == 0 or (n == 2 and code < 0x80) or (n == 3 and (code < 0x800 or 0xD800 <= code < 0xE000)):
+    if (n == 2 and code < 0x80) or (n == 3 and (code < 0x800 or 0xD800 <= code < 0xE000)):
         return                                     # not one character, or not its shortest form
     if n == 2:
         t.char_unit[code] = char_unit_entry(rank, 2, rank)
