@@ -63,8 +63,8 @@ cdef inline void pair_prefetch(const Tables* t, const uint64_t* cache, uint64_t 
     prefetch_early(&t.pairs[h & t.pair_mask])
 
 
-# A pair of parts is kept as one packed key: its rank << 6 | the position of
-# its first part.  Positions are in text order, so the smallest key is the
+# A pair of parts is kept as one packed key: its rank << 6 | the number of
+# its first part.  Parts are numbered in text order, so the smallest key is the
 # lowest rank and, on a tie, the leftmost pair -- tiktoken's choice -- and
 # finding it is a plain minimum, with no branch on the ranks (those branches
 # follow the text and are mispredicted about half the time).  A pair that
@@ -82,7 +82,7 @@ cdef inline uint32_t umin(uint32_t a, uint32_t b) noexcept nogil:
 
 
 cdef inline uint32_t group_min(const uint32_t* key, size_t g) noexcept nogil:
-    """The smallest key in positions 8g .. 8g+7 (the array is padded to whole
+    """The smallest key of parts 8g .. 8g+7 (the array is padded to whole
     groups, so the eight reads need no bound)."""
     cdef const uint32_t* k = key + 8 * g
     return umin(umin(umin(k[0], k[1]), umin(k[2], k[3])),
@@ -145,53 +145,56 @@ cdef inline size_t whole_unit_at(const Tables* t, const uint8_t* p, size_t n, si
     return 2
 
 
-cdef inline void start_from_units(const Tables* t, uint64_t* pair_cache,
-                                  const uint8_t* p, size_t n, uint32_t* tok,
-                                  uint32_t* key, uint8_t* nxt, uint8_t* prv) noexcept nogil:
-    """merge_small's first parts, their links and their keys: each unit that
-    whole_unit_at allows is one part, every other byte its own.  A pair with
-    a unit in it is asked of the pair table (all such questions fetched
-    first, then answered); a pair of two single bytes is read from byte_pair.
-    Positions inside a unit, and the last part's, get no key."""
+cdef inline size_t start_from_units(const Tables* t, uint64_t* pair_cache,
+                                    const uint8_t* p, size_t n, uint32_t* tok,
+                                    uint32_t* key, uint8_t* nxt, uint8_t* prv) noexcept nogil:
+    """merge_small's first parts, their links and their keys; returns how
+    many parts there are.  Each unit that whole_unit_at allows is one part,
+    every other byte its own, and parts are numbered in text order (part q
+    is the q-th unit or byte, not a byte position), so that a piece that
+    starts from fewer parts has fewer keys to scan.  A pair with a unit in
+    it is asked of the pair table (all such questions fetched first, then
+    answered); a pair of two single bytes is read from byte_pair.  The last
+    part gets no key."""
     cdef uint64_t qkey[SMALL_PIECE]
     cdef uint64_t qhash[SMALL_PIECE]
     cdef uint8_t qat[SMALL_PIECE]
-    cdef size_t i = 0, w, last = 0, last_w = 0, nq = 0, q
+    cdef size_t i, w, q = 1, last_at = 0, last_w, nq = 0, k
+    tok[0] = t.byte_rank[p[0]]
+    last_w = whole_unit_at(t, p, n, 0, &tok[0])
     prv[0] = 255                          # the first part has none
+    i = last_w
     while i < n:
-        tok[i] = t.byte_rank[p[i]]
-        w = whole_unit_at(t, p, n, i, &tok[i])
-        if w > 1:
-            key[i + 1] = 0xFFFFFFFF
-            key[i + w - 1] = 0xFFFFFFFF
-        if i > 0:
-            nxt[last] = <uint8_t>i
-            prv[i] = <uint8_t>last
-            if w == 1 and last_w == 1:
-                key[last] = pair_key(t.byte_pair[(<uint32_t>p[last] << 8) | p[i]], last)
-            else:
-                qkey[nq] = (<uint64_t>tok[last] << ID_BITS) | tok[i]
-                qhash[nq] = mix(qkey[nq])
-                qat[nq] = <uint8_t>last
-                pair_prefetch(t, pair_cache, qkey[nq], qhash[nq])
-                nq += 1
-        last = i
+        tok[q] = t.byte_rank[p[i]]
+        w = whole_unit_at(t, p, n, i, &tok[q])
+        nxt[q - 1] = <uint8_t>q
+        prv[q] = <uint8_t>(q - 1)
+        if w == 1 and last_w == 1:
+            key[q - 1] = pair_key(t.byte_pair[(<uint32_t>p[last_at] << 8) | p[i]], q - 1)
+        else:
+            qkey[nq] = (<uint64_t>tok[q - 1] << ID_BITS) | tok[q]
+            qhash[nq] = mix(qkey[nq])
+            qat[nq] = <uint8_t>(q - 1)
+            pair_prefetch(t, pair_cache, qkey[nq], qhash[nq])
+            nq += 1
+        last_at = i
         last_w = w
         i += w
-    nxt[last] = <uint8_t>n
-    key[last] = 0xFFFFFFFF
-    for q in range(nq):
-        key[qat[q]] = pair_key(pair_rank_hashed(t, pair_cache, qkey[q], qhash[q]), qat[q])
+        q += 1
+    nxt[q - 1] = <uint8_t>q
+    for k in range(nq):
+        key[qat[k]] = pair_key(pair_rank_hashed(t, pair_cache, qkey[k], qhash[k]), qat[k])
+    return q
 
 
 cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, size_t n,
                      TokenVec* out) noexcept nogil:
     """BPE on a piece of at most 64 bytes, on the stack.
 
-    Parts stay at the position of their first byte (a linked list: nxt/prv);
-    key[i] is the packed key of part i joined with the next part (NO_PAIR or
-    more for none, or for a position that is no longer a part).  Positions
-    are grouped by eight, each group remembering its smallest key, so
+    Parts stay where they started (a linked list: nxt/prv), numbered in
+    text order; key[i] is the packed key of part i joined with the next part
+    (NO_PAIR or more for none, or for a number that is no longer a part).
+    Parts are grouped by eight, each group remembering its smallest key, so
     finding the pair to join reads the group minima and a join rescans only
     the groups it touched.  A join asks about at most two new pairs; each is
     hashed once, its lines fetched, and only then looked up."""
@@ -200,14 +203,15 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
     cdef uint8_t nxt[SMALL_PIECE]
     cdef uint8_t prv[SMALL_PIECE]
     cdef uint32_t gmin[SMALL_GROUPS]
-    cdef size_t i, j, k, g, left, ng = (n + 7) >> 3
+    cdef size_t i, j, k, g, left, parts, ng
     cdef uint32_t best, rank
     cdef uint64_t right_key = 0, right_hash = 0, left_key = 0, left_hash = 0
     if n < 2:
         return push(out, t.byte_rank[p[0]]) if n == 1 else 0
-    # The last byte has no pair; nor do the positions that pad its group.
-    memset(&key[n - 1], 0xFF, 8 * sizeof(uint32_t))
-    start_from_units(t, pair_cache, p, n, tok, key, nxt, prv)
+    parts = start_from_units(t, pair_cache, p, n, tok, key, nxt, prv)
+    # The last part has no pair; nor do the numbers that pad its group.
+    memset(&key[parts - 1], 0xFF, 8 * sizeof(uint32_t))
+    ng = (parts + 7) >> 3
     for g in range(ng):
         gmin[g] = group_min(key, g)
     while True:
@@ -221,7 +225,7 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
         j = nxt[i]                        # part j joins part i
         k = nxt[j]
         left = prv[i]
-        if k < n:
+        if k < parts:
             right_key = (<uint64_t>rank << ID_BITS) | tok[k]
             right_hash = mix(right_key)
             pair_prefetch(t, pair_cache, right_key, right_hash)
@@ -232,7 +236,7 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
         tok[i] = rank
         key[j] = 0xFFFFFFFF
         nxt[i] = <uint8_t>k
-        if k < n:
+        if k < parts:
             prv[k] = <uint8_t>i
             key[i] = pair_key(pair_rank_hashed(t, pair_cache, right_key, right_hash), i)
         else:
@@ -246,7 +250,7 @@ cdef int merge_small(const Tables* t, uint64_t* pair_cache, const uint8_t* p, si
         if (j >> 3) != (i >> 3):
             gmin[j >> 3] = group_min(key, j >> 3)
     i = 0
-    while i < n:
+    while i < parts:
         if push(out, tok[i]) < 0:
             return -1
         i = nxt[i]
