@@ -62,7 +62,7 @@ from qtok.native.find_units cimport holds_pair
 from qtok.native.classify cimport (Block, classify64, classify64_sse2, classify64_avx2,
                                    classify64_bytes, classify_init, classify_has_avx2)
 from qtok.native.pyint cimport (EVERLASTING_INTS, make_everlasting, small_int_value, int_tail,
-                                list_get_item, list_set_item, incref, list_items,
+                                INT_BLOCK, ints_make, id_object, list_get_item, list_set_item, incref, list_items,
                                 PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH,
                                 PyUnicode_IS_ASCII, str_ready)
 from qtok.native.unicode_classes cimport (QTOK_LETTER_RANGES, QTOK_NUMBER_RANGES,

@@ -235,6 +235,9 @@ cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
         part = long_text_part(lt, i)
         if o.ids != NULL:
             memcpy(o.ids + lt.offsets[i], part, m * sizeof(uint32_t))
+        elif INT_BLOCK:
+            for j in range(m):
+                o.items[lt.offsets[i] + j] = id_object(part[j])
         else:
             for j in range(m):
                 if j + EMIT_AHEAD < m:

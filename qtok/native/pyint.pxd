@@ -2,12 +2,16 @@
 # macros the result lists, decode and batches use (borrowed references, no
 # reference counting).
 from cpython.object cimport PyObject
+from libc.stdint cimport uint32_t
 
 cdef extern from "qtok/pyint.h":
     bint EVERLASTING_INTS "QTOK_EVERLASTING_INTS"
     void make_everlasting "qtok_make_everlasting"(PyObject* o)
     bint small_int_value "qtok_small_int_value"(PyObject* o, long long* v)
     const void* int_tail "qtok_int_tail"(PyObject* o) nogil
+    bint INT_BLOCK "QTOK_INT_BLOCK"
+    int ints_make "qtok_ints_make"(Py_ssize_t n) except -1
+    PyObject* id_object "qtok_id_object"(uint32_t k) nogil
 
 cdef extern from "Python.h":
     PyObject* list_get_item "PyList_GET_ITEM"(object lst, Py_ssize_t i)

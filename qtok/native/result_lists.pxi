@@ -7,7 +7,9 @@
 # they are made everlasting (qtok/pyint.h): putting one in a result list is
 # then a pointer store, where an INCREF would write to a random place in
 # megabytes of int objects for every id.  The objects are never freed, as
-# CPython's own small ints.
+# CPython's own small ints.  Where it can (qtok/pyint.h), the objects are
+# laid out in id order in a block of qtok's own, and the object of an id is
+# found by arithmetic, without reading a table of their addresses.
 
 cdef enum:
     LIST_AHEAD = 8       # how far ahead building a result list prefetches
@@ -20,6 +22,10 @@ cdef list shared_ints(Py_ssize_t n):
     cdef Py_ssize_t k, have = len(SHARED_INTS)
     cdef PyObject** items
     if have < n:
+        if INT_BLOCK:
+            ints_make(n)
+            SHARED_INTS.extend([<object>id_object(<uint32_t>k) for k in range(have, n)])
+            return SHARED_INTS
         SHARED_INTS.extend(range(have, n))
         items = list_items(SHARED_INTS)
         for k in range(have, n):
@@ -34,6 +40,10 @@ cdef inline object ids_as_list(const TokenVec* v, list id_objects):
     cdef size_t i, n = v.len
     cdef PyObject* item
     cdef PyObject** objects = list_items(id_objects)
+    if INT_BLOCK:
+        for i in range(n):
+            list_set_item(result, i, id_object(v.data[i]))
+        return result
     if EVERLASTING_INTS:
         for i in range(n):
             if i + LIST_AHEAD < n:

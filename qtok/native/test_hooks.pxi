@@ -70,6 +70,17 @@ def _everlasting_ints():
     return bool(EVERLASTING_INTS)
 
 
+def _int_block():
+    """Whether the id objects are laid out in qtok's own block, found by
+    arithmetic (qtok/pyint.h), rather than through a table."""
+    return bool(INT_BLOCK)
+
+
+def _shared_ints():
+    """The list of the shared id objects, 0..n-1 in order."""
+    return SHARED_INTS
+
+
 def _token_filter_admits(CoreBPE core not None, bytes piece not None):
     """Whether the token filter lets a piece of 2..16 bytes through to the
     token hash (see token_maybe): it must for every token."""

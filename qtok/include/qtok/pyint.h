@@ -16,6 +16,9 @@
 #define QTOK_PYINT_H
 
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #if SIZEOF_VOID_P == 8 && !defined(Py_GIL_DISABLED)
 #define QTOK_EVERLASTING_INTS 1
@@ -35,6 +38,71 @@ static inline void qtok_make_everlasting(PyObject* o) {
 #else
     (void)o;
 #endif
+}
+
+/* The id objects in one block, in id order.
+ *
+ * A result list holds the object of each id.  Found through a table of
+ * their addresses, building a list read a random place in 1.2 MB for
+ * every id.  So the objects of ids 0..n-1 are laid out one every
+ * QTOK_INT_STRIDE bytes in one block of address space reserved for
+ * QTOK_INT_MAX ids, and the object of id k is at qtok_int_block + k *
+ * QTOK_INT_STRIDE: no memory is read to find it.  Each is a copy of the
+ * bytes of the int CPython makes for k (PyLong_FromSsize_t; the original
+ * is released), made everlasting, so CPython never frees it -- nor could
+ * it, since the memory is not CPython's.  Only where ints are everlasting,
+ * and not in builds that link every object into a list (Py_TRACE_REFS),
+ * whose copies would carry the original's links. */
+#define QTOK_INT_STRIDE 32
+#define QTOK_INT_MAX ((Py_ssize_t)1 << 21)
+#if QTOK_EVERLASTING_INTS && !defined(Py_TRACE_REFS)
+#define QTOK_INT_BLOCK 1
+#else
+#define QTOK_INT_BLOCK 0
+#endif
+
+static char* qtok_int_block = NULL;
+static Py_ssize_t qtok_int_count = 0;
+
+/* Make the objects of ids 0..n-1 (n <= QTOK_INT_MAX): 0, or -1 with a
+   Python error.  Needs the GIL. */
+static int qtok_ints_make(Py_ssize_t n) {
+#if QTOK_INT_BLOCK
+    Py_ssize_t k;
+    PyObject* o;
+    char* at;
+    if (sizeof(PyLongObject) > QTOK_INT_STRIDE || n > QTOK_INT_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "qtok: too many ids for the id objects");
+        return -1;
+    }
+    if (qtok_int_block == NULL) {
+        void* p = mmap(NULL, (size_t)QTOK_INT_MAX * QTOK_INT_STRIDE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        qtok_int_block = (char*)p;
+    }
+    for (k = qtok_int_count; k < n; k++) {
+        o = PyLong_FromSsize_t(k);
+        if (o == NULL) return -1;
+        at = qtok_int_block + (size_t)k * QTOK_INT_STRIDE;
+        memcpy(at, o, sizeof(PyLongObject));
+        Py_DECREF(o);
+        qtok_make_everlasting((PyObject*)at);
+        qtok_int_count = k + 1;
+    }
+    return 0;
+#else
+    (void)n;
+    return 0;
+#endif
+}
+
+/* The object of id k, made by qtok_ints_make. */
+static inline PyObject* qtok_id_object(uint32_t k) {
+    return (PyObject*)(qtok_int_block + (size_t)k * QTOK_INT_STRIDE);
 }
 
 /* The last byte of an int object of one digit: a 32-byte block may
