@@ -42,6 +42,7 @@ always valid UTF-8, so the engine does not re-validate it.
 
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_New
+from cpython.ref cimport Py_DECREF
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport (PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8,
                               PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH)
@@ -75,6 +76,7 @@ from qtok.native.arrow_c cimport (ArrowSchema, ArrowArray, ArrowArrayStream, rel
 from cpython.buffer cimport PyBUF_FORMAT
 
 import os
+from itertools import repeat
 from operator import index as operator_index
 
 from qtok.errors import invalid_token

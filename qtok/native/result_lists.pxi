@@ -23,8 +23,14 @@ cdef list shared_ints(Py_ssize_t n):
     cdef PyObject** items
     if have < n:
         if INT_BLOCK:
+            # Room for the new objects at once (a repeat has a length), then
+            # each None replaced in place: no list in between.
             ints_make(n)
-            SHARED_INTS.extend([<object>id_object(<uint32_t>k) for k in range(have, n)])
+            SHARED_INTS.extend(repeat(None, n - have))
+            items = list_items(SHARED_INTS)
+            for k in range(have, n):
+                items[k] = id_object(<uint32_t>k)
+                Py_DECREF(None)
             return SHARED_INTS
         SHARED_INTS.extend(range(have, n))
         items = list_items(SHARED_INTS)
