@@ -45,7 +45,8 @@ static inline void qtok_make_everlasting(PyObject* o) {
  * A result list holds the object of each id.  Found through a table of
  * their addresses, building a list read a random place in 1.2 MB for
  * every id.  So the objects of ids 0..n-1 are laid out one every
- * QTOK_INT_STRIDE bytes in one block of address space reserved for
+ * QTOK_INT_STRIDE bytes (32 on 64-bit CPython 3.10-3.13: a one-digit
+ * int is 28) in one block of address space reserved for
  * QTOK_INT_MAX ids, and the object of id k is at qtok_int_block + k *
  * QTOK_INT_STRIDE: no memory is read to find it.  Each is a copy of the
  * bytes of the int CPython makes for k (PyLong_FromSsize_t; the original
@@ -53,7 +54,7 @@ static inline void qtok_make_everlasting(PyObject* o) {
  * it, since the memory is not CPython's.  Only where ints are everlasting,
  * and not in builds that link every object into a list (Py_TRACE_REFS),
  * whose copies would carry the original's links. */
-#define QTOK_INT_STRIDE 32
+#define QTOK_INT_STRIDE (sizeof(PyLongObject) <= 32 ? (size_t)32 : (size_t)64)
 #define QTOK_INT_MAX ((Py_ssize_t)1 << 21)
 #if QTOK_EVERLASTING_INTS && !defined(Py_TRACE_REFS)
 #define QTOK_INT_BLOCK 1
@@ -71,7 +72,7 @@ static int qtok_ints_make(Py_ssize_t n) {
     Py_ssize_t k;
     PyObject* o;
     char* at;
-    if (sizeof(PyLongObject) > QTOK_INT_STRIDE || n > QTOK_INT_MAX) {
+    if (n > QTOK_INT_MAX) {
         PyErr_SetString(PyExc_OverflowError, "qtok: too many ids for the id objects");
         return -1;
     }
