@@ -16,6 +16,7 @@
 #define QTOK_PYINT_H
 
 #include <Python.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -55,6 +56,13 @@ static inline void qtok_make_everlasting(PyObject* o) {
  * and not in builds that link every object into a list (Py_TRACE_REFS),
  * whose copies would carry the original's links. */
 #define QTOK_INT_STRIDE (sizeof(PyLongObject) <= 32 ? (size_t)32 : (size_t)64)
+/* The bytes of an int of at most one digit, which every id is: its header
+   and that digit (CPython allocates no more, so no more is copied). */
+#if PY_VERSION_HEX >= 0x030C0000
+#define QTOK_INT_BYTES (offsetof(PyLongObject, long_value.ob_digit) + sizeof(digit))
+#else
+#define QTOK_INT_BYTES (offsetof(PyLongObject, ob_digit) + sizeof(digit))
+#endif
 #define QTOK_INT_MAX ((Py_ssize_t)1 << 21)
 #if QTOK_EVERLASTING_INTS && !defined(Py_TRACE_REFS)
 #define QTOK_INT_BLOCK 1
@@ -89,7 +97,7 @@ static int qtok_ints_make(Py_ssize_t n) {
         o = PyLong_FromSsize_t(k);
         if (o == NULL) return -1;
         at = qtok_int_block + (size_t)k * QTOK_INT_STRIDE;
-        memcpy(at, o, sizeof(PyLongObject));
+        memcpy(at, o, QTOK_INT_BYTES);
         Py_DECREF(o);
         qtok_make_everlasting((PyObject*)at);
         qtok_int_count = k + 1;
