@@ -32,7 +32,6 @@ cdef enum:
     # costs about what they save (1 MB texts measured level either way).
     EMIT_THREADS_MIN_IDS = 1 << 19
     EMIT_MAX_THREADS = 64
-    EMIT_AHEAD = 8                   # how far ahead filling a list prefetches the int objects
 
 #: The size (UTF-8 bytes) from which a text is split, for Python's eyes.
 long_text_min_bytes = LONG_TEXT_MIN_BYTES
@@ -226,7 +225,7 @@ cdef struct LongTextOut:
 
 cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
     cdef const LongText* lt = o.lt
-    cdef size_t i, j, m
+    cdef size_t i, m
     cdef const uint32_t* part
     for i in range(o.first, o.end):
         m = lt.job.outs[i].len
@@ -235,14 +234,8 @@ cdef void long_text_emit_share(LongTextOut* o) noexcept nogil:
         part = long_text_part(lt, i)
         if o.ids != NULL:
             memcpy(o.ids + lt.offsets[i], part, m * sizeof(uint32_t))
-        elif INT_BLOCK:
-            for j in range(m):
-                o.items[lt.offsets[i] + j] = id_object(part[j])
         else:
-            for j in range(m):
-                if j + EMIT_AHEAD < m:
-                    prefetch(&o.objects[part[j + EMIT_AHEAD]])
-                o.items[lt.offsets[i] + j] = o.objects[part[j]]
+            put_id_objects(o.items + lt.offsets[i], part, m, o.objects)
 
 
 cdef void* long_text_emit_worker(void* arg) noexcept nogil:

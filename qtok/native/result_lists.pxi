@@ -39,22 +39,32 @@ cdef list shared_ints(Py_ssize_t n):
     return SHARED_INTS
 
 
+cdef inline void put_id_objects(PyObject** items, const uint32_t* ids, size_t n,
+                                PyObject** objects) noexcept nogil:
+    """items[0..n) = the shared int objects of ids[0..n), with no INCREF
+    (everlasting ints only): found by arithmetic where they lie in qtok's
+    block, else read from objects, the table of their addresses (fetched a
+    few ids ahead)."""
+    cdef size_t i
+    if INT_BLOCK:
+        for i in range(n):
+            items[i] = id_object(ids[i])
+        return
+    for i in range(n):
+        if i + LIST_AHEAD < n:
+            prefetch(&objects[ids[i + LIST_AHEAD]])
+        items[i] = objects[ids[i]]
+
+
 cdef inline object ids_as_list(const TokenVec* v, list id_objects):
-    """The ids as a list of the shared int objects: building it reads only
-    the table of their addresses (fetched a few ids ahead)."""
+    """The ids as a list of the shared int objects: with everlasting ints,
+    building it is a pointer store per id (put_id_objects)."""
     cdef object result = PyList_New(v.len)
     cdef size_t i, n = v.len
     cdef PyObject* item
     cdef PyObject** objects = list_items(id_objects)
-    if INT_BLOCK:
-        for i in range(n):
-            list_set_item(result, i, id_object(v.data[i]))
-        return result
     if EVERLASTING_INTS:
-        for i in range(n):
-            if i + LIST_AHEAD < n:
-                prefetch(&objects[v.data[i + LIST_AHEAD]])
-            list_set_item(result, i, objects[v.data[i]])
+        put_id_objects(list_items(result), v.data, n, objects)
         return result
     for i in range(n):
         if i + 2 * LIST_AHEAD < n:
