@@ -90,7 +90,9 @@ cdef struct PieceCache:
     uint64_t* pair_cache     # compact copy of the pair-table answers in use
     TokenVec scratch         # the ids of a long text's parts or of a batch's texts,
                              # kept from call to call (long_text.pxi, batch.pxi)
-    uint8_t pad[56]          # 128 bytes in all: the fields of two threads' caches,
+    uint8_t* utf8            # the UTF-8 of the long text's part being encoded, when the
+    size_t utf8_cap          # thread writes it itself (long_text.pxi); kept likewise
+    uint8_t pad[40]          # 128 bytes in all: the fields of two threads' caches,
                              # side by side in CachePool, never share a cache line
 
 

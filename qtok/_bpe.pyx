@@ -47,7 +47,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport (PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8,
                               PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH)
 from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
-from libc.stdint cimport int8_t, int32_t, uint8_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memcmp, memmove, memset
 from libc.stdio cimport FILE, fdopen, fread, fclose
@@ -58,14 +58,14 @@ from qtok.native.platform cimport (ctz64, clz64, add_carry, atomic_fetch_add, at
                                    run_make, run_take_front, run_take_back)
 from qtok.native.build_id cimport BUILD_ID
 from qtok.native.memory cimport table_alloc, cache_alloc, cache_free
-from qtok.native.utf8 cimport next_cp
+from qtok.native.utf8 cimport next_cp, UTF8_MAX, UTF8_ROOM, utf8_write
 from qtok.native.find_units cimport holds_pair
 from qtok.native.classify cimport (Block, classify64, classify64_sse2, classify64_avx2,
                                    classify64_bytes, classify_init, classify_has_avx2)
 from qtok.native.pyint cimport (EVERLASTING_INTS, make_everlasting, small_int_value, int_tail,
                                 INT_BLOCK, ints_make, id_object, list_get_item, list_set_item, incref, list_items,
                                 PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH,
-                                PyUnicode_IS_ASCII, str_ready)
+                                PyUnicode_IS_ASCII, str_ready, str_has_utf8)
 from qtok.native.unicode_classes cimport (QTOK_LETTER_RANGES, QTOK_NUMBER_RANGES,
                                           QTOK_SPACE_RANGES, QTOK_LETTER_RANGES_COUNT,
                                           QTOK_NUMBER_RANGES_COUNT, QTOK_SPACE_RANGES_COUNT)

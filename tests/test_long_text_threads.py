@@ -235,3 +235,143 @@ def test_split_tricky_text_encodes_like_tiktoken(atoms, skip, size, qwen_enc_raw
             assert qwen_enc_raw.encode_to_numpy(text, disallowed_special=()).tolist() == want
     finally:
         qtok.set_num_threads(before)
+
+
+# A str whose UTF-8 CPython has not made yet goes to the threads as its
+# characters, and each thread writes the UTF-8 of its own parts
+# (qtok/utf8.h).  Most texts above were encoded by tiktoken first, which
+# makes CPython keep their UTF-8; these tests give qtok copies without it.
+
+_KEPT: list[str] = []
+
+
+def fresh(text: str) -> str:
+    """A copy of text whose UTF-8 CPython has not made: a new str object,
+    kept alive to the end of the tests, so that the next copy is not put
+    at its address (a str of the same length and characters at the
+    address of the last one is taken for the same str, met again)."""
+    copy = text[:1] + text[1:]
+    assert copy is not text and (copy.isascii() or not _bpe._str_has_utf8(copy))
+    _KEPT.append(copy)
+    return copy
+
+
+@pytest.fixture(autouse=True)
+def _let_copies_go():
+    yield
+    _KEPT.clear()
+
+
+def _texts_of_every_kind() -> dict[str, str]:
+    """Long texts stored one, two and four bytes a character."""
+    return {**_long_texts(),
+            "Latin-1": "café naïve ß ÿ¡ " * 20_000,
+            "astral": "😀 word 𝔘𝔫𝔦 中 " * 12_000,
+            "astral letters only": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 12_000}
+
+
+@pytest.mark.parametrize("name", list(_texts_of_every_kind()))
+def test_threads_write_the_utf8_of_a_new_str(name, threads, qwen_enc_raw, tiktoken_ref):
+    text = _texts_of_every_kind()[name]
+    want = tiktoken_ref.encode_ordinary(text)
+    # A text with no place to cut (one run of letters) is encoded whole,
+    # from CPython's UTF-8.
+    splits = len(_bpe.text_cut_points(text.encode("utf-8"), 2)) > 2
+    for n in (2, 3, 8):
+        threads(n)
+        copy = fresh(text)
+        assert qwen_enc_raw.encode_ordinary(copy) == want, n
+        # The threads wrote it: CPython holds none (an ASCII str is its own).
+        assert copy.isascii() or _bpe._str_has_utf8(copy) != splits
+        assert qwen_enc_raw.count(fresh(text), disallowed_special=()) == len(want)
+        assert qwen_enc_raw.encode_to_numpy(fresh(text), disallowed_special=()).tolist() == want
+        assert qwen_enc_raw.encode(fresh(text), disallowed_special=()) == want
+
+
+def test_a_str_met_again_keeps_the_utf8_cpython_makes(threads, qwen_enc_raw, tiktoken_ref):
+    """The same str in the next call is given as CPython's UTF-8, which
+    CPython then keeps, so that later calls find it made."""
+    threads(2)
+    text = fresh(_long_texts()["CJK and punctuation"])
+    want = tiktoken_ref.encode_ordinary(fresh(text))
+    assert qwen_enc_raw.encode_ordinary(text) == want
+    assert not _bpe._str_has_utf8(text)
+    assert qwen_enc_raw.count(text, disallowed_special=()) == len(want)
+    assert _bpe._str_has_utf8(text)
+    assert qwen_enc_raw.encode_ordinary(text) == want
+    other = fresh(text)
+    assert qwen_enc_raw.encode_ordinary(other) == want and not _bpe._str_has_utf8(other)
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("unit", ["word é ", "中文，", "😀 x "])
+def test_a_lone_surrogate_in_a_new_long_str(where, unit, threads, qwen_enc_raw, tiktoken_ref):
+    """A lone surrogate has no UTF-8: the threads stop, and the text takes
+    the way of every text that holds one (CPython's error, then the same
+    replacement as tiktoken's)."""
+    body = unit * (3 * LONG // len(unit))
+    half = len(body) // 2
+    text = {"first": "\ud800" + body, "middle": body[:half] + "\udfff" + body[half:],
+            "last": body + "\ud83d"}[where]
+    want = tiktoken_ref.encode_ordinary(fresh(text))
+    for n in (2, 1, 3):
+        threads(n)
+        assert qwen_enc_raw.encode_ordinary(fresh(text)) == want, n
+        assert qwen_enc_raw.count(fresh(text), disallowed_special=()) == len(want)
+
+
+def _code_points():
+    """Code points of every width, surrogates among them, ASCII most often
+    (runs of ASCII take a path of their own)."""
+    return st.one_of(st.integers(0x20, 0x7E), st.integers(0x80, 0xFF), st.integers(0x100, 0x7FF),
+                     st.integers(0x800, 0xFFFF), st.integers(0xD800, 0xDFFF),
+                     st.integers(0x10000, 0x10FFFF))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_code_points(), max_size=40))
+def test_the_utf8_the_threads_write_is_cpythons(points):
+    text = "".join(map(chr, points))
+    try:
+        want = text.encode("utf-8")
+    except UnicodeEncodeError:
+        want = None                          # a lone surrogate
+    assert _bpe._utf8_written(text) == want
+
+
+@pytest.mark.parametrize("wide", ["", "é", "ÿ", "ő", "中", "😀", "\ud800"])
+def test_the_utf8_of_every_length_and_place(wide):
+    """Around the runs of 8, 4 or 2 ASCII characters taken at once: one
+    character of another width at every place of texts of every length."""
+    for n in range(0, 20):
+        for at in range(n + 1):
+            text = "abcdefghijklmnopqrstu"[:at] + wide + "vwxyz0123456789ABCDEF"[:n - at]
+            try:
+                want = text.encode("utf-8")
+            except UnicodeEncodeError:
+                want = None
+            assert _bpe._utf8_written(text) == want, (n, at)
+
+
+def _byte_positions(text: str) -> list[int]:
+    at, positions = 0, [0]
+    for ch in text:
+        at += len(ch.encode("utf-8", "surrogatepass"))
+        positions.append(at)
+    return positions
+
+
+def test_cuts_among_characters_are_those_of_the_utf8():
+    texts = list(_texts_of_every_kind().values())
+    texts += [read_text(p) for p in UDHR_FILES[:10]]
+    for text in texts:
+        at = _byte_positions(text)
+        assert [at[c] for c in _bpe.cut_candidates(text)] == _bpe.cut_candidates(text.encode("utf-8"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ALL_ATOMS), max_size=60))
+def test_cuts_among_characters_of_tricky_text(atoms):
+    text = "".join(atoms)
+    at = _byte_positions(text)
+    assert [at[c] for c in _bpe.cut_candidates(text)] == _bpe.cut_candidates(text.encode("utf-8"))

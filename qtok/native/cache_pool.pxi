@@ -41,6 +41,8 @@ cdef bint cache_tables(PieceCache* c) noexcept nogil:
     c.arena_used = 0
     c.big_entries = 0
     c.scratch = TokenVec(NULL, 0, 0)
+    c.utf8 = NULL
+    c.utf8_cap = 0
     if c.short == NULL or c.big == NULL or c.arena == NULL or c.pair_cache == NULL:
         cache_free_tables(c)
         return False
@@ -52,6 +54,9 @@ cdef void cache_free_tables(PieceCache* c) noexcept nogil:
     cache_free(c.big, small_tables_bytes())             # the pair cache with it
     cache_free(c.arena, BIG_ARENA)
     vec_free(&c.scratch)
+    free(c.utf8)
+    c.utf8 = NULL
+    c.utf8_cap = 0
     c.short = NULL
     c.big = NULL
     c.arena = NULL

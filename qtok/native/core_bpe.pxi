@@ -421,18 +421,47 @@ cdef class CoreBPE:
         """A long text, one call's alone (never a batch's: its threads are
         busy already), encoded in parts on the text's threads into lt: True,
         and lt must then be released; False when it is not for threads
-        (short, one thread set, or no place to cut it), and nothing is held."""
+        (short, one thread set, or no place to cut it), and nothing is held.
+
+        A str whose UTF-8 CPython does not hold yet, of LONG_TEXT_MIN_BYTES
+        characters or more, is given to the threads as its characters, and
+        each writes its parts' UTF-8 (long_text.pxi); asking CPython for it
+        would be a serial step before the threads start.  A text with a
+        lone surrogate then comes back False, for the caller's
+        PyUnicode_AsUTF8AndSize to raise the error.
+
+        The same str met again in the next such call is given as CPython's
+        UTF-8 instead, which CPython then keeps in the str: a text encoded
+        again and again (count, then encode; a benchmark's rounds) pays the
+        serial step once and then finds its UTF-8 made, where the threads
+        would write it at every call.  The str is known again by its
+        address, length and a sample of its characters (StrSeen), without a
+        reference to it; whichever way a text goes, its ids are the same."""
+        global LAST_STR_WRITTEN
         cdef size_t n
-        cdef const uint8_t* s
-        cdef int status
+        cdef const void* s
+        cdef int status, kind = 0
+        cdef StrSeen seen
         if LONG_TEXT_THREADS < 2:
             return False
-        s = utf8_of(text, &n)
-        if n < LONG_TEXT_MIN_BYTES:
-            return False
+        str_ready(text)                   # its characters, for a str of the legacy API
+        n = <size_t>PyUnicode_GET_LENGTH(text)
+        if not str_has_utf8(text) and n >= LONG_TEXT_MIN_BYTES:
+            kind = PyUnicode_KIND(text)
+            s = PyUnicode_DATA(text)
+            seen = str_seen(<PyObject*>text, s, kind, n)
+            if seen.address == LAST_STR_WRITTEN.address and seen.n_chars == LAST_STR_WRITTEN.n_chars \
+                    and seen.sample == LAST_STR_WRITTEN.sample:
+                kind = 0                  # met again: CPython's UTF-8, kept from now on
+            else:
+                LAST_STR_WRITTEN = seen
+        if kind == 0:
+            s = utf8_of(text, &n)
+            if n < LONG_TEXT_MIN_BYTES:
+                return False
         with nogil:
-            status = encode_long_text(&self.t, &self.pool, s, n, LONG_TEXT_THREADS, lt)
-        if status == -2:
+            status = encode_long_text(&self.t, &self.pool, s, kind, n, LONG_TEXT_THREADS, lt)
+        if status == -2 or status == -3:
             return False
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")

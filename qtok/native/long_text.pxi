@@ -16,6 +16,13 @@
 # letter and sees it in both.  A text with no such place (a megabyte of
 # spaces, or of one letter) stays in one part.
 #
+# The text comes as UTF-8, or, for a str whose UTF-8 CPython has not made
+# yet, as the str's characters: then the cuts are found among the
+# characters, and each part's thread writes that part's UTF-8 itself
+# (qtok_utf8_write) just before encoding it, instead of the calling thread
+# getting the whole text's from CPython while the others wait (a serial
+# 1.3 ms for a 1 MB text of the benchmark corpus).
+#
 # Batches never come here: their threads call encode_utf8 themselves, so a
 # batch is never split a second time (no oversubscription).
 
@@ -32,12 +39,47 @@ cdef enum:
     # costs about what they save (1 MB texts measured level either way).
     EMIT_THREADS_MIN_IDS = 1 << 19
     EMIT_MAX_THREADS = 64
+    # A part's UTF-8 buffer is kept in its worker's cache between calls up
+    # to this size (a text's parts are written into it one after another).
+    UTF8_KEEP_BYTES = 1 << 24
 
 #: The size (UTF-8 bytes) from which a text is split, for Python's eyes.
 long_text_min_bytes = LONG_TEXT_MIN_BYTES
 
 #: Threads for one long text (set_text_threads); 1 turns the splitting off.
 cdef int LONG_TEXT_THREADS = 1
+
+# The last str whose UTF-8 a long text's threads wrote
+# (CoreBPE._encode_in_parts), as its address, length and a sample of its
+# characters: no reference is kept, and a new str the allocator put at the
+# same address (the next document of a corpus, read after the last was let
+# go) must not pass for it.
+cdef struct StrSeen:
+    size_t address
+    size_t n_chars
+    uint64_t sample
+
+cdef StrSeen LAST_STR_WRITTEN
+
+
+cdef inline uint64_t chars_sample(const void* chars, size_t n_bytes) noexcept nogil:
+    """A digest of eight 8-byte words spread over a str's storage (n_bytes
+    of 64 or more)."""
+    cdef uint64_t h = n_bytes, word
+    cdef size_t j
+    for j in range(8):
+        memcpy(&word, <const uint8_t*>chars + (n_bytes - 8) * j // 7, 8)
+        h = (h ^ word) * <uint64_t>0x9E3779B97F4A7C15
+    return h
+
+
+cdef inline StrSeen str_seen(const void* address, const void* chars, int kind,
+                             size_t n_chars) noexcept nogil:
+    cdef StrSeen seen
+    seen.address = <size_t>address
+    seen.n_chars = n_chars
+    seen.sample = chars_sample(chars, n_chars * <size_t>kind)
+    return seen
 
 
 cdef size_t next_cut(const uint8_t* s, size_t n, size_t i) noexcept nogil:
@@ -63,13 +105,46 @@ cdef size_t next_cut(const uint8_t* s, size_t n, size_t i) noexcept nogil:
     return n
 
 
-cdef size_t text_cuts(const uint8_t* s, size_t n, size_t parts, size_t* cuts) noexcept nogil:
+cdef inline uint32_t char_at(int kind, const void* chars, size_t i) noexcept nogil:
+    """Character i of a str's storage (kind as PyUnicode_KIND)."""
+    if kind == 1:
+        return (<const uint8_t*>chars)[i]
+    if kind == 2:
+        return (<const uint16_t*>chars)[i]
+    return (<const uint32_t*>chars)[i]
+
+
+cdef size_t next_char_cut(int kind, const void* chars, size_t n, size_t i) noexcept nogil:
+    """next_cut among n characters of a str's storage: the first character
+    after character i that is not a letter and follows one; n when there is
+    none.  The same places as next_cut finds in the text's UTF-8."""
+    cdef bint prev_letter
+    if i >= n:
+        return n
+    prev_letter = (CLASS_OF[char_at(kind, chars, i)] & IS_LETTER) != 0
+    i += 1
+    while i < n:
+        if CLASS_OF[char_at(kind, chars, i)] & IS_LETTER:
+            prev_letter = True
+        elif prev_letter:
+            return i
+        i += 1
+    return n
+
+
+cdef size_t text_cuts(const void* text, int kind, size_t n, size_t parts,
+                      size_t* cuts) noexcept nogil:
     """Fill cuts[0..k] with 0 = c0 < c1 < ... < ck = n, about n / parts
-    apart; returns k (1 when the text does not split)."""
+    apart; returns k (1 when the text does not split).  The text is n bytes
+    of UTF-8 (kind 0) or n characters of a str's storage (kind 1, 2 or 4),
+    and the cuts are byte or character positions accordingly."""
     cdef size_t k = 0, j, c
     cuts[0] = 0
     for j in range(1, parts):
-        c = next_cut(s, n, j * (n // parts))
+        if kind == 0:
+            c = next_cut(<const uint8_t*>text, n, j * (n // parts))
+        else:
+            c = next_char_cut(kind, text, n, j * (n // parts))
         if c >= n:
             break
         if c > cuts[k] and c - cuts[k] >= LONG_PART_MIN_BYTES:
@@ -80,6 +155,42 @@ cdef size_t text_cuts(const uint8_t* s, size_t n, size_t parts, size_t* cuts) no
     return k
 
 
+cdef const uint8_t* part_utf8(BatchJob* job, PieceCache* cache, size_t i, size_t* n,
+                              uint8_t** own) noexcept nogil:
+    """The UTF-8 of part i, and its length in n: the text's own bytes, or,
+    for a part given as characters (texts[i] NULL), their UTF-8 written into
+    the cache's buffer (kept from call to call, as the scratch vector), or
+    without a cache into a block of its own, given back in own for the
+    caller to free.  NULL, with job.status set, when out of memory (-1) or
+    at a lone surrogate (-3, and the other threads stop: CPython's UTF-8
+    then raises the error)."""
+    cdef size_t need, written
+    cdef uint8_t* buf
+    if job.texts[i] != NULL:
+        n[0] = job.lens[i]
+        return job.texts[i]
+    need = <size_t>job.n_chars[i] * UTF8_MAX(job.kinds[i]) + UTF8_ROOM
+    if cache == NULL:
+        buf = <uint8_t*>malloc(need)
+        own[0] = buf
+    else:
+        if cache.utf8_cap < need:
+            free(cache.utf8)           # nothing in it to keep: a new block, not realloc
+            cache.utf8 = <uint8_t*>malloc(need)
+            cache.utf8_cap = need if cache.utf8 != NULL else 0
+        buf = cache.utf8
+    if buf == NULL:
+        atomic_store_int(&job.status, -1)
+        return NULL
+    written = utf8_write(job.kinds[i], job.chars[i], <size_t>job.n_chars[i], buf)
+    if written == <size_t>-1:
+        atomic_store_int(&job.status, -3)
+        atomic_set(&job.abandoned)
+        return NULL
+    n[0] = written
+    return buf
+
+
 cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t i) noexcept nogil:
     """Encode part i on worker w: into the worker's scratch vector (which
     stays allocated from call to call: a fresh block per part per call was
@@ -88,15 +199,24 @@ cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t 
     the second core saved; docs/design.md), or without a cache into a vector
     of the part's own."""
     cdef TokenVec* v
+    cdef uint8_t* own = NULL
+    cdef size_t n
+    cdef const uint8_t* s
     job.part_worker[i] = w
+    if atomic_is_set(&job.abandoned):
+        return
+    s = part_utf8(job, cache, i, &n, &own)
+    if s == NULL:
+        return
     if cache == NULL:
         # (outs[i] starts empty, from batch_alloc; pushes grow it.)
-        if encode_utf8(job.t, NULL, job.texts[i], job.lens[i], &job.outs[i]) < 0:
+        if encode_utf8(job.t, NULL, s, n, &job.outs[i]) < 0:
             atomic_store_int(&job.status, -1)
+        free(own)
         return
     v = &cache.scratch
     job.part_at[i] = v.len
-    if encode_utf8(job.t, cache, job.texts[i], job.lens[i], v) < 0:
+    if encode_utf8(job.t, cache, s, n, v) < 0:
         atomic_store_int(&job.status, -1)
     job.outs[i].len = v.len - job.part_at[i]
 
@@ -128,12 +248,15 @@ cdef void* encode_share_worker(void* arg) noexcept nogil:
     return NULL
 
 
-cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, size_t n,
-                          int n_threads, LongText* lt) noexcept nogil:
-    """encode_utf8 of s[:n] split into parts on n_threads threads (the
-    caller's among them), into lt.  0: done, the ids held in lt until
-    long_text_release; -1 when out of memory, -2 when the text did not split
-    (nothing done: encode it whole).  On -1 and -2 nothing is held."""
+cdef int encode_long_text(const Tables* t, CachePool* pool, const void* text, int kind,
+                          size_t n, int n_threads, LongText* lt) noexcept nogil:
+    """encode_utf8 of a text split into parts on n_threads threads (the
+    caller's among them), into lt.  The text is n bytes of UTF-8 (kind 0)
+    or n characters of a str's storage (kind 1, 2 or 4, as PyUnicode_KIND),
+    whose UTF-8 each part's thread writes (part_utf8).  0: done, the ids
+    held in lt until long_text_release; -1 when out of memory, -2 when the
+    text did not split (nothing done: encode it whole), -3 when the
+    characters hold a lone surrogate.  On -1, -2 and -3 nothing is held."""
     cdef size_t parts = <size_t>n_threads * PARTS_PER_THREAD
     cdef size_t k, i
     cdef size_t w
@@ -146,7 +269,7 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
     lt.cuts = <size_t*>malloc((parts + 1) * sizeof(size_t))
     if lt.cuts == NULL:
         return -1
-    k = text_cuts(s, n, parts, lt.cuts)
+    k = text_cuts(text, kind, n, parts, lt.cuts)
     if k < 2:
         free(lt.cuts)
         lt.cuts = NULL
@@ -159,10 +282,22 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const uint8_t* s, si
         lt.offsets = <size_t*>calloc(k + 1, sizeof(size_t))
         if lt.job.part_at == NULL or lt.job.part_worker == NULL or lt.offsets == NULL:
             status = -1
+        if kind != 0:
+            # (texts[i] stays NULL: part i is given as characters.)
+            lt.job.kinds = <int*>calloc(k, sizeof(int))
+            lt.job.chars = <void**>calloc(k, sizeof(void*))
+            lt.job.n_chars = <Py_ssize_t*>calloc(k, sizeof(Py_ssize_t))
+            if lt.job.kinds == NULL or lt.job.chars == NULL or lt.job.n_chars == NULL:
+                status = -1
     if status == 0:
         for i in range(k):
-            lt.job.texts[i] = s + lt.cuts[i]
-            lt.job.lens[i] = lt.cuts[i + 1] - lt.cuts[i]
+            if kind == 0:
+                lt.job.texts[i] = <const uint8_t*>text + lt.cuts[i]
+                lt.job.lens[i] = lt.cuts[i + 1] - lt.cuts[i]
+            else:
+                lt.job.kinds[i] = kind
+                lt.job.chars[i] = <void*>(<const uint8_t*>text + lt.cuts[i] * <size_t>kind)
+                lt.job.n_chars[i] = <Py_ssize_t>(lt.cuts[i + 1] - lt.cuts[i])
         if batch_take_caches(&lt.job, pool, &lt.th,
                              n_threads if <size_t>n_threads < k else <int>k) < 0:
             status = -1
@@ -198,12 +333,21 @@ cdef inline const uint32_t* long_text_part(const LongText* lt, size_t i) noexcep
 
 cdef void long_text_release(LongText* lt, CachePool* pool) noexcept nogil:
     """Give back what lt holds: the caches (a scratch vector grown past
-    SCRATCH_KEEP_IDS by one huge text is let go), threads and arrays."""
+    SCRATCH_KEEP_IDS, or a UTF-8 buffer past UTF8_KEEP_BYTES, by one huge
+    text is let go), threads and arrays."""
     cdef size_t w
+    cdef PieceCache* c
     if lt.job.caches != NULL:
         for w in range(<size_t>lt.th.n):
-            if lt.job.caches[w] != NULL and lt.job.caches[w].scratch.cap > SCRATCH_KEEP_IDS:
-                vec_free(&lt.job.caches[w].scratch)
+            c = lt.job.caches[w]
+            if c == NULL:
+                continue
+            if c.scratch.cap > SCRATCH_KEEP_IDS:
+                vec_free(&c.scratch)
+            if c.utf8_cap > UTF8_KEEP_BYTES:
+                free(c.utf8)
+                c.utf8 = NULL
+                c.utf8_cap = 0
     batch_join(&lt.th)
     batch_threads_free(&lt.th, pool)
     batch_free(&lt.job)
@@ -302,20 +446,43 @@ def text_cut_points(bytes text, size_t parts):
     try:
         if n == 0:
             return [0, 0]
-        k = text_cuts(s, n, parts, cuts)
+        k = text_cuts(s, 0, n, parts, cuts)
         return [cuts[i] for i in range(k + 1)]
     finally:
         free(cuts)
 
 
-def cut_candidates(bytes text):
-    """Every place next_cut finds in a UTF-8 text, in order (for tests: each
-    must be a piece boundary)."""
-    cdef const uint8_t* s = <const uint8_t*><const char*>text
-    cdef size_t n = len(text), i = 0
+def cut_candidates(object text):
+    """Every place next_cut finds in a UTF-8 text (bytes), or next_char_cut
+    among a str's characters (a str: character positions), in order (for
+    tests: each must be a piece boundary, and a str's the same places as
+    its UTF-8's)."""
+    cdef const void* s
+    cdef size_t n, i = 0
+    cdef int kind = 0
+    cdef bytes data
+    if isinstance(text, str):
+        str_ready(text)
+        kind = PyUnicode_KIND(text)
+        s = PyUnicode_DATA(text)
+        n = <size_t>PyUnicode_GET_LENGTH(text)
+    else:
+        data = text
+        s = <const char*>data
+        n = len(data)
     out = []
     while True:
-        i = next_cut(s, n, i)
+        if kind == 0:
+            i = next_cut(<const uint8_t*>s, n, i)
+        else:
+            i = next_char_cut(kind, s, n, i)
         if i >= n:
             return out
         out.append(i)
+
+
+def _str_has_utf8(str text not None):
+    """Whether CPython holds text's UTF-8 (qtok/pystr.h): the tests see with
+    it which way a long text went to its threads."""
+    str_ready(text)
+    return str_has_utf8(text)

@@ -25,3 +25,4 @@ cdef extern from "Python.h":
 
 cdef extern from "qtok/pystr.h":
     int str_ready "qtok_str_ready"(object s) except -1
+    bint str_has_utf8 "qtok_str_has_utf8"(object s)

@@ -112,8 +112,9 @@ def _forget_piece_caches(CoreBPE core not None):
 
 def _long_text_workers(CoreBPE core not None, str text not None):
     """How a long text is shared out on the text's threads: a list with, for
-    each part, (its first byte, the worker whose run it belongs to, the
-    worker that encoded it).  None when the text is not split."""
+    each part, (its first byte, or its first character when the threads
+    wrote the text's UTF-8, the worker whose run it belongs to, the worker
+    that encoded it).  None when the text is not split."""
     cdef LongText lt
     cdef size_t i, w
     if not core._encode_in_parts(text, &lt):
@@ -214,3 +215,28 @@ def _thread_start():
         raise NotImplementedError("this system does not say which CPU a thread runs on")
     allowed = {c for c in range(64 * WHEREABOUTS_WORDS) if seen.allowed[c // 64] >> (c % 64) & 1}
     return seen.creator_cpu, seen.first_cpu, allowed
+
+
+def _utf8_written(str text not None):
+    """text's UTF-8 as the threads of a long text write it (qtok/utf8.h,
+    qtok_utf8_write), from the str's own storage; None at a lone surrogate.
+    The tests hold it to str.encode on every kind of str."""
+    cdef int kind
+    cdef size_t n, written
+    cdef uint8_t* buf
+    cdef const void* chars
+    str_ready(text)
+    kind = PyUnicode_KIND(text)
+    chars = PyUnicode_DATA(text)
+    n = <size_t>PyUnicode_GET_LENGTH(text)
+    buf = <uint8_t*>malloc(n * UTF8_MAX(kind) + UTF8_ROOM)
+    if buf == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            written = utf8_write(kind, chars, n, buf)
+        if written == <size_t>-1:
+            return None
+        return PyBytes_FromStringAndSize(<const char*>buf, written)
+    finally:
+        free(buf)

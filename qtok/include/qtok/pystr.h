@@ -21,4 +21,15 @@ static inline int qtok_str_ready(PyObject* s) {
 #endif
 }
 
+/* Whether CPython already holds the UTF-8 of s (an ASCII str is its own;
+   another keeps it once PyUnicode_AsUTF8AndSize has been asked for it), so
+   that asking for it costs nothing.  A long text whose UTF-8 is not there
+   yet is written part by part by its threads (qtok_utf8_write) instead.
+   Reads the str's utf8 field, part of the compact layout declared in
+   CPython's headers since 3.3; with the GIL held, as every caller is. */
+static inline int qtok_str_has_utf8(PyObject* s) {
+    if (PyUnicode_IS_COMPACT_ASCII(s)) return 1;
+    return ((PyCompactUnicodeObject*)s)->utf8 != NULL;
+}
+
 #endif
