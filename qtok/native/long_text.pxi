@@ -479,10 +479,3 @@ def cut_candidates(object text):
         if i >= n:
             return out
         out.append(i)
-
-
-def _str_has_utf8(str text not None):
-    """Whether CPython holds text's UTF-8 (qtok/pystr.h): the tests see with
-    it which way a long text went to its threads."""
-    str_ready(text)
-    return str_has_utf8(text)

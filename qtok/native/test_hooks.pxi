@@ -240,3 +240,10 @@ def _utf8_written(str text not None):
         return PyBytes_FromStringAndSize(<const char*>buf, written)
     finally:
         free(buf)
+
+
+def _str_has_utf8(str text not None):
+    """Whether CPython holds text's UTF-8 (qtok/pystr.h): the tests see with
+    it which way a long text went to its threads."""
+    str_ready(text)
+    return str_has_utf8(text)
