@@ -26,10 +26,18 @@ static inline int qtok_str_ready(PyObject* s) {
    that asking for it costs nothing.  A long text whose UTF-8 is not there
    yet is written part by part by its threads (qtok_utf8_write) instead.
    Reads the str's utf8 field, part of the compact layout declared in
-   CPython's headers since 3.3; with the GIL held, as every caller is. */
+   CPython's headers since 3.3; with the GIL held, as every caller is.
+   Without a GIL another thread may be filling that field in, so there
+   every str is taken to have it: its UTF-8 comes from CPython, as before
+   the threads wrote it. */
 static inline int qtok_str_has_utf8(PyObject* s) {
+#ifdef Py_GIL_DISABLED
+    (void)s;
+    return 1;
+#else
     if (PyUnicode_IS_COMPACT_ASCII(s)) return 1;
     return ((PyCompactUnicodeObject*)s)->utf8 != NULL;
+#endif
 }
 
 #endif
