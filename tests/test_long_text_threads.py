@@ -299,7 +299,9 @@ def test_a_str_met_again_keeps_the_utf8_cpython_makes(threads, qwen_enc_raw, tik
     """The same str in the next call is given as CPython's UTF-8, which
     CPython then keeps, so that later calls find it made."""
     threads(2)
-    text = fresh(_long_texts()["CJK and punctuation"])
+    # Text of its own: a str of the same characters that an earlier test let go
+    # could be at this address, and would pass for this one.
+    text = fresh(_long_texts()["CJK and punctuation"] + "met again")
     want = tiktoken_ref.encode_ordinary(fresh(text))
     assert qwen_enc_raw.encode_ordinary(text) == want
     assert not _bpe._str_has_utf8(text)
