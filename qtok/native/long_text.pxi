@@ -82,53 +82,43 @@ cdef inline StrSeen str_seen(const void* address, const void* chars, int kind,
     return seen
 
 
-cdef size_t next_cut(const uint8_t* s, size_t n, size_t i) noexcept nogil:
-    """The first cut after byte i: a position right after a letter that a
-    non-letter follows; n when there is none."""
+cdef inline uint32_t char_at(const void* text, int kind, size_t i, size_t* width) noexcept nogil:
+    """The character at position i of a text, and how many positions it
+    takes: n bytes of UTF-8 (kind 0), or a str's storage (kind 1, 2 or 4,
+    as PyUnicode_KIND: one position a character)."""
+    if kind == 0:
+        return next_cp(<const uint8_t*>text, i, width)
+    width[0] = 1
+    if kind == 1:
+        return (<const uint8_t*>text)[i]
+    if kind == 2:
+        return (<const uint16_t*>text)[i]
+    return (<const uint32_t*>text)[i]
+
+
+cdef size_t next_cut(const void* text, int kind, size_t n, size_t i) noexcept nogil:
+    """The first cut after position i (a byte of UTF-8, kind 0, or a
+    character of a str's storage): a position right after a letter that a
+    non-letter follows; n when there is none.  A str's cuts are the places
+    its UTF-8's are."""
     cdef size_t width
     cdef uint32_t cp
     cdef bint prev_letter
-    while i < n and (s[i] & 0xC0) == 0x80:     # to the start of a character
-        i += 1
+    if kind == 0:
+        while i < n and ((<const uint8_t*>text)[i] & 0xC0) == 0x80:   # to a character's start
+            i += 1
     if i >= n:
         return n
-    cp = next_cp(s, i, &width)
+    cp = char_at(text, kind, i, &width)
     prev_letter = (CLASS_OF[cp] & IS_LETTER) != 0
     i += width
     while i < n:
-        cp = next_cp(s, i, &width)
+        cp = char_at(text, kind, i, &width)
         if CLASS_OF[cp] & IS_LETTER:
             prev_letter = True
         elif prev_letter:
             return i
         i += width
-    return n
-
-
-cdef inline uint32_t char_at(int kind, const void* chars, size_t i) noexcept nogil:
-    """Character i of a str's storage (kind as PyUnicode_KIND)."""
-    if kind == 1:
-        return (<const uint8_t*>chars)[i]
-    if kind == 2:
-        return (<const uint16_t*>chars)[i]
-    return (<const uint32_t*>chars)[i]
-
-
-cdef size_t next_char_cut(int kind, const void* chars, size_t n, size_t i) noexcept nogil:
-    """next_cut among n characters of a str's storage: the first character
-    after character i that is not a letter and follows one; n when there is
-    none.  The same places as next_cut finds in the text's UTF-8."""
-    cdef bint prev_letter
-    if i >= n:
-        return n
-    prev_letter = (CLASS_OF[char_at(kind, chars, i)] & IS_LETTER) != 0
-    i += 1
-    while i < n:
-        if CLASS_OF[char_at(kind, chars, i)] & IS_LETTER:
-            prev_letter = True
-        elif prev_letter:
-            return i
-        i += 1
     return n
 
 
@@ -141,10 +131,7 @@ cdef size_t text_cuts(const void* text, int kind, size_t n, size_t parts,
     cdef size_t k = 0, j, c
     cuts[0] = 0
     for j in range(1, parts):
-        if kind == 0:
-            c = next_cut(<const uint8_t*>text, n, j * (n // parts))
-        else:
-            c = next_char_cut(kind, text, n, j * (n // parts))
+        c = next_cut(text, kind, n, j * (n // parts))
         if c >= n:
             break
         if c > cuts[k] and c - cuts[k] >= LONG_PART_MIN_BYTES:
@@ -169,7 +156,7 @@ cdef const uint8_t* part_utf8(BatchJob* job, PieceCache* cache, size_t i, size_t
     if job.texts[i] != NULL:
         n[0] = job.lens[i]
         return job.texts[i]
-    need = <size_t>job.n_chars[i] * UTF8_MAX(job.kinds[i]) + UTF8_ROOM
+    need = utf8_room(job.kinds[i], <size_t>job.n_chars[i])
     if cache == NULL:
         buf = <uint8_t*>malloc(need)
         own[0] = buf
@@ -453,8 +440,8 @@ def text_cut_points(bytes text, size_t parts):
 
 
 def cut_candidates(object text):
-    """Every place next_cut finds in a UTF-8 text (bytes), or next_char_cut
-    among a str's characters (a str: character positions), in order (for
+    """Every place next_cut finds in a UTF-8 text (bytes), or among a str's
+    characters (a str: character positions), in order (for
     tests: each must be a piece boundary, and a str's the same places as
     its UTF-8's)."""
     cdef const void* s
@@ -472,10 +459,7 @@ def cut_candidates(object text):
         n = len(data)
     out = []
     while True:
-        if kind == 0:
-            i = next_cut(<const uint8_t*>s, n, i)
-        else:
-            i = next_char_cut(kind, s, n, i)
+        i = next_cut(s, kind, n, i)
         if i >= n:
             return out
         out.append(i)

@@ -229,7 +229,7 @@ def _utf8_written(str text not None):
     kind = PyUnicode_KIND(text)
     chars = PyUnicode_DATA(text)
     n = <size_t>PyUnicode_GET_LENGTH(text)
-    buf = <uint8_t*>malloc(n * UTF8_MAX(kind) + UTF8_ROOM)
+    buf = <uint8_t*>malloc(utf8_room(kind, n))
     if buf == NULL:
         raise MemoryError()
     try:

@@ -32,7 +32,7 @@ qtok_next_cp(const unsigned char* s, size_t i, size_t* width) {
 
 /* The UTF-8 of n characters of a str's storage (kind 1, 2 or 4 bytes a
    character, as PyUnicode_KIND), written to out, which has room for
-   n * QTOK_UTF8_MAX(kind) + 3 bytes.  Returns the bytes written, or
+   qtok_utf8_room(kind, n) bytes.  Returns the bytes written, or
    (size_t)-1 if the characters hold a lone surrogate (U+D800..U+DFFF),
    which has no UTF-8: the caller then lets CPython raise its
    UnicodeEncodeError.
@@ -46,8 +46,11 @@ qtok_next_cp(const unsigned char* s, size_t i, size_t* width) {
    3 bytes of room), and the pointer moves by the length.  Surrogates are
    only noted on the way and refused at the end.  A run of 8 (kind 1), 4
    (kind 2) or 2 (kind 4) ASCII characters is copied at once. */
-#define QTOK_UTF8_MAX(kind) ((kind) == 1 ? 2u : (kind) == 2 ? 3u : 4u)
-#define QTOK_UTF8_ROOM 3u
+static inline size_t qtok_utf8_room(int kind, size_t n) {
+    /* The widest UTF-8 of a character of this kind, and 3 bytes for the
+       last character's 32-bit store. */
+    return n * (kind == 1 ? 2u : kind == 2 ? 3u : 4u) + 3u;
+}
 
 static inline __attribute__((always_inline)) unsigned char*
 qtok_utf8_put(unsigned char* o, uint32_t c) {
