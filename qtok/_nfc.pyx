@@ -503,6 +503,78 @@ cdef inline bint safe_boundary(uint32_t c) noexcept nogil:
     return (props(c) & STOPS) == 0
 
 
+cdef enum:
+    SLICE_BACK_CHARS = 64       # how far back nfc_slice_end looks for a safe boundary
+
+
+cdef Py_ssize_t nfc_slice_end(int kind, const void* data, Py_ssize_t start,
+                              Py_ssize_t end) noexcept nogil:
+    """The check of characters start..end-1 of a longer text, for a text
+    checked in slices on several threads: where it first fails, or end.
+
+    The check starts afresh at the last safe boundary at or before start
+    (safe_boundary), found within SLICE_BACK_CHARS characters, and reads on
+    from there as the check of the whole text would: no character before a
+    safe boundary changes how the check reads what follows it.  So every
+    slice passes exactly when the whole text does, and the least of the
+    slices' results is where the check of the whole first fails (what
+    nfc_after_check wants).  A slice with no safe boundary near its start
+    (a long run of marks) comes back start, "cannot tell": the text then
+    takes the serial way, which normalizes from there."""
+    cdef Py_ssize_t b = start, lowest
+    if kind == 1:
+        return end                      # Latin-1: every character is inert
+    lowest = start - SLICE_BACK_CHARS if start > SLICE_BACK_CHARS else 0
+    while b > lowest and not safe_boundary(unit_at(kind, data, b)):
+        b -= 1
+    if b > 0 and not safe_boundary(unit_at(kind, data, b)):
+        return start
+    return nfc_data_end(kind, data, b, end, True)
+
+
+cdef Py_ssize_t nfc_slice_own_end(int kind, const void* data, Py_ssize_t start,
+                                  Py_ssize_t end, Py_ssize_t n) noexcept nogil:
+    """nfc_slice_end, and then, where the check stops, the stretch around
+    that place (from the safe boundary before it to the one after, as
+    nfc_spans takes it) normalized and compared with the text: the check is
+    one-sided, and many places it stops at are NFC after all (a vowel mark
+    after an Arabic letter that decomposes).  So a thread finds most texts
+    NFC by itself.  end when the slice's characters are their own NFC;
+    else where the first stretch that normalization changes starts, the
+    text's own NFC up to there (or start when out of memory): the text is
+    then normalized from there (nfc_after_check).  n: the text's length,
+    which a stretch may reach into."""
+    cdef CodePoints stretch
+    cdef Py_ssize_t f, a, e, k, lo = 0
+    cdef bint same
+    stretch.data = NULL
+    stretch.n = stretch.cap = 0
+    f = nfc_slice_end(kind, data, start, end)
+    while f < end:
+        a = f
+        while a > lo and not safe_boundary(unit_at(kind, data, a)):
+            a -= 1
+        e = f + 1
+        while e < n and not safe_boundary(unit_at(kind, data, e)):
+            e += 1
+        stretch.n = 0
+        if normalize_data(kind, <const char*>data + a * kind, e - a, True, &stretch) < 0:
+            f = start                   # out of memory: the serial way will say so
+            break
+        same = stretch.n == e - a
+        k = 0
+        while same and k < stretch.n:
+            same = stretch.data[k] == unit_at(kind, data, a + k)
+            k += 1
+        if not same:
+            f = a
+            break
+        lo = e
+        f = end if e >= end else nfc_data_end(kind, data, e, end, True)
+    free(stretch.data)
+    return f
+
+
 cdef int append_units(CodePoints* out, int kind, const void* data, Py_ssize_t a,
                       Py_ssize_t b) noexcept nogil:
     """Append characters a..b-1 of data unchanged; -1 when out of memory."""
@@ -617,6 +689,34 @@ def to_nfc(str text not None):
     if fail == PyUnicode_GET_LENGTH(text):
         return text
     return normalize_text(text, NFC_STRETCHES, fail)
+
+
+cdef str nfc_after_check(str text, Py_ssize_t fail):
+    """to_nfc of text whose check has run already (on threads, in slices:
+    nfc_slice_end) and first failed at fail: the stretches from there on."""
+    return normalize_text(text, NFC_STRETCHES, fail)
+
+
+def _check_end(str text not None, start=None, end=None, bint own=False):
+    """Where the check of text first fails, or its length (for tests); with
+    start and end, the check of that slice as a long text's threads run it
+    (nfc_slice_end; own: nfc_slice_own_end)."""
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text), a, b
+    if start is None:
+        return text_nfc_end(text, True)
+    a, b = start, end
+    if not 0 <= a <= b <= n:
+        raise ValueError("need 0 <= start <= end <= len(text)")
+    if own:
+        return nfc_slice_own_end(PyUnicode_KIND(text), PyUnicode_DATA(text), a, b, n)
+    return nfc_slice_end(PyUnicode_KIND(text), PyUnicode_DATA(text), a, b)
+
+
+def _nfc_after_check(str text not None, Py_ssize_t fail):
+    """nfc_after_check, for tests."""
+    if not 0 <= fail <= PyUnicode_GET_LENGTH(text):
+        raise ValueError("need 0 <= fail <= len(text)")
+    return nfc_after_check(text, fail)
 
 
 def _nfc_whole(str text not None):

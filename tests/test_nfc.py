@@ -23,8 +23,8 @@ from tokenizers.normalizers import NFD
 from corpus_files import BUNDLED_FILES, LEIPZIG_FILES, UDHR_FILES, file_params, read_lines
 import qtok
 from qtok import normalize
-from qtok._nfc import (UNICODE_VERSION, _is_inert, _nfc_whole, combining, composite, is_nfc, nfd,
-                       to_nfc)
+from qtok._nfc import (UNICODE_VERSION, _check_end, _is_inert, _nfc_after_check, _nfc_whole,
+                       combining, composite, is_nfc, nfd, to_nfc)
 from qwen_reference import nfc
 
 hf_nfd = NFD().normalize_str
@@ -276,3 +276,95 @@ def test_long_text_with_a_few_places_to_normalize(where):
     out = to_nfc(text)
     assert out == nfc(text) == _nfc_whole(text)
     assert out is not text and "\u0301" not in out
+
+
+# A long text split on threads is checked in slices, one per thread
+# (nfc_slice_end): each starts afresh at a safe boundary before its start,
+# so the least of the slices' results must be where the check of the whole
+# first fails -- and every slice must pass exactly when the whole does.
+
+def _slices(n: int, k: int, rng: random.Random) -> list[tuple[int, int]]:
+    cuts = sorted({0, n, *(rng.randrange(n + 1) for _ in range(k - 1))})
+    return list(zip(cuts, cuts[1:]))
+
+
+def _slice_agrees(text: str, start: int, end: int, whole: int) -> int:
+    """The check of text[start:end] as a thread runs it, held to the check
+    of the whole text, which first fails at whole (or is len(text))."""
+    got = _check_end(text, start, end)
+    assert got <= end
+    if whole >= end:                  # no failure before the slice's end
+        assert got == end, (text, start, end)
+    elif whole >= start:              # the first failure is in the slice
+        assert got == whole, (text, start, end)
+    else:                             # before it: never reported earlier than it
+        assert got >= whole, (text, start, end)
+    return got
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(HARD + PLAIN * 8), min_size=1, max_size=60).map("".join),
+       st.integers(2, 6), st.integers(0, 2**32))
+def test_slices_fail_where_the_whole_text_fails(s, k, seed):
+    whole = _check_end(s)
+    slices = _slices(len(s), k, random.Random(seed))
+    failed = [got for got, (a, b) in zip((_slice_agrees(s, a, b, whole) for a, b in slices), slices)
+              if got < b]
+    # What the threads report: the least failure, or none when the text passes.
+    assert min(failed, default=len(s)) == whole
+
+
+def test_every_slice_of_text_with_marks():
+    text = "e\u0301 a\u0308\u0323 \u0625\u0650 \uac00\u11a8 x\u0334\u0301 " * 4
+    for prefix in range(len(text) + 1):      # where the first failure falls varies
+        t = "abc " + text[prefix:]
+        whole = _check_end(t)
+        for start in range(len(t) + 1):
+            for end in range(start, len(t) + 1):
+                _slice_agrees(t, start, end, whole)
+
+
+def test_a_slice_in_a_long_run_of_marks_cannot_tell():
+    # 200 marks that compose with nothing, after one letter: NFC, but a slice
+    # that starts among them finds no safe boundary within reach and says so
+    # by failing at its start (the text then takes the serial way).
+    text = "x" + "\u0334" * 200 + " tail"
+    assert _check_end(text) == len(text)
+    assert _check_end(text, 150, len(text)) == 150
+    assert _check_end(text, 40, len(text)) == len(text)      # the letter is within reach
+    assert _check_end(text, 0, 100) == 100
+
+
+# Where the check stops, a thread normalizes the stretch around that place
+# and compares (nfc_slice_own_end): most such places are NFC after all.
+# Every slice must then say "its own NFC" exactly when the text is, and
+# where one does not, the text must be its own NFC up to there and
+# normalizing from there must give the text's NFC.
+
+def _own_ends(s: str, slices) -> list[int]:
+    return [_check_end(s, a, b, own=True) for a, b in slices]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(HARD + PLAIN * 8), min_size=1, max_size=60).map("".join),
+       st.integers(2, 6), st.integers(0, 2**32))
+def test_slices_are_their_own_nfc_exactly_when_the_text_is(s, k, seed):
+    slices = _slices(len(s), k, random.Random(seed))
+    ends = _own_ends(s, slices)
+    assert all(e <= b for e, (a, b) in zip(ends, slices))
+    failed = [e for e, (a, b) in zip(ends, slices) if e < b]
+    want = nfc(s)
+    assert (not failed) == (want == s)
+    if failed:
+        at = min(failed)
+        assert nfc(s[:at]) == s[:at] and want.startswith(s[:at])
+        assert _nfc_after_check(s, at) == want
+
+
+def test_a_slice_that_the_check_cannot_vouch_for_is_its_own_nfc():
+    text = "kata: \u0625\u0650\u0630\u064e\u0627 " * 50
+    assert _check_end(text) < len(text) and nfc(text) == text
+    n = len(text)
+    for k in (1, 2, 3, 7):
+        slices = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+        assert _own_ends(text, slices) == [b for a, b in slices]
