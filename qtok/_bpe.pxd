@@ -179,6 +179,15 @@ cdef struct LongText:
     size_t* cuts
     size_t* offsets           # part i's first id in the whole: offsets[i]
     size_t total              # ids in all the parts
+    # A text to be normalized (NFC) is encoded as it is while its threads
+    # check it, one slice of its str's characters each (nfc_chars not NULL;
+    # nfc_slice_own_end); nfc_fail[k] is where slice k is not its own NFC, or nfc_n.
+    const void* nfc_chars
+    int nfc_kind
+    size_t nfc_n
+    size_t nfc_slices
+    size_t nfc_next           # shared: the next slice to check
+    Py_ssize_t* nfc_fail
 
 
 cdef class DecodeBuffer:
@@ -200,7 +209,9 @@ cdef class CoreBPE:
     cdef int _finish(self) except -1
     cdef int _encode(self, str text, TokenVec* out, PieceCache* held=*) except -1
     cdef object _to_list(self, TokenVec* v)
-    cdef bint _encode_in_parts(self, str text, LongText* lt) except -1
+    cdef int _encode_in_parts(self, str text, LongText* lt, bint check_nfc=*,
+                              Py_ssize_t* nfc_fail=*) except -1
+    cdef str _normalized_in_parts(self, str text, LongText* lt, bint* held)
     cdef object _parts_as_list(self, LongText* lt)
     cdef size_t _batch_read(self, list texts, BatchJob* job) except? 0
     cdef int _batch_texts(self, list texts, BatchJob* job) except -1

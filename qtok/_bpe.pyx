@@ -45,7 +45,7 @@ from cpython.list cimport PyList_New
 from cpython.ref cimport Py_DECREF
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.unicode cimport (PyUnicode_AsUTF8, PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8,
-                              PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH)
+                              PyUnicode_KIND, PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_Check)
 from cpython.long cimport PyLong_CheckExact, PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
@@ -69,7 +69,8 @@ from qtok.native.pyint cimport (EVERLASTING_INTS, make_everlasting, small_int_va
 from qtok.native.unicode_classes cimport (QTOK_LETTER_RANGES, QTOK_NUMBER_RANGES,
                                           QTOK_SPACE_RANGES, QTOK_LETTER_RANGES_COUNT,
                                           QTOK_NUMBER_RANGES_COUNT, QTOK_SPACE_RANGES_COUNT)
-from qtok._nfc cimport is_nfc_data
+from qtok._nfc cimport is_nfc_data, nfc_slice_own_end, nfc_after_check
+from qtok._nfc import to_nfc as _to_nfc
 from qtok.native.arrow_c cimport (ArrowSchema, ArrowArray, ArrowArrayStream, release_schema,
                                   release_array, release_stream, stream_schema, stream_next,
                                   stream_error)

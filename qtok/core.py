@@ -198,7 +198,8 @@ class Encoding:
                     return self._core.encode_ordinary(self._fix_surrogates(self._prepare(text)))
         return self._encode_plan(self._plan(text, allowed_special, disallowed_special))
 
-    def _plan(self, text, allowed_special, disallowed_special) -> "str | list[str | int]":
+    def _plan(self, text, allowed_special, disallowed_special,
+              whole_later: bool = False) -> "str | list[str | int]":
         """What encoding ``text`` comes to: one normalized str when no allowed
         special token is in it, else its parts in order, each a normalized
         str or a special token's id.  Raises (ValueError) for a disallowed
@@ -206,12 +207,14 @@ class Encoding:
 
         Where special tokens are looked for follows the encoding: in the raw
         text, each stretch between them normalized on its own (Hugging Face,
-        Qwen1.5 on), or in the normalized text (Qwen-1)."""
+        Qwen1.5 on), or in the normalized text (Qwen-1).  whole_later: a
+        plan of one str is left for the core to normalize (with
+        ``_normalize_later``), which checks a long text on its threads."""
         text = prepared_text(text, self._normalize_now)
         allowed = self._check_special(text, allowed_special, disallowed_special)
         later = self._normalize_later
         if not (allowed and any(s in text for s in allowed)):
-            return later(text) if later else text
+            return later(text) if later and not whole_later else text
         parts: list[str | int] = []
         for segment, special in self._split_specials(text, allowed):
             if segment:
@@ -247,12 +250,16 @@ class Encoding:
                         disallowed_special: Literal["all"] | Collection[str] = "all"):
         """Encode to a numpy uint32 array, without building a Python list."""
         import numpy as np
-        plan = self._plan(text, allowed_special, disallowed_special)
+        plan = self._plan(text, allowed_special, disallowed_special, whole_later=True)
         if not isinstance(plan, str):
             return np.asarray(self._encode_plan(plan), dtype=np.uint32)
         # The ids stay in the memory the encoder wrote them to: the array
         # wraps it (and frees it when it goes), no copy.
-        return np.frombuffer(self._call(self._core.encode_ordinary_buffer, plan), dtype=np.uint32)
+        try:
+            ids = self._core.encode_ordinary_buffer(plan, self._normalize_later)
+        except UnicodeEncodeError:
+            ids = self._core.encode_ordinary_buffer(self._fix_surrogates(plan), self._normalize_later)
+        return np.frombuffer(ids, dtype=np.uint32)
 
     def _encode_plan(self, plan) -> list[int]:
         if isinstance(plan, str):

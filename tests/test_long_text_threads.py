@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 import qtok
 from qtok import _bpe
+from qtok.normalize import to_nfc
 from corpus_files import LEIPZIG_FILES, UDHR_FILES, read_text, synthetic_texts
 from test_fuzz import ALL_ATOMS, fuzz
 
@@ -384,3 +385,65 @@ def test_cuts_among_characters_of_tricky_text(atoms):
     text = "".join(atoms)
     at = _byte_positions(text)
     assert [at[c] for c in _bpe.cut_candidates(text)] == _bpe.cut_candidates(text.encode("utf-8"))
+
+
+# A long text to be normalized (the default encodings, NFC) is encoded as it
+# is while its threads check it for NFC, a slice each; where the check
+# fails, it is normalized from there and encoded again.  Either way the ids
+# must be those of the normalized text.
+
+def _texts_to_normalize() -> dict[str, str]:
+    real = _long_texts()["real text"][:300_000]
+    real = to_nfc(real)
+    n = len(real)
+    at = lambda text, i, s: text[:i] + s + text[i:]        # noqa: E731
+    decomposed = "e\u0301"                                 # NFC: é
+    return {
+        "NFC": real,
+        "decomposed first": decomposed + real,
+        "decomposed last": real + decomposed,
+        # Near where the slices of 2 and 3 threads start.
+        **{f"decomposed at {k}/{d}{off:+d}": at(real, k * n // d + off, decomposed)
+           for k, d in ((1, 2), (1, 3), (2, 3)) for off in (-2, 0, 1, 40)},
+        "a mark after a precomposed letter at 1/2": at(real, n // 2, "\u00e9\u0301"),
+        "Hangul jamo that join at 1/2": at(real, n // 2, "\u1100\u1161"),
+        # NFC, but no safe boundary near the middle: that slice cannot tell.
+        "a long run of marks across 1/2": at(real, n // 2 - 100, "x" + "\u0334" * 200),
+        # NFC, but beyond the one-sided check: normalized, and found the same.
+        "Arabic the check cannot vouch for": at(real, n // 3, "\u0625\u0650\u0630\u064e\u0627 " * 30),
+        "marks out of order everywhere": ("a\u0323\u0301 b\u0301\u0323 " * 20_000),
+        "astral and decomposed": at("😀 word 𝔘𝔫𝔦 中 " * 12_000, 50_000, decomposed),
+    }
+
+
+@pytest.mark.parametrize("name", list(_texts_to_normalize()))
+def test_a_long_text_to_normalize_is_checked_on_its_threads(name, threads, qwen_enc, qwen_enc_raw,
+                                                            tiktoken_ref):
+    text = _texts_to_normalize()[name]
+    normalized = to_nfc(text)
+    want = tiktoken_ref.encode_ordinary(normalized)
+    threads(1)
+    assert qwen_enc.encode_ordinary(text) == want
+    splits = len(_bpe.text_cut_points(text.encode("utf-8"), 2)) > 2
+    for n in (2, 3, 8):
+        threads(n)
+        checked = _bpe._nfc_slices_checked()
+        assert qwen_enc.encode_ordinary(fresh(text)) == want, n
+        # Its threads checked it (Latin-1 needs no check).
+        assert (_bpe._nfc_slices_checked() > checked) == (splits and not text.isascii()), n
+        assert qwen_enc.encode_ordinary(text) == want, n              # met again: CPython's UTF-8
+        assert qwen_enc.count(fresh(text)) == len(want), n
+        assert qwen_enc.encode(fresh(text)) == want, n
+        assert qwen_enc.encode_to_numpy(fresh(text)).tolist() == want, n
+    assert qwen_enc_raw.encode_ordinary(normalized) == want
+
+
+def test_a_long_text_to_normalize_with_a_lone_surrogate(threads, qwen_enc, tiktoken_ref):
+    text = to_nfc(_long_texts()["real text"][:200_000])
+    text = text[:100_000] + "\ud800" + "e\u0301" + text[100_000:]
+    want = tiktoken_ref.encode_ordinary(to_nfc(text))         # tiktoken: U+FFFD
+    for n in (1, 2, 3):
+        threads(n)
+        assert qwen_enc.encode_ordinary(fresh(text)) == want, n
+        assert qwen_enc.count(fresh(text)) == len(want), n
+        assert qwen_enc.encode_to_numpy(fresh(text)).tolist() == want, n

@@ -37,6 +37,35 @@ cpdef str prepared_text(object text, object normalize):
     return <str?>text
 
 
+#: qtok._nfc.to_nfc, which the Python layer passes as normalize: a C
+#: global, so that telling it apart costs a comparison on every call.
+cdef object TO_NFC = _to_nfc
+
+
+cdef inline bint nfc_on_threads(object text, object normalize):
+    """Whether text is to be normalized (NFC) by the threads that encode it
+    (CoreBPE._normalized_in_parts): a long str, with threads for it.  Tested
+    in the order that costs a short text least.  (A str's length is read
+    from its header: for a str of CPython's legacy API not made ready yet,
+    the guess only chooses between two ways that give the same ids.)"""
+    return normalize is TO_NFC and LONG_TEXT_THREADS >= 2 and PyUnicode_Check(text) \
+        and PyUnicode_GET_LENGTH(text) >= LONG_TEXT_MIN_BYTES // 4
+
+
+cdef inline str prepared_in_parts(CoreBPE core, object text, object normalize, LongText* lt,
+                                  bint* held):
+    """text prepared (prepared_text with normalize) and, when it is long,
+    encoded in parts on the text's threads into lt: held[0] True, and lt
+    must then be released.  A long text to be normalized is checked by those
+    threads (CoreBPE._normalized_in_parts).  Inline: a short text, nearly
+    every call, pays a few comparisons for it."""
+    if nfc_on_threads(text, normalize):
+        return core._normalized_in_parts(<str>text, lt, held)
+    text = prepared_text(text, normalize)
+    held[0] = core._encode_in_parts(<str>text, lt) == 1
+    return <str>text
+
+
 def holds_start(str text not None, tuple starts):
     """Whether text holds one of starts: a tuple of (first, seconds), first
     a character's code point and seconds a tuple of code points, one of
@@ -417,7 +446,8 @@ cdef class CoreBPE:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return 0
 
-    cdef bint _encode_in_parts(self, str text, LongText* lt) except -1:
+    cdef int _encode_in_parts(self, str text, LongText* lt, bint check_nfc=False,
+                              Py_ssize_t* nfc_fail=NULL) except -1:
         """A long text, one call's alone (never a batch's: its threads are
         busy already), encoded in parts on the text's threads into lt: True,
         and lt must then be released; False when it is not for threads
@@ -436,16 +466,30 @@ cdef class CoreBPE:
         serial step once and then finds its UTF-8 made, where the threads
         would write it at every call.  The str is known again by its
         address, length and a sample of its characters (StrSeen), without a
-        reference to it; whichever way a text goes, its ids are the same."""
+        reference to it; whichever way a text goes, its ids are the same.
+
+        check_nfc: text is to be normalized (NFC) and has not been; its
+        threads check it while they encode it (check_nfc_slices).  Then 2
+        comes back, nothing held, when the check failed, first at
+        nfc_fail[0]; and nfc_fail[0] is -1 when the check did not run (the
+        text was not split): the caller normalizes it either way."""
         global LAST_STR_WRITTEN
         cdef size_t n
         cdef const void* s
         cdef int status, kind = 0
-        cdef StrSeen seen
+        cdef StrSeen seen, seen_before
+        cdef const void* nfc_chars = NULL
+        cdef int nfc_kind = 0
+        cdef size_t n_chars
+        if check_nfc:
+            nfc_fail[0] = -1
         if LONG_TEXT_THREADS < 2:
             return False
         str_ready(text)                   # its characters, for a str of the legacy API
-        n = <size_t>PyUnicode_GET_LENGTH(text)
+        n = n_chars = <size_t>PyUnicode_GET_LENGTH(text)
+        if check_nfc and PyUnicode_KIND(text) != 1:   # (Latin-1 and ASCII are NFC)
+            nfc_kind = PyUnicode_KIND(text)
+            nfc_chars = PyUnicode_DATA(text)
         if not str_has_utf8(text) and n >= LONG_TEXT_MIN_BYTES:
             kind = PyUnicode_KIND(text)
             s = PyUnicode_DATA(text)
@@ -454,18 +498,53 @@ cdef class CoreBPE:
                     and seen.sample == LAST_STR_WRITTEN.sample:
                 kind = 0                  # met again: CPython's UTF-8, kept from now on
             else:
+                seen_before = LAST_STR_WRITTEN
                 LAST_STR_WRITTEN = seen
         if kind == 0:
             s = utf8_of(text, &n)
             if n < LONG_TEXT_MIN_BYTES:
                 return False
         with nogil:
-            status = encode_long_text(&self.t, &self.pool, s, kind, n, LONG_TEXT_THREADS, lt)
+            status = encode_long_text(&self.t, &self.pool, s, kind, n, LONG_TEXT_THREADS,
+                                      nfc_chars, nfc_kind, n_chars, nfc_fail, lt)
+        if check_nfc and nfc_chars == NULL and status != -2:
+            nfc_fail[0] = <Py_ssize_t>n_chars   # checked: Latin-1 is NFC
+        if status == -4:
+            # Not encoded: the str normalized next, often this same one (NFC
+            # after all), is a new str to the threads, not one met again.
+            if kind != 0:
+                LAST_STR_WRITTEN = seen_before
+            return 2
         if status == -2 or status == -3:
             return False
         if status < 0:
             raise MemoryError("qtok: out of memory while encoding (or a single piece of 4 GB or more)")
         return True
+
+    cdef str _normalized_in_parts(self, str text, LongText* lt, bint* held):
+        """text, a long str to be normalized (NFC: nfc_on_threads), encoded in
+        parts on its threads into lt (held[0] True, and lt must then be
+        released), or normalized if that could not be done; returned
+        normalized either way.
+
+        Its threads check it for NFC, a slice each, while they encode it as
+        it is, instead of the calling thread checking it alone before they
+        start (0.5 ms of a 1 MB text's 2 ms on 2 threads).  Nearly all text
+        is its own NFC (nfc_slice_own_end).  Where a slice is not, the text
+        is normalized here from there (nfc_after_check) and encoded again;
+        where it was not split, it is normalized as any other."""
+        cdef Py_ssize_t fail = -1
+        held[0] = self._encode_in_parts(text, lt, True, &fail) == 1
+        if held[0]:
+            return text
+        if fail < 0:
+            text = TO_NFC(text)                       # not checked: not split
+        elif fail < PyUnicode_GET_LENGTH(text):
+            text = nfc_after_check(text, fail)
+        else:
+            return text         # its own NFC, not encoded (a lone surrogate): the caller's error
+        held[0] = self._encode_in_parts(text, lt) == 1
+        return text
 
     cdef object _parts_as_list(self, LongText* lt):
         """The ids of a text encoded in parts, as a list of the shared ints."""
@@ -500,8 +579,9 @@ cdef class CoreBPE:
         normalizing here saves a Python call per text."""
         cdef TokenVec v = TokenVec(NULL, 0, 0)
         cdef LongText lt
-        text = prepared_text(text, normalize)
-        if self._encode_in_parts(text, &lt):
+        cdef bint held
+        text = prepared_in_parts(self, text, normalize, &lt, &held)
+        if held:
             try:
                 return self._parts_as_list(&lt)
             finally:
@@ -517,8 +597,9 @@ cdef class CoreBPE:
         cdef TokenVec v = TokenVec(NULL, 0, 0)
         cdef LongText lt
         cdef size_t total
-        text = prepared_text(text, normalize)
-        if self._encode_in_parts(text, &lt):
+        cdef bint held
+        text = prepared_in_parts(self, text, normalize, &lt, &held)
+        if held:
             total = lt.total
             long_text_release(&lt, &self.pool)
             return total
@@ -528,15 +609,18 @@ cdef class CoreBPE:
         finally:
             free(v.data)
 
-    def encode_ordinary_buffer(self, str text):
+    def encode_ordinary_buffer(self, str text not None, normalize=None):
         """Ids as native uint32 values in a NativeBuffer that owns them: the
         vector the encoder wrote, handed over without a copy (numpy's
-        frombuffer wraps it, and frees it with the array)."""
+        frombuffer wraps it, and frees it with the array).  normalize as
+        for encode_ordinary."""
         cdef TokenVec v = TokenVec(NULL, 0, 0)
         cdef NativeBuffer out = NativeBuffer()    # made first: nothing to leak if it fails
         cdef uint32_t* shrunk
         cdef LongText lt
-        if self._encode_in_parts(text, &lt):
+        cdef bint held
+        text = prepared_in_parts(self, text, normalize, &lt, &held)
+        if held:
             try:
                 out.data = malloc(lt.total * sizeof(uint32_t) + 1)
                 if out.data == NULL:

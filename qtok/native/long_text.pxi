@@ -208,9 +208,41 @@ cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t 
     job.outs[i].len = v.len - job.part_at[i]
 
 
-cdef void encode_share(BatchJob* job, size_t w) noexcept nogil:
-    """Worker w encodes its run of adjacent parts, then helps the others
-    with theirs (batch_claim).
+#: Slices of texts to be normalized checked on threads, for the tests' eyes
+#: (_nfc_slices_checked); counted atomically, as threads check them at once.
+cdef size_t NFC_SLICES_CHECKED = 0
+
+
+cdef void check_nfc_slices(LongText* lt) noexcept nogil:
+    """Check slices of a text to be normalized (nfc_slice_own_end) until
+    none is left, each thread taking the next, before it encodes: the check
+    of a 1 MB text is about 0.5 ms, which the calling thread made alone
+    before the threads started.  A slice that is not its own NFC stops the
+    encoding (abandoned): the text is then normalized and encoded again.
+    nfc_fail[k] is where slice k stops being its own NFC, or the text's
+    length where it is."""
+    cdef size_t k, start, end
+    cdef Py_ssize_t fail
+    while True:
+        k = atomic_fetch_add(&lt.nfc_next, 1)
+        if k >= lt.nfc_slices:
+            return
+        start = k * lt.nfc_n // lt.nfc_slices
+        end = (k + 1) * lt.nfc_n // lt.nfc_slices
+        fail = nfc_slice_own_end(lt.nfc_kind, lt.nfc_chars, <Py_ssize_t>start, <Py_ssize_t>end,
+                                 <Py_ssize_t>lt.nfc_n)
+        atomic_fetch_add(&NFC_SLICES_CHECKED, 1)
+        if fail < <Py_ssize_t>end:
+            lt.nfc_fail[k] = fail
+            atomic_set(&lt.job.abandoned)
+        else:
+            lt.nfc_fail[k] = <Py_ssize_t>lt.nfc_n       # passed
+
+
+cdef void encode_share(LongText* lt, size_t w) noexcept nogil:
+    """Worker w checks slices of the text for NFC if it is to be normalized
+    (check_nfc_slices), then encodes its run of adjacent parts, then helps
+    the others with theirs (batch_claim).
 
     A run, not every w-th part: text close together shares its words, so
     on a first call each thread's cache merges the pieces of its own stretch
@@ -221,8 +253,11 @@ cdef void encode_share(BatchJob* job, size_t w) noexcept nogil:
     in the other runs, so a run of slower text (more bytes a piece, or
     pieces not yet cached) does not leave one thread working alone at the
     end, and a helper works on text away from where the run's owner is."""
+    cdef BatchJob* job = &lt.job
     cdef PieceCache* cache = job.caches[w]
     cdef size_t i
+    if lt.nfc_chars != NULL:
+        check_nfc_slices(lt)
     if cache != NULL:
         cache.scratch.len = 0
     while batch_claim(job, w, &i):
@@ -230,20 +265,24 @@ cdef void encode_share(BatchJob* job, size_t w) noexcept nogil:
 
 
 cdef void* encode_share_worker(void* arg) noexcept nogil:
-    cdef BatchJob* job = <BatchJob*>arg
-    encode_share(job, atomic_fetch_add(&job.next_worker, 1))
+    cdef LongText* lt = <LongText*>arg
+    encode_share(lt, atomic_fetch_add(&lt.job.next_worker, 1))
     return NULL
 
 
 cdef int encode_long_text(const Tables* t, CachePool* pool, const void* text, int kind,
-                          size_t n, int n_threads, LongText* lt) noexcept nogil:
+                          size_t n, int n_threads, const void* nfc_chars, int nfc_kind,
+                          size_t nfc_n, Py_ssize_t* nfc_fail, LongText* lt) noexcept nogil:
     """encode_utf8 of a text split into parts on n_threads threads (the
     caller's among them), into lt.  The text is n bytes of UTF-8 (kind 0)
     or n characters of a str's storage (kind 1, 2 or 4, as PyUnicode_KIND),
     whose UTF-8 each part's thread writes (part_utf8).  0: done, the ids
     held in lt until long_text_release; -1 when out of memory, -2 when the
     text did not split (nothing done: encode it whole), -3 when the
-    characters hold a lone surrogate.  On -1, -2 and -3 nothing is held."""
+    characters hold a lone surrogate, -4 when the text is to be normalized
+    (nfc_chars: the nfc_n characters of its str, kind nfc_kind; NULL when
+    not) and its check failed, first at nfc_fail[0].  On -1 to -4 nothing is
+    held."""
     cdef size_t parts = <size_t>n_threads * PARTS_PER_THREAD
     cdef size_t k, i
     cdef size_t w
@@ -269,6 +308,14 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const void* text, in
         lt.offsets = <size_t*>calloc(k + 1, sizeof(size_t))
         if lt.job.part_at == NULL or lt.job.part_worker == NULL or lt.offsets == NULL:
             status = -1
+        if nfc_chars != NULL:
+            lt.nfc_slices = <size_t>n_threads
+            lt.nfc_fail = <Py_ssize_t*>calloc(lt.nfc_slices, sizeof(Py_ssize_t))
+            if lt.nfc_fail == NULL:
+                status = -1
+            lt.nfc_chars = nfc_chars
+            lt.nfc_kind = nfc_kind
+            lt.nfc_n = nfc_n
         if kind != 0:
             # (texts[i] stays NULL: part i is given as characters.)
             lt.job.kinds = <int*>calloc(k, sizeof(int))
@@ -296,11 +343,19 @@ cdef int encode_long_text(const Tables* t, CachePool* pool, const void* text, in
         batch_make_runs(&lt.job, lt.th.n)
         for w in range(1, lt.job.n_runs):
             lt.th.started[w] = thread_create(&lt.th.threads[w], encode_share_worker,
-                                             &lt.job) == 0
-        encode_share(&lt.job, atomic_fetch_add(&lt.job.next_worker, 1))
+                                             lt) == 0
+        encode_share(lt, atomic_fetch_add(&lt.job.next_worker, 1))
         batch_join(&lt.th)
-        # (A thread that could not be started took no index: the others took its run.)
+        # (A thread that could not be started took no index: the others took its run,
+        # and its slices to check.)
         status = lt.job.status
+        if lt.nfc_chars != NULL:
+            nfc_fail[0] = <Py_ssize_t>nfc_n
+            for i in range(lt.nfc_slices):
+                if lt.nfc_fail[i] < nfc_fail[0]:
+                    nfc_fail[0] = lt.nfc_fail[i]
+            if nfc_fail[0] < <Py_ssize_t>nfc_n:
+                status = -4                 # before -3: the normalized text is what counts
     if status == 0:
         for i in range(k):
             lt.offsets[i] = lt.total
@@ -340,6 +395,7 @@ cdef void long_text_release(LongText* lt, CachePool* pool) noexcept nogil:
     batch_free(&lt.job)
     free(lt.cuts)
     free(lt.offsets)
+    free(lt.nfc_fail)
     memset(lt, 0, sizeof(LongText))
 
 

@@ -117,7 +117,7 @@ def _long_text_workers(CoreBPE core not None, str text not None):
     that encoded it).  None when the text is not split."""
     cdef LongText lt
     cdef size_t i, w
-    if not core._encode_in_parts(text, &lt):
+    if core._encode_in_parts(text, &lt) != 1:
         return None
     try:
         owner = []
@@ -247,3 +247,9 @@ def _str_has_utf8(str text not None):
     it which way a long text went to its threads."""
     str_ready(text)
     return str_has_utf8(text)
+
+
+def _nfc_slices_checked():
+    """How many slices of long texts to be normalized the threads have
+    checked for NFC so far (check_nfc_slices)."""
+    return NFC_SLICES_CHECKED
