@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One long text on 1 and on 2 native threads: ``encode_ordinary(big_text)``.
 
-    python bench/long_text.py [--runs 3] [--sizes 1,10] [--call encode_ordinary|count|encode_to_numpy]
+    python bench/long_text.py [--runs 3] [--sizes 1,10] [--call encode_ordinary|count|encode_to_numpy] [--nfc]
 
 Each measurement is a fresh process (so the first call meets caches that
 have not seen the text; a warm-up on other text maps them) that encodes one
@@ -42,9 +42,9 @@ import json, sys, time, hashlib, statistics
 sys.path.insert(0, {bench!r})
 import qtok
 from long_text import corpus_bytes, long_text
-threads, size, call = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+threads, size, call, nfc = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "nfc"
 qtok.set_num_threads(threads)
-enc = qtok.get_encoding("qwen", normalization=None)
+enc = qtok.get_encoding("qwen") if nfc else qtok.get_encoding("qwen", normalization=None)
 fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
       "encode_to_numpy": lambda t: enc.encode_to_numpy(t, disallowed_special=())}}[call]
 # Warm-up on other text, long enough to be split, with the call measured:
@@ -94,9 +94,10 @@ print(json.dumps({{"first": n_bytes / first / 1e6, "warm": n_bytes / min(warm) /
 """
 
 
-def child(threads: int, size: int, call: str) -> dict:
+def child(threads: int, size: int, call: str, nfc: bool = False) -> dict:
     code = CHILD.format(bench=str(Path(__file__).resolve().parent))
-    done = subprocess.run([sys.executable, "-c", code, str(threads), str(size), call],
+    done = subprocess.run([sys.executable, "-c", code, str(threads), str(size), call,
+                           "nfc" if nfc else "none"],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"the child failed:\n{done.stderr}")
@@ -119,10 +120,14 @@ def long_text(size: int, offset: int = 0) -> str:
     return data[offset:offset + size].decode("utf-8", "ignore")
 
 
-def reference_digest(size: int, call: str) -> str:
+def reference_digest(size: int, call: str, nfc: bool = False) -> str:
     import hashlib
     from references import tiktoken_reference
-    ids = tiktoken_reference().encode_ordinary(long_text(size))
+    text = long_text(size)
+    if nfc:
+        from qtok.normalize import to_nfc   # Qwen's NFC (Hugging Face's tables), then tiktoken
+        text = to_nfc(text)
+    ids = tiktoken_reference().encode_ordinary(text)
     return hashlib.sha256(str(len(ids) if call == "count" else ids).encode()).hexdigest()
 
 
@@ -132,18 +137,21 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="1,10", help="text sizes in MB, comma-separated")
     ap.add_argument("--call", default="encode_ordinary",
                     choices=["encode_ordinary", "count", "encode_to_numpy"])
+    ap.add_argument("--nfc", action="store_true",
+                    help="the default encoding, which normalizes (NFC) first: its threads "
+                         "check the text while they encode it")
     args = ap.parse_args(argv)
     sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
     print(f"cores available: {len(os.sched_getaffinity(0))}; runs: {args.runs}, alternating; "
-          f"call: {args.call}")
+          f"call: {args.call}{', NFC' if args.nfc else ''}")
     print("| text | mode | 1 thread MB/s | 2 threads MB/s | 2 / 1 (medians) |")
     print("|---|---|---:|---:|---:|")
     for size in sizes:
         results: dict[int, list[dict]] = {1: [], 2: []}
         for _ in range(args.runs):
             for threads in (1, 2):
-                results[threads].append(child(threads, size, args.call))
-        expected = reference_digest(size, args.call)
+                results[threads].append(child(threads, size, args.call, args.nfc))
+        expected = reference_digest(size, args.call, args.nfc)
         digests = {r["digest"] for rs in results.values() for r in rs}
         assert digests == {expected}, "the ids differ from tiktoken's"
         for mode in ("first", "warm", "warm, freed", "warm, after a pause", "next text, first call"):

@@ -447,3 +447,14 @@ def test_a_long_text_to_normalize_with_a_lone_surrogate(threads, qwen_enc, tikto
         assert qwen_enc.encode_ordinary(fresh(text)) == want, n
         assert qwen_enc.count(fresh(text)) == len(want), n
         assert qwen_enc.encode_to_numpy(fresh(text)).tolist() == want, n
+
+
+def test_a_long_str_subclass_to_normalize_reads_as_a_plain_str(threads, qwen_enc, tiktoken_ref):
+    class Text(str):
+        pass
+    text = _texts_to_normalize()["decomposed at 1/2+0"]
+    want = tiktoken_ref.encode_ordinary(to_nfc(text))
+    threads(2)
+    assert qwen_enc.encode_ordinary(Text(text)) == want
+    assert qwen_enc.count(Text(text)) == len(want)
+    assert qwen_enc.encode_to_numpy(Text(text)).tolist() == want

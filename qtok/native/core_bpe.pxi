@@ -44,11 +44,12 @@ cdef object TO_NFC = _to_nfc
 
 cdef inline bint nfc_on_threads(object text, object normalize):
     """Whether text is to be normalized (NFC) by the threads that encode it
-    (CoreBPE._normalized_in_parts): a long str, with threads for it.  Tested
-    in the order that costs a short text least.  (A str's length is read
-    from its header: for a str of CPython's legacy API not made ready yet,
-    the guess only chooses between two ways that give the same ids.)"""
-    return normalize is TO_NFC and LONG_TEXT_THREADS >= 2 and PyUnicode_Check(text) \
+    (CoreBPE._normalized_in_parts): a long str, with threads for it (a
+    subclass takes prepared_text's way, which reads it as a plain str).
+    Tested in the order that costs a short text least.  (A str's length is
+    read from its header: for a str of CPython's legacy API not made ready
+    yet, the guess only chooses between two ways that give the same ids.)"""
+    return normalize is TO_NFC and LONG_TEXT_THREADS >= 2 and PyUnicode_CheckExact(text) \
         and PyUnicode_GET_LENGTH(text) >= LONG_TEXT_MIN_BYTES // 4
 
 
