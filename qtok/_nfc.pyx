@@ -532,6 +532,30 @@ cdef Py_ssize_t nfc_slice_end(int kind, const void* data, Py_ssize_t start,
     return nfc_data_end(kind, data, b, end, True)
 
 
+cdef int nfc_stretch(int kind, const void* data, Py_ssize_t n, Py_ssize_t f, Py_ssize_t lo,
+                     Py_ssize_t* a, Py_ssize_t* e, CodePoints* stretch) noexcept nogil:
+    """The stretch around f, a place where the check stopped: from the safe
+    boundary before it (lo at the earliest) to the one after, a[0] to
+    e[0] - 1, normalized (NFC) into stretch.  1 when that leaves it as it
+    is, 0 when it changes it, -1 when out of memory."""
+    cdef Py_ssize_t k
+    a[0] = f
+    while a[0] > lo and not safe_boundary(unit_at(kind, data, a[0])):
+        a[0] -= 1
+    e[0] = f + 1
+    while e[0] < n and not safe_boundary(unit_at(kind, data, e[0])):
+        e[0] += 1
+    stretch.n = 0
+    if normalize_data(kind, <const char*>data + a[0] * kind, e[0] - a[0], True, stretch) < 0:
+        return -1
+    if stretch.n != e[0] - a[0]:
+        return 0
+    for k in range(stretch.n):
+        if stretch.data[k] != unit_at(kind, data, a[0] + k):
+            return 0
+    return 1
+
+
 cdef Py_ssize_t nfc_slice_own_end(int kind, const void* data, Py_ssize_t start,
                                   Py_ssize_t end, Py_ssize_t n) noexcept nogil:
     """nfc_slice_end, and then, where the check stops, the stretch around
@@ -545,27 +569,16 @@ cdef Py_ssize_t nfc_slice_own_end(int kind, const void* data, Py_ssize_t start,
     then normalized from there (nfc_after_check).  n: the text's length,
     which a stretch may reach into."""
     cdef CodePoints stretch
-    cdef Py_ssize_t f, a, e, k, lo = 0
-    cdef bint same
+    cdef Py_ssize_t f, a, e, lo = 0
+    cdef int same
     stretch.data = NULL
     stretch.n = stretch.cap = 0
     f = nfc_slice_end(kind, data, start, end)
     while f < end:
-        a = f
-        while a > lo and not safe_boundary(unit_at(kind, data, a)):
-            a -= 1
-        e = f + 1
-        while e < n and not safe_boundary(unit_at(kind, data, e)):
-            e += 1
-        stretch.n = 0
-        if normalize_data(kind, <const char*>data + a * kind, e - a, True, &stretch) < 0:
+        same = nfc_stretch(kind, data, n, f, lo, &a, &e, &stretch)
+        if same < 0:
             f = start                   # out of memory: the serial way will say so
             break
-        same = stretch.n == e - a
-        k = 0
-        while same and k < stretch.n:
-            same = stretch.data[k] == unit_at(kind, data, a + k)
-            k += 1
         if not same:
             f = a
             break
@@ -596,28 +609,16 @@ cdef int nfc_spans(int kind, const void* data, Py_ssize_t n, Py_ssize_t fail,
     holds the NFC; 0: the text is NFC already (out unused); -1: out of
     memory."""
     cdef CodePoints stretch
-    cdef Py_ssize_t i = 0, kept = 0, f, a, e, k
-    cdef bint same
-    cdef int status = 0, changed = 0
+    cdef Py_ssize_t i = 0, kept = 0, f, a, e
+    cdef int same, status = 0, changed = 0
     stretch.data = NULL
     stretch.n = stretch.cap = 0
     f = fail
     while f < n:
-        a = f
-        while a > i and not safe_boundary(unit_at(kind, data, a)):
-            a -= 1
-        e = f + 1
-        while e < n and not safe_boundary(unit_at(kind, data, e)):
-            e += 1
-        stretch.n = 0
-        if normalize_data(kind, <const char*>data + a * kind, e - a, True, &stretch) < 0:
+        same = nfc_stretch(kind, data, n, f, i, &a, &e, &stretch)
+        if same < 0:
             status = -1
             break
-        same = stretch.n == e - a
-        k = 0
-        while same and k < stretch.n:
-            same = stretch.data[k] == unit_at(kind, data, a + k)
-            k += 1
         if not same:
             if append_units(out, kind, data, kept, a) < 0 or grow(out, stretch.n) < 0:
                 status = -1
