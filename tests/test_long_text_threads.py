@@ -413,6 +413,9 @@ def _texts_to_normalize() -> dict[str, str]:
         "Arabic the check cannot vouch for": at(real, n // 3, "\u0625\u0650\u0630\u064e\u0627 " * 30),
         "marks out of order everywhere": ("a\u0323\u0301 b\u0301\u0323 " * 20_000),
         "astral and decomposed": at("😀 word 𝔘𝔫𝔦 中 " * 12_000, 50_000, decomposed),
+        # No place to cut: encoded whole, after normalizing.
+        "astral letters only": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 12_000,
+        "astral letters, a jamo pair that joins": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢" * 12_000 + "\u1100\u1161",
     }
 
 

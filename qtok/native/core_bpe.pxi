@@ -535,17 +535,20 @@ cdef class CoreBPE:
         is normalized here from there (nfc_after_check) and encoded again;
         where it was not split, it is normalized as any other."""
         cdef Py_ssize_t fail = -1
+        cdef str normalized
         held[0] = self._encode_in_parts(text, lt, True, &fail) == 1
         if held[0]:
             return text
         if fail < 0:
-            text = TO_NFC(text)                       # not checked: not split
+            normalized = TO_NFC(text)                 # not checked: not split
         elif fail < PyUnicode_GET_LENGTH(text):
-            text = nfc_after_check(text, fail)
+            normalized = nfc_after_check(text, fail)
         else:
             return text         # its own NFC, not encoded (a lone surrogate): the caller's error
-        held[0] = self._encode_in_parts(text, lt) == 1
-        return text
+        if normalized is text and fail < 0:
+            return text                               # the same text would not split again
+        held[0] = self._encode_in_parts(normalized, lt) == 1
+        return normalized
 
     cdef object _parts_as_list(self, LongText* lt):
         """The ids of a text encoded in parts, as a list of the shared ints."""
