@@ -58,7 +58,7 @@ from qtok.native.platform cimport (ctz64, clz64, add_carry, atomic_fetch_add, at
                                    run_make, run_take_front, run_take_back)
 from qtok.native.build_id cimport BUILD_ID
 from qtok.native.memory cimport table_alloc, cache_alloc, cache_free
-from qtok.native.utf8 cimport next_cp, utf8_room, utf8_write
+from qtok.native.utf8 cimport next_cp, utf8_init, utf8_room, utf8_write
 from qtok.native.find_units cimport holds_pair
 from qtok.native.classify cimport (Block, classify64, classify64_sse2, classify64_avx2,
                                    classify64_bytes, classify_init, classify_has_avx2)

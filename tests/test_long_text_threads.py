@@ -363,6 +363,43 @@ def test_the_utf8_of_every_length_and_place(wide):
             assert _bpe._utf8_written(text) == want, (n, at)
 
 
+def _bmp_points():
+    """Code points of two-byte strs (the four-at-a-time writer's), of one,
+    two and three UTF-8 bytes, with surrogates, in runs of one width."""
+    width = st.sampled_from([(0x20, 0x7E), (0x80, 0x7FF), (0x800, 0xFFFF), (0xD800, 0xDFFF),
+                             (0x7F, 0x80), (0x7FF, 0x800), (0xFFFE, 0xFFFF)])
+    run = width.flatmap(lambda lo_hi: st.lists(st.integers(*lo_hi), min_size=1, max_size=12))
+    return st.lists(run, max_size=24).map(lambda runs: [p for r in runs for p in r] + [0x100])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_bmp_points())
+def test_the_utf8_of_two_byte_strs_is_cpythons(points):
+    text = "".join(map(chr, points))
+    for skip in range(4):                    # the blocks of eight start elsewhere
+        # (None: a lone surrogate, which has no UTF-8.)
+        assert _bpe._utf8_written(text[skip:]) == _encoded_or_none(text[skip:]), skip
+
+
+def _encoded_or_none(text: str):
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
+@pytest.mark.parametrize("wide", ["é", "ő", "ࠀ", "中", "\uffff", "\ud800", "\udfff"])
+def test_the_utf8_of_two_byte_strs_at_every_place(wide):
+    """One character of another width at every place of every length up to
+    40, the rest ASCII or three bytes each: every alignment of the blocks
+    of eight, the ASCII blocks and the tail."""
+    for filler in ("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "中" * 44):
+        for n in range(0, 41):
+            for at in range(n + 1):
+                text = filler[:at] + wide + filler[at:n] + "\u0100"
+                assert _bpe._utf8_written(text) == _encoded_or_none(text), (filler[0], n, at)
+
+
 def _byte_positions(text: str) -> list[int]:
     at, positions = 0, [0]
     for ch in text:

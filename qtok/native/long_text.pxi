@@ -43,6 +43,10 @@ cdef enum:
     # to this size (a text's parts are written into it one after another).
     UTF8_KEEP_BYTES = 1 << 24
 
+# The UTF-8 writer's tables, and whether this CPU runs its four-at-a-time
+# form (qtok/utf8.h), decided once.
+utf8_init()
+
 #: The size (UTF-8 bytes) from which a text is split, for Python's eyes.
 long_text_min_bytes = LONG_TEXT_MIN_BYTES
 
