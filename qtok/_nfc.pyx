@@ -519,8 +519,9 @@ cdef Py_ssize_t nfc_slice_end(int kind, const void* data, Py_ssize_t start,
     slice passes exactly when the whole text does, and the least of the
     slices' results is where the check of the whole first fails (what
     nfc_after_check wants).  A slice with no safe boundary near its start
-    (a long run of marks) comes back start, "cannot tell": the text then
-    takes the serial way, which normalizes from there."""
+    (a long run of marks) comes back start, "cannot tell", as a place where
+    the check stops: nfc_slice_own_end then normalizes the stretch around
+    it, as around any other."""
     cdef Py_ssize_t b = start, lowest
     if kind == 1:
         return end                      # Latin-1: every character is inert
