@@ -132,8 +132,9 @@ static inline size_t qtok_utf8_write_scalar(int kind, const void* data, size_t n
 /* Four characters at once, where the CPU has SSSE3 (its byte shuffle): a
    str of two bytes a character that is not all ASCII (Arabic, Cyrillic,
    Hindi, Chinese...) is written 3-4 times as fast as one character at a
-   time (in C, over the first 1 MB of the benchmark corpus: 4,209 against
-   1,065 MB/s; over its 10 MB, 3,008 against 1,061).  Each character becomes
+   time (in C, best of 15, over the first 1 MB of the benchmark corpus:
+   4,171-4,201 against 1,102-1,105 MB/s; over its 10 MB, 2,931-2,947
+   against 1,060-1,063).  Each character becomes
    a 32-bit lane holding its 1, 2 or 3 bytes, computed for every length and
    chosen by masks; the lengths of the four, 3^4 = 81 cases, pick a shuffle
    that packs the bytes together.  Runs of eight ASCII characters are
