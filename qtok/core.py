@@ -122,11 +122,11 @@ class Encoding:
         # by a UTF-16 round trip, and so do we, so ids still match.
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
-    def _call(self, fn, text: str):
+    def _call(self, fn, text: str, *args):
         try:
-            return fn(text)
+            return fn(text, *args)
         except UnicodeEncodeError:
-            return fn(self._fix_surrogates(text))
+            return fn(self._fix_surrogates(text), *args)
 
     def _may_hold_special(self, text: str) -> bool:
         """False when text surely holds no special token (text: a str)."""
@@ -255,10 +255,7 @@ class Encoding:
             return np.asarray(self._encode_plan(plan), dtype=np.uint32)
         # The ids stay in the memory the encoder wrote them to: the array
         # wraps it (and frees it when it goes), no copy.
-        try:
-            ids = self._core.encode_ordinary_buffer(plan, self._normalize_later)
-        except UnicodeEncodeError:
-            ids = self._core.encode_ordinary_buffer(self._fix_surrogates(plan), self._normalize_later)
+        ids = self._call(self._core.encode_ordinary_buffer, plan, self._normalize_later)
         return np.frombuffer(ids, dtype=np.uint32)
 
     def _encode_plan(self, plan) -> list[int]:

@@ -472,8 +472,9 @@ cdef class CoreBPE:
         check_nfc: text is to be normalized (NFC) and has not been; its
         threads check it while they encode it (check_nfc_slices).  Then 2
         comes back, nothing held, when the check failed, first at
-        nfc_fail[0]; and nfc_fail[0] is -1 when the check did not run (the
-        text was not split): the caller normalizes it either way."""
+        nfc_fail[0]; nfc_fail[0] is the text's length when it passed
+        (Latin-1 at once), and -1 when the check did not run (a text not
+        split): the caller normalizes a text that failed or went unchecked."""
         global LAST_STR_WRITTEN
         cdef size_t n
         cdef const void* s
@@ -488,9 +489,12 @@ cdef class CoreBPE:
             return False
         str_ready(text)                   # its characters, for a str of the legacy API
         n = n_chars = <size_t>PyUnicode_GET_LENGTH(text)
-        if check_nfc and PyUnicode_KIND(text) != 1:   # (Latin-1 and ASCII are NFC)
-            nfc_kind = PyUnicode_KIND(text)
-            nfc_chars = PyUnicode_DATA(text)
+        if check_nfc:
+            if PyUnicode_KIND(text) == 1:
+                nfc_fail[0] = <Py_ssize_t>n_chars     # checked: Latin-1 and ASCII are NFC
+            else:
+                nfc_kind = PyUnicode_KIND(text)
+                nfc_chars = PyUnicode_DATA(text)
         if not str_has_utf8(text) and n >= LONG_TEXT_MIN_BYTES:
             kind = PyUnicode_KIND(text)
             s = PyUnicode_DATA(text)
@@ -508,8 +512,6 @@ cdef class CoreBPE:
         with nogil:
             status = encode_long_text(&self.t, &self.pool, s, kind, n, LONG_TEXT_THREADS,
                                       nfc_chars, nfc_kind, n_chars, nfc_fail, lt)
-        if check_nfc and nfc_chars == NULL and status != -2:
-            nfc_fail[0] = <Py_ssize_t>n_chars   # checked: Latin-1 is NFC
         if status == -4:
             # Not encoded: the str normalized next, often this same one (NFC
             # after all), is a new str to the threads, not one met again.
@@ -544,7 +546,7 @@ cdef class CoreBPE:
         elif fail < PyUnicode_GET_LENGTH(text):
             normalized = nfc_after_check(text, fail)
         else:
-            return text         # its own NFC, not encoded (a lone surrogate): the caller's error
+            return text         # its own NFC, not split (Latin-1) or a lone surrogate's error to come
         if normalized is text and fail < 0:
             return text                               # the same text would not split again
         held[0] = self._encode_in_parts(normalized, lt) == 1
