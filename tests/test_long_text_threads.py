@@ -338,15 +338,19 @@ def _code_points():
                      st.integers(0x10000, 0x10FFFF))
 
 
+def _encoded_or_none(text: str):
+    """text's UTF-8, or None where it holds a lone surrogate (no UTF-8)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+
+
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(_code_points(), max_size=40))
 def test_the_utf8_the_threads_write_is_cpythons(points):
     text = "".join(map(chr, points))
-    try:
-        want = text.encode("utf-8")
-    except UnicodeEncodeError:
-        want = None                          # a lone surrogate
-    assert _bpe._utf8_written(text) == want
+    assert _bpe._utf8_written(text) == _encoded_or_none(text)
 
 
 @pytest.mark.parametrize("wide", ["", "é", "ÿ", "ő", "中", "😀", "\ud800"])
@@ -356,11 +360,7 @@ def test_the_utf8_of_every_length_and_place(wide):
     for n in range(0, 20):
         for at in range(n + 1):
             text = "abcdefghijklmnopqrstu"[:at] + wide + "vwxyz0123456789ABCDEF"[:n - at]
-            try:
-                want = text.encode("utf-8")
-            except UnicodeEncodeError:
-                want = None
-            assert _bpe._utf8_written(text) == want, (n, at)
+            assert _bpe._utf8_written(text) == _encoded_or_none(text), (n, at)
 
 
 def _bmp_points():
@@ -379,13 +379,6 @@ def test_the_utf8_of_two_byte_strs_is_cpythons(points):
     for skip in range(4):                    # the blocks of eight start elsewhere
         # (None: a lone surrogate, which has no UTF-8.)
         assert _bpe._utf8_written(text[skip:]) == _encoded_or_none(text[skip:]), skip
-
-
-def _encoded_or_none(text: str):
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
 
 
 @pytest.mark.parametrize("wide", ["é", "ő", "ࠀ", "中", "\uffff", "\ud800", "\udfff"])
