@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """One long text on 1 and on 2 native threads: ``encode_ordinary(big_text)``.
 
-    python bench/long_text.py [--runs 3] [--sizes 1,10] [--call encode_ordinary|count|encode_to_numpy] [--nfc]
+    python bench/long_text.py [--runs 3] [--sizes 1,10] [--call encode_ordinary|count|encode_to_numpy] [--nfc] [--distinct]
 
 Each measurement is a fresh process (so the first call meets caches that
 have not seen the text; a warm-up on other text maps them) that encodes one
@@ -21,6 +21,18 @@ corpus reader meets each new document).  Runs alternate 1 thread, 2
 threads, ..., so that a change in the machine's load hits both alike; the
 table gives the range of each over the runs and the ratio of the medians.
 The ids of both are checked to be equal to tiktoken's.
+
+A text longer than the corpus repeats it, so each thread's stretch holds
+the words the other's holds: two threads each merge them, where one thread
+merges them once and meets them warm after.  With --distinct the corpus is
+followed by two stretches that share few words with it or with each
+other: the corpus with its characters in reverse order, then the corpus
+with each run of letters rotated by one (its first letter moved to its
+end).  Both keep the corpus's scripts and the lengths of its words;
+neither is language, and more of their pieces need merging than of the
+corpus's (bench/RESULTS.md).
+The 10 MB text is then one that does not repeat itself, like most long
+documents.
 """
 from __future__ import annotations
 
@@ -28,6 +40,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -43,6 +56,7 @@ sys.path.insert(0, {bench!r})
 import qtok
 from long_text import corpus_bytes, long_text
 threads, size, call, nfc = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "nfc"
+distinct = sys.argv[5] == "distinct"
 qtok.set_num_threads(threads)
 enc = qtok.get_encoding("qwen") if nfc else qtok.get_encoding("qwen", normalization=None)
 fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
@@ -55,7 +69,7 @@ fn = {{"encode_ordinary": enc.encode_ordinary, "count": enc.count,
 # to be faulted in by the first call measured.
 fn(" ".join("".join("qxzjvkw"[(i * 7919 + k * 104729) % 7] for k in range(3 + i % 5))
             for i in range(60000)))
-text = long_text(size)
+text = long_text(size, distinct=distinct)
 n_bytes = len(text.encode())
 t0 = time.perf_counter(); ids = fn(text); first = time.perf_counter() - t0
 # The time of a call: a result is let go after the clock stops (as
@@ -79,8 +93,8 @@ for _ in range(9):
 # Then the text that follows it in the corpus, new to the caches, when the
 # corpus holds it unrepeated: what a process meets at each new document.
 following = None                 # MB/s of its first call
-if 2 * size <= len(corpus_bytes()):
-    after = long_text(size, offset=size)
+if 2 * size <= len(corpus_bytes(distinct)):
+    after = long_text(size, offset=size, distinct=distinct)
     t0 = time.perf_counter(); out = fn(after); seconds = time.perf_counter() - t0
     following = len(after.encode()) / seconds / 1e6
     del out
@@ -94,36 +108,43 @@ print(json.dumps({{"first": n_bytes / first / 1e6, "warm": n_bytes / min(warm) /
 """
 
 
-def child(threads: int, size: int, call: str, nfc: bool = False) -> dict:
+def child(threads: int, size: int, call: str, nfc: bool = False, distinct: bool = False) -> dict:
     code = CHILD.format(bench=str(Path(__file__).resolve().parent))
     done = subprocess.run([sys.executable, "-c", code, str(threads), str(size), call,
-                           "nfc" if nfc else "none"],
+                           "nfc" if nfc else "none", "distinct" if distinct else "repeated"],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"the child failed:\n{done.stderr}")
     return json.loads(done.stdout)
 
 
-@functools.lru_cache(maxsize=1)
-def corpus_bytes() -> bytes:
-    """The corpus's files (NFC), joined, as UTF-8 (read once per process)."""
+@functools.lru_cache(maxsize=2)
+def corpus_bytes(distinct: bool = False) -> bytes:
+    """The corpus's files (NFC), joined, as UTF-8 (read once per process);
+    with distinct, followed by its two stretches that share few words with
+    it (the module's docstring)."""
     from references import load_corpus
-    return "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values()).encode()
+    corpus = "\n".join(unicodedata.normalize("NFC", t) for t in load_corpus().values())
+    if not distinct:
+        return corpus.encode()
+    rotated = re.sub(r"[^\W\d_]{2,}", lambda word: word[0][1:] + word[0][0], corpus)
+    return "\n".join([corpus, corpus[::-1], rotated]).encode()
 
 
-def long_text(size: int, offset: int = 0) -> str:
-    """SIZE bytes of the corpus's files (NFC), joined and repeated, from byte
-    OFFSET on, cut at characters' ends: the text both the children and the
+def long_text(size: int, offset: int = 0, distinct: bool = False) -> str:
+    """SIZE bytes of the corpus's files (NFC), joined and repeated (or with
+    distinct, of the corpus and its two other stretches), from byte OFFSET
+    on, cut at characters' ends: the text both the children and the
     reference encode (offset 0), or the next text of a size (offset size)."""
-    unit = corpus_bytes()
+    unit = corpus_bytes(distinct)
     data = unit * ((offset + size) // len(unit) + 1)
     return data[offset:offset + size].decode("utf-8", "ignore")
 
 
-def reference_digest(size: int, call: str, nfc: bool = False) -> str:
+def reference_digest(size: int, call: str, nfc: bool = False, distinct: bool = False) -> str:
     import hashlib
     from references import tiktoken_reference
-    text = long_text(size)
+    text = long_text(size, distinct=distinct)
     if nfc:
         from qtok.normalize import to_nfc   # Qwen's NFC (Hugging Face's tables), then tiktoken
         text = to_nfc(text)
@@ -140,18 +161,25 @@ def main(argv=None) -> int:
     ap.add_argument("--nfc", action="store_true",
                     help="the default encoding, which normalizes (NFC) first: its threads "
                          "check the text while they encode it")
+    ap.add_argument("--distinct", action="store_true",
+                    help="beyond the corpus's length, stretches that share few words with it "
+                         "(the corpus reversed, then its words rotated) instead of the corpus again")
     args = ap.parse_args(argv)
     sizes = [int(float(s) * 1_000_000) for s in args.sizes.split(",")]
+    if not corpus_bytes():
+        sys.exit("long_text.py: no corpus to make the text of (QTOK_BENCH_CORPUS names a "
+                 "folder without *.txt files)")
     print(f"cores available: {len(os.sched_getaffinity(0))}; runs: {args.runs}, alternating; "
-          f"call: {args.call}{', NFC' if args.nfc else ''}")
+          f"call: {args.call}{', NFC' if args.nfc else ''}"
+          f"{'; text: distinct stretches' if args.distinct else ''}")
     print("| text | mode | 1 thread MB/s | 2 threads MB/s | 2 / 1 (medians) |")
     print("|---|---|---:|---:|---:|")
     for size in sizes:
         results: dict[int, list[dict]] = {1: [], 2: []}
         for _ in range(args.runs):
             for threads in (1, 2):
-                results[threads].append(child(threads, size, args.call, args.nfc))
-        expected = reference_digest(size, args.call, args.nfc)
+                results[threads].append(child(threads, size, args.call, args.nfc, args.distinct))
+        expected = reference_digest(size, args.call, args.nfc, args.distinct)
         digests = {r["digest"] for rs in results.values() for r in rs}
         assert digests == {expected}, "the ids differ from tiktoken's"
         for mode in ("first", "warm", "warm, freed", "warm, after a pause", "next text, first call"):

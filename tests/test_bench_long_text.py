@@ -1,0 +1,57 @@
+"""bench/long_text.py's texts: the corpus repeated, or the corpus followed by
+stretches that share few of its words (--distinct).
+
+Run on whichever corpus the benchmarks find (the bundled one at least).
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+long_text_bench = pytest.importorskip("long_text")
+references = pytest.importorskip("references")
+
+WORD = re.compile(r"[^\W\d_]{3,}")   # two-letter words: the reversal and the rotation agree
+
+
+@pytest.fixture(scope="module")
+def corpus() -> str:
+    text = long_text_bench.corpus_bytes().decode()
+    if not text:
+        pytest.skip("no benchmark corpus")
+    return text
+
+
+def stretches(corpus: str) -> list[str]:
+    whole = long_text_bench.corpus_bytes(distinct=True).decode()
+    n = len(corpus)
+    # The corpus, "\n", the corpus reversed, "\n", the corpus's words rotated.
+    return [whole[:n], whole[n + 1:2 * n + 1], whole[2 * n + 2:]]
+
+
+def test_the_distinct_text_starts_with_the_corpus_and_is_three_times_its_length(corpus):
+    first, mirrored, rotated = stretches(corpus)
+    assert first == corpus
+    assert mirrored == corpus[::-1]
+    assert len(rotated) == len(corpus)
+    size = len(corpus.encode()) // 2
+    assert long_text_bench.long_text(size, distinct=True) == long_text_bench.long_text(size)
+
+
+def test_the_distinct_stretches_share_few_words(corpus):
+    words = [set(WORD.findall(s)) for s in stretches(corpus)]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            shared = len(words[a] & words[b]) / min(len(words[a]), len(words[b]))
+            assert shared < 0.05, (a, b, shared)
+
+
+def test_the_repeated_text_repeats_the_corpus(corpus):
+    size = 2 * len(corpus.encode()) + 1000
+    text = long_text_bench.long_text(size)
+    assert text.startswith(corpus + corpus)
