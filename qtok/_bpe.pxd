@@ -208,6 +208,7 @@ cdef class CoreBPE:
     cdef int _build(self, const ParsedVocab* v, dict special_tokens, str source) except -1
     cdef int _finish(self) except -1
     cdef int _encode(self, str text, TokenVec* out, PieceCache* held=*) except -1
+    cdef int _encode_own_utf8(self, str text, TokenVec* out, PieceCache* held) except -1
     cdef object _to_list(self, TokenVec* v)
     cdef int _encode_in_parts(self, str text, LongText* lt, bint check_nfc=*,
                               Py_ssize_t* nfc_fail=*) except -1

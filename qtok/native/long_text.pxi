@@ -146,21 +146,16 @@ cdef size_t text_cuts(const void* text, int kind, size_t n, size_t parts,
     return k
 
 
-cdef const uint8_t* part_utf8(BatchJob* job, PieceCache* cache, size_t i, size_t* n,
-                              uint8_t** own) noexcept nogil:
-    """The UTF-8 of part i, and its length in n: the text's own bytes, or,
-    for a part given as characters (texts[i] NULL), their UTF-8 written into
-    the cache's buffer (kept from call to call, as the scratch vector), or
-    without a cache into a block of its own, given back in own for the
-    caller to free.  NULL, with job.status set, when out of memory (-1) or
-    at a lone surrogate (-3, and the other threads stop: CPython's UTF-8
-    then raises the error)."""
-    cdef size_t need, written
+cdef const uint8_t* utf8_into(PieceCache* cache, int kind, const void* chars, size_t n_chars,
+                              size_t* n, uint8_t** own, int* status) noexcept nogil:
+    """The UTF-8 of n_chars characters of a str's storage (kind 1, 2 or 4),
+    written into the cache's buffer (kept from call to call, as the scratch
+    vector), or without a cache into a block of its own, given back in own
+    for the caller to free; its length in n.  NULL, with status set, when
+    out of memory (-1) or at a lone surrogate (-3: CPython's UTF-8 then
+    raises the error)."""
+    cdef size_t need = utf8_room(kind, n_chars), written
     cdef uint8_t* buf
-    if job.texts[i] != NULL:
-        n[0] = job.lens[i]
-        return job.texts[i]
-    need = utf8_room(job.kinds[i], <size_t>job.n_chars[i])
     if cache == NULL:
         buf = <uint8_t*>malloc(need)
         own[0] = buf
@@ -171,15 +166,41 @@ cdef const uint8_t* part_utf8(BatchJob* job, PieceCache* cache, size_t i, size_t
             cache.utf8_cap = need if cache.utf8 != NULL else 0
         buf = cache.utf8
     if buf == NULL:
-        atomic_store_int(&job.status, -1)
+        status[0] = -1
         return NULL
-    written = utf8_write(job.kinds[i], job.chars[i], <size_t>job.n_chars[i], buf)
+    written = utf8_write(kind, chars, n_chars, buf)
     if written == <size_t>-1:
-        atomic_store_int(&job.status, -3)
-        atomic_set(&job.abandoned)
+        status[0] = -3
         return NULL
     n[0] = written
     return buf
+
+
+cdef inline void utf8_trim(PieceCache* cache) noexcept nogil:
+    """Let go of a UTF-8 buffer that one huge text grew past UTF8_KEEP_BYTES."""
+    if cache != NULL and cache.utf8_cap > UTF8_KEEP_BYTES:
+        free(cache.utf8)
+        cache.utf8 = NULL
+        cache.utf8_cap = 0
+
+
+cdef const uint8_t* part_utf8(BatchJob* job, PieceCache* cache, size_t i, size_t* n,
+                              uint8_t** own) noexcept nogil:
+    """The UTF-8 of part i, and its length in n: the text's own bytes, or,
+    for a part given as characters (texts[i] NULL), their UTF-8 written by
+    utf8_into.  NULL, with job.status set, when out of memory (-1) or at a
+    lone surrogate (-3, and the other threads stop)."""
+    cdef int status = 0
+    cdef const uint8_t* s
+    if job.texts[i] != NULL:
+        n[0] = job.lens[i]
+        return job.texts[i]
+    s = utf8_into(cache, job.kinds[i], job.chars[i], <size_t>job.n_chars[i], n, own, &status)
+    if s == NULL:
+        atomic_store_int(&job.status, status)
+        if status == -3:
+            atomic_set(&job.abandoned)
+    return s
 
 
 cdef inline void encode_part(BatchJob* job, PieceCache* cache, size_t w, size_t i) noexcept nogil:
@@ -390,10 +411,7 @@ cdef void long_text_release(LongText* lt, CachePool* pool) noexcept nogil:
                 continue
             if c.scratch.cap > SCRATCH_KEEP_IDS:
                 vec_free(&c.scratch)
-            if c.utf8_cap > UTF8_KEEP_BYTES:
-                free(c.utf8)
-                c.utf8 = NULL
-                c.utf8_cap = 0
+            utf8_trim(c)
     batch_join(&lt.th)
     batch_threads_free(&lt.th, pool)
     batch_free(&lt.job)
