@@ -480,17 +480,21 @@ cdef class CoreBPE:
         """Append the ids of text to out, with held (a piece cache the caller
         holds) or a cache from the pool."""
         cdef size_t n
-        cdef const uint8_t* s
+        cdef const uint8_t* s = NULL
         cdef int status
-        if own_utf8_wanted(text):
-            return self._encode_own_utf8(text, out, held)
-        s = utf8_of(text, &n)
+        cdef bint own_utf8 = own_utf8_wanted(text)
+        if own_utf8:
+            n = <size_t>PyUnicode_GET_LENGTH(text)      # its UTF-8 has as many bytes or more
+        else:
+            s = utf8_of(text, &n)
         if out.cap < n // 4 + 16:
             out.data = <uint32_t*>realloc(out.data, (n // 4 + 16) * sizeof(uint32_t))
             if out.data == NULL:
                 out.cap = 0
                 raise MemoryError()
             out.cap = n // 4 + 16
+        if own_utf8:
+            return self._encode_own_utf8(text, out, held)
         if n < NOGIL_MIN_BYTES:
             # Short text: done in less time than releasing and taking back
             # the GIL costs.
@@ -503,20 +507,14 @@ cdef class CoreBPE:
         return 0
 
     cdef int _encode_own_utf8(self, str text, TokenVec* out, PieceCache* held) except -1:
-        """_encode of a long str that is not ASCII, whose UTF-8 qtok writes
-        itself (own_utf8_wanted) into the piece cache's buffer."""
+        """The rest of _encode for a long str that is not ASCII, whose UTF-8
+        qtok writes itself (own_utf8_wanted) into the piece cache's buffer."""
         cdef int kind = PyUnicode_KIND(text), status = 0, slot = -1
         cdef const void* chars = PyUnicode_DATA(text)
         cdef size_t n_chars = <size_t>PyUnicode_GET_LENGTH(text), n = 0
         cdef PieceCache* cache = held
         cdef uint8_t* own = NULL
         cdef const uint8_t* s
-        if out.cap < n_chars // 4 + 16:
-            out.data = <uint32_t*>realloc(out.data, (n_chars // 4 + 16) * sizeof(uint32_t))
-            if out.data == NULL:
-                out.cap = 0
-                raise MemoryError()
-            out.cap = n_chars // 4 + 16
         with nogil:
             if cache == NULL:
                 cache = pool_acquire(&self.pool, &slot, NULL)
