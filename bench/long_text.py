@@ -28,11 +28,10 @@ merges them once and meets them warm after.  With --distinct the corpus is
 followed by two stretches that share few words with it or with each
 other: the corpus with its characters in reverse order, then the corpus
 with each run of letters rotated by one (its first letter moved to its
-end), each put in NFC again.  Both keep the corpus's scripts and the lengths of its words;
-neither is language, and more of their pieces need merging than of the
-corpus's (bench/RESULTS.md).
-The 10 MB text is then one that does not repeat itself, like most long
-documents.
+end), each put in NFC again.  Both keep the corpus's scripts and the
+lengths of its words; neither is language, and more of their pieces need
+merging than of the corpus's (bench/RESULTS.md).  The 10 MB text is then
+one that does not repeat itself, like most long documents.
 """
 from __future__ import annotations
 

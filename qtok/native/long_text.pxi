@@ -39,8 +39,9 @@ cdef enum:
     # costs about what they save (1 MB texts measured level either way).
     EMIT_THREADS_MIN_IDS = 1 << 19
     EMIT_MAX_THREADS = 64
-    # A part's UTF-8 buffer is kept in its worker's cache between calls up
-    # to this size (a text's parts are written into it one after another).
+    # A cache's UTF-8 buffer is kept between calls up to this size (a long
+    # text's parts are written into it one after another, and one text on
+    # one thread whole: CoreBPE._encode_own_utf8).
     UTF8_KEEP_BYTES = 1 << 24
 
 # The UTF-8 writer's tables, and whether this CPU runs its four-at-a-time
