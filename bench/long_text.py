@@ -130,8 +130,15 @@ def corpus_bytes(distinct: bool = False) -> bytes:
     # Both in NFC again (a mark moved away from its letter may compose with
     # another), as the corpus is: the default encoding then checks them and
     # does not normalize them on every call.
-    return "\n".join([corpus] + [unicodedata.normalize("NFC", s)
-                                 for s in (corpus[::-1], rotated)]).encode()
+    return "\n".join([corpus, nfc_by_line(corpus[::-1]), nfc_by_line(rotated)]).encode()
+
+
+def nfc_by_line(text: str) -> str:
+    """text in NFC, a line at a time: the same as the whole at once (a line
+    break neither composes nor reorders with its neighbours), without the
+    growing buffer CPython's normalizer copies at every few characters it
+    adds, which a sanitizer's allocator cannot grow in place."""
+    return "\n".join(unicodedata.normalize("NFC", line) for line in text.split("\n"))
 
 
 def long_text(size: int, offset: int = 0, distinct: bool = False) -> str:

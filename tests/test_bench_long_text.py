@@ -32,18 +32,23 @@ def stretches(corpus: str) -> list[str]:
     """The distinct text's three stretches: the corpus, the corpus reversed
     (then in NFC), and the corpus's words rotated (then in NFC)."""
     whole = long_text_bench.corpus_bytes(distinct=True).decode()
-    mirrored = unicodedata.normalize("NFC", corpus[::-1])
+    mirrored = long_text_bench.nfc_by_line(corpus[::-1])
     assert whole.startswith(corpus + "\n" + mirrored + "\n")
     return [corpus, mirrored, whole[len(corpus) + len(mirrored) + 2:]]
 
 
 def test_the_distinct_text_is_the_corpus_then_two_stretches_of_its_length_in_nfc(corpus):
     rotated = stretches(corpus)[2]
-    assert unicodedata.is_normalized("NFC", rotated)
+    assert all(unicodedata.is_normalized("NFC", line) for line in rotated.split("\n"))
     assert abs(len(rotated) - len(corpus)) < len(corpus) // 100    # NFC composes a few marks
     assert rotated != corpus
     size = len(corpus.encode()) // 2
     assert long_text_bench.long_text(size, distinct=True) == long_text_bench.long_text(size)
+
+
+def test_nfc_by_line_is_nfc_of_the_whole():
+    text = "e\u0301\n\u0301a\u0327\u0301\nx\u0308\n\n\u1100\u1161\n" * 50
+    assert long_text_bench.nfc_by_line(text) == unicodedata.normalize("NFC", text)
 
 
 def test_the_distinct_stretches_share_few_words(corpus):
